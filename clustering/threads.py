@@ -1,0 +1,180 @@
+"""Story threads: articles about the same developing story, grouped with HDBSCAN."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from clustering.duplicates import DuplicatePair, PairKind
+from corpus.article import PreparedArticle
+from corpus.text import STOPWORDS, fold, stem, words
+
+
+@dataclass(frozen=True)
+class ThreadSettings:
+    """HDBSCAN parameters and labelling of the thread stage."""
+
+    min_cluster_size: int = 2
+    min_samples: int = 1
+    title_weight: float = 1.0
+    label_terms: int = 4
+
+    def __post_init__(self) -> None:
+        if self.min_cluster_size < 2:
+            raise ValueError(f"ThreadSettings.min_cluster_size must be at least 2, got {self.min_cluster_size}")
+        if self.min_samples < 1:
+            raise ValueError(f"ThreadSettings.min_samples must be at least 1, got {self.min_samples}")
+
+
+@dataclass
+class Thread:
+    """A story thread: its id, a short label and its articles (earliest first)."""
+
+    id: str
+    label: str
+    articles: list[str]
+    first_published: datetime | None = None
+    last_published: datetime | None = None
+
+
+@dataclass
+class Threading:
+    """All threads of a run and the articles that fit none."""
+
+    threads: list[Thread] = field(default_factory=list)
+    unthreaded: list[str] = field(default_factory=list)
+
+    def thread_of(self) -> dict[str, str]:
+        """Article id -> thread id, for threaded articles."""
+        return {article: thread.id for thread in self.threads for article in thread.articles}
+
+
+def article_vectors(
+    prepared: Sequence[PreparedArticle], passage_vectors: np.ndarray, title_vectors: np.ndarray, title_weight: float
+) -> np.ndarray:
+    """One unit vector per article: the mean of its passage vectors plus its title vector."""
+    dim = title_vectors.shape[1]
+    vectors = np.zeros((len(prepared), dim), dtype=np.float32)
+    row = 0
+    for i, article in enumerate(prepared):
+        count = len(article.passages)
+        if count:
+            vectors[i] = passage_vectors[row : row + count].mean(axis=0)
+        row += count
+        vectors[i] += title_weight * title_vectors[i]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.divide(vectors, norms, out=vectors, where=norms > 0)
+    return vectors
+
+
+def find_threads(
+    prepared: Sequence[PreparedArticle],
+    vectors: np.ndarray,
+    duplicates: Sequence[DuplicatePair] = (),
+    settings: ThreadSettings | None = None,
+) -> Threading:
+    """Cluster articles into story threads.
+
+    HDBSCAN runs on the article vectors; an article left as noise joins the thread of an
+    article it is a near-duplicate of, since the same reporting is the same story.
+    """
+    settings = settings or ThreadSettings()
+    ids = [a.article.id for a in prepared]
+    if len(prepared) != len(vectors):
+        raise ValueError(f"got {len(vectors)} article vectors for {len(prepared)} articles")
+    labels = _cluster(vectors, settings)
+    labels = _attach_duplicates(ids, labels, duplicates)
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        if label >= 0:
+            members[label].append(i)
+    document_frequency = Counter(term for a in prepared for term in set(_label_terms(a)))
+    threads = []
+    for rows in members.values():
+        group = sorted((prepared[i] for i in rows), key=_chronological)
+        threads.append(
+            Thread(
+                id=thread_id(group[0].article.id),
+                label=_label(group, document_frequency, len(prepared), settings.label_terms),
+                articles=[a.article.id for a in group],
+                first_published=_date(group, min),
+                last_published=_date(group, max),
+            )
+        )
+    threads.sort(key=lambda t: (-len(t.articles), t.id))
+    unthreaded = sorted(ids[i] for i, label in enumerate(labels) if label < 0)
+    return Threading(threads, unthreaded)
+
+
+def thread_id(founding_article: str) -> str:
+    """A thread's id, derived from the article that started it."""
+    return "t-" + hashlib.sha1(founding_article.encode("utf-8")).hexdigest()[:10]
+
+
+def _cluster(vectors: np.ndarray, settings: ThreadSettings) -> np.ndarray:
+    if len(vectors) < settings.min_cluster_size:
+        return np.full(len(vectors), -1)
+    import hdbscan  # imported here: slow to import, and only this stage needs it
+
+    clusterer = hdbscan.HDBSCAN(
+        min_cluster_size=settings.min_cluster_size,
+        min_samples=settings.min_samples,
+        metric="euclidean",
+        allow_single_cluster=False,
+    )
+    return np.asarray(clusterer.fit_predict(vectors.astype(np.float64)))
+
+
+def _attach_duplicates(ids: list[str], labels: np.ndarray, duplicates: Sequence[DuplicatePair]) -> np.ndarray:
+    labels = labels.copy()
+    row = {article_id: i for i, article_id in enumerate(ids)}
+    next_label = int(labels.max(initial=-1)) + 1
+    strong = [p for p in duplicates if p.kind in (PairKind.EXACT, PairKind.NEAR_DUPLICATE)]
+    for pair in sorted(strong, key=lambda p: -p.score):
+        a, b = row[pair.article_a], row[pair.article_b]
+        if labels[a] < 0 and labels[b] < 0:
+            labels[a] = labels[b] = next_label
+            next_label += 1
+        elif labels[a] < 0:
+            labels[a] = labels[b]
+        elif labels[b] < 0:
+            labels[b] = labels[a]
+    return labels
+
+
+def _chronological(article: PreparedArticle) -> tuple[datetime, str]:
+    return (article.article.published_at or datetime.max, article.article.id)
+
+
+def _date(group: list[PreparedArticle], pick: type[min] | type[max]) -> datetime | None:
+    dates = [a.article.published_at for a in group if a.article.published_at]
+    return pick(dates) if dates else None
+
+
+def _label_terms(article: PreparedArticle) -> list[str]:
+    text = article.article.title + "\n" + "\n".join(p.folded for p in article.passages)
+    return [stem(w) for w in words(fold(text)) if w not in STOPWORDS and len(w) > 2 and not w.isdigit()]
+
+
+def _label(group: list[PreparedArticle], document_frequency: Counter[str], total: int, count: int) -> str:
+    """Top terms of the group by frequency times inverse document frequency over the run."""
+    frequency: Counter[str] = Counter()
+    surface: dict[str, Counter[str]] = defaultdict(Counter)
+    for article in group:
+        frequency.update(_label_terms(article))
+        for word in words(article.article.title):
+            folded = fold(word)
+            if folded not in STOPWORDS:
+                surface[stem(folded)][word] += 1
+    scored = sorted(
+        frequency,
+        key=lambda t: (-frequency[t] * math.log(1 + total / document_frequency[t]), t),
+    )
+    shown = [surface[t].most_common(1)[0][0] if surface[t] else t for t in scored[:count]]
+    return " · ".join(shown)

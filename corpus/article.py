@@ -1,0 +1,93 @@
+"""The record types that travel through every stage of the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as read from its input; the text is kept exactly as published."""
+
+    id: str
+    title: str
+    text: str
+    published_at: datetime | None = None
+    source: str | None = None
+    url: str | None = None
+    language: str | None = None
+    origin: str = ""
+    """Where the article was read from (file, and line for JSON Lines), for messages."""
+
+
+@dataclass(frozen=True)
+class SkippedInput:
+    """An input that could not be turned into an article, and why."""
+
+    input: str
+    reason: str
+
+
+@dataclass
+class ReadResult:
+    """Articles read from one or more inputs, plus the inputs that were skipped."""
+
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[SkippedInput] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of an article's text that is compared on its own: a paragraph or a window of one.
+
+    `start`/`end` are offsets into `Article.text`, so reports can always show the original
+    wording; `folded` is the matching form (see `corpus.text.fold`).
+    """
+
+    article_id: str
+    index: int
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    folded: str
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A quoted statement inside an article, with its speaker when the text names one."""
+
+    article_id: str
+    paragraph: int
+    start: int
+    end: int
+    text: str
+    folded: str
+    speaker: str | None
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One paragraph of an article with its offsets and, if it is site furniture, the reason."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+    boilerplate: str | None = None
+
+
+@dataclass
+class PreparedArticle:
+    """An article with its paragraphs, comparable passages and quotes."""
+
+    article: Article
+    paragraphs: list[Paragraph]
+    passages: list[Passage]
+    quotes: list[Quote]
+
+    @property
+    def content_chars(self) -> int:
+        """Characters of the paragraphs that are reporting rather than site furniture."""
+        return sum(len(p.text) for p in self.paragraphs if p.boilerplate is None)

@@ -1,0 +1,114 @@
+"""Site furniture: lines that are part of a web page, not of the reporting.
+
+Three rules, each general rather than fitted to one site:
+- a line made only of furniture phrases («مقالات ذات صلة», "Related articles", share and
+  comment prompts, advertising labels, credit lines) or of numbers and punctuation
+  (share counters);
+- a line that starts with a comment-form or newsletter prompt;
+- a line that one source repeats across several of its own articles.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+from corpus.text import fold
+
+_FURNITURE_PHRASES = """
+مقالات ذات صلة | مواضيع ذات صلة | أخبار ذات صلة | اخبار ذات صلة | اقرأ أيضا | اقرأ أيضاً | إقرأ أيضا
+| اقرأ المزيد | المزيد | اترك تعليقا | اترك تعليقاً | أرسل تعليقك | اضف تعليق | أضف تعليق | تعليقك كزائر
+| التعليقات | تعليقات | إعلان | اعلان | إعلانات | شارك | مشاركة | شارك المقال | شارك الخبر | انشر
+| طباعة | إغلاق | اغلاق | زر الذهاب إلى الأعلى | الذهاب إلى الأعلى | تابعونا | تابعنا | اشترك
+| المصدر | المصدر وكالات | وكالات | الأناضول | رويترز | فيسبوك | تويتر | واتساب | تيليجرام | يوتيوب
+| related articles | related | read more | read also | more | advertisement | advert | sponsored
+| share | share this | shares | total | tweet | comments | comment | leave a comment | leave a reply
+| print | email | close | back to top | follow us | subscribe | sign up | newsletter | facebook
+| twitter | whatsapp | linkedin | telegram | reddit | source | photo | image | video
+"""
+
+_FURNITURE: frozenset[str] = frozenset(
+    " ".join(re.findall(r"\w+", fold(phrase))) for phrase in _FURNITURE_PHRASES.split("|")
+)
+
+_PROMPT_STARTS = tuple(
+    fold(prefix)
+    for prefix in (
+        "لن يتم نشر عنوان بريدك",
+        "الحقول الإلزامية مشار إليها",
+        "يجب عليك تسجيل الدخول",
+        "جميع الحقوق محفوظة",
+        "اشترك في النشرة",
+        "your email address will not be published",
+        "you must be logged in",
+        "all rights reserved",
+        "copyright",
+        "©",
+        "sign up for",
+        "subscribe to",
+        "click here",
+        "follow us on",
+    )
+)
+
+_REPEATS_NEEDED = 3
+_REPEAT_MAX_WORDS = 40
+
+
+def _key(line: str) -> str:
+    return " ".join(re.findall(r"\w+", fold(line)))
+
+
+def furniture_reason(line: str) -> str | None:
+    """Why `line` is site furniture on its own merits, or None if it may be reporting."""
+    words = _key(line).split()
+    if not words or all(w.isdigit() for w in words):
+        return "no words (counter or punctuation)"
+    if fold(line).strip().startswith(_PROMPT_STARTS):
+        return "comment, copyright or subscription prompt"
+    if len(words) <= 6 and _made_of_furniture(words):
+        return "site furniture phrase"
+    return None
+
+
+def _made_of_furniture(words: list[str]) -> bool:
+    """True when `words` split entirely into known furniture phrases and numbers."""
+    reachable = [True] + [False] * len(words)
+    for start in range(len(words)):
+        if not reachable[start]:
+            continue
+        if words[start].isdigit():
+            reachable[start + 1] = True
+        for end in range(start + 1, len(words) + 1):
+            if " ".join(words[start:end]) in _FURNITURE:
+                reachable[end] = True
+    return reachable[-1]
+
+
+class RepeatedLines:
+    """Lines that one source repeats across several of its articles (templates, footers)."""
+
+    def __init__(self, counts: dict[str, Counter[str]] | None = None) -> None:
+        self._counts: dict[str, Counter[str]] = defaultdict(Counter, counts or {})
+
+    @classmethod
+    def from_articles(cls, lines_by_article: Iterable[tuple[str | None, list[str]]]) -> RepeatedLines:
+        """Count, per source, in how many articles each short line appears."""
+        repeated = cls()
+        for source, lines in lines_by_article:
+            repeated.add(source, lines)
+        return repeated
+
+    def add(self, source: str | None, lines: list[str]) -> None:
+        """Count the distinct short lines of one article of `source`."""
+        if not source:
+            return
+        keys = {_key(line) for line in lines if len(line.split()) <= _REPEAT_MAX_WORDS}
+        self._counts[source].update(k for k in keys if k)
+
+    def is_repeated(self, source: str | None, line: str) -> bool:
+        """True when `source` has this line in at least three of its articles."""
+        if not source or len(line.split()) > _REPEAT_MAX_WORDS:
+            return False
+        return self._counts[source][_key(line)] >= _REPEATS_NEEDED

@@ -1,0 +1,76 @@
+"""Cutting article text into paragraphs and into passages (whole paragraphs or windows)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LINE = re.compile(r"[^\n\r]+")
+_TOKEN = re.compile(r"\S+")
+_SENTENCE_END = re.compile(r"[.!?\u061f\u2026\u06d4]+[\"'\u201d\u201c\u00bb)\]]*$")
+
+
+@dataclass(frozen=True)
+class WindowSettings:
+    """How long paragraphs are cut into windows.
+
+    A paragraph of at most `max_words` words is one passage. A longer one is cut into
+    windows of about `window_words` words that start every `stride_words` words, moved to
+    the nearest sentence start within `snap_words`, so reuse of a few sentences inside a long
+    paragraph still lines up with a window of its own.
+    """
+
+    max_words: int = 70
+    window_words: int = 45
+    stride_words: int = 20
+    snap_words: int = 6
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.snap_words < self.stride_words <= self.window_words <= self.max_words:
+            raise ValueError(
+                "WindowSettings expects 0 <= snap_words < stride_words <= window_words <= "
+                f"max_words, got snap_words={self.snap_words}, stride_words={self.stride_words}, "
+                f"window_words={self.window_words}, max_words={self.max_words}"
+            )
+
+
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of each non-blank line of `text`, surrounding spaces trimmed."""
+    spans = []
+    for match in _LINE.finditer(text):
+        line = match.group()
+        stripped = line.strip()
+        if not stripped:
+            continue
+        start = match.start() + (len(line) - len(line.lstrip()))
+        spans.append((start, start + len(stripped)))
+    return spans
+
+
+def window_spans(text: str, start: int, end: int, settings: WindowSettings) -> list[tuple[int, int]]:
+    """(start, end) offsets of the passages of the paragraph `text[start:end]`."""
+    tokens = [(m.start() + start, m.end() + start) for m in _TOKEN.finditer(text, start, end)]
+    tokens = [(s, e) for s, e in tokens if e <= end]
+    if len(tokens) <= settings.max_words:
+        return [(start, end)]
+    sentence_starts = {0} | {
+        i + 1 for i, (s, e) in enumerate(tokens[:-1]) if _SENTENCE_END.search(text[s:e])
+    }
+    spans: list[tuple[int, int]] = []
+    first = 0
+    while True:
+        snapped = _nearest(sentence_starts, first, settings.snap_words)
+        last = min(snapped + settings.window_words, len(tokens)) - 1
+        if len(tokens) - 1 - last < settings.stride_words // 2:
+            last = len(tokens) - 1  # fold a short tail into the last window
+        spans.append((tokens[snapped][0], tokens[last][1]))
+        if last == len(tokens) - 1:
+            return spans
+        first = snapped + settings.stride_words
+
+
+def _nearest(starts: set[int], position: int, reach: int) -> int:
+    candidates = [s for s in starts if abs(s - position) <= reach]
+    if not candidates:
+        return position
+    return min(candidates, key=lambda s: (abs(s - position), s))

@@ -1,0 +1,91 @@
+"""Choosing the encoder from a user's spec: `auto`, `lexical`, a model id or a model folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from embeddings.encoders import DEFAULT_MODEL, Encoder, LexicalEncoder, SentenceTransformerEncoder
+
+log = logging.getLogger(__name__)
+
+_HUB_HOST = "huggingface.co"
+
+
+@dataclass(frozen=True)
+class EncoderChoice:
+    """The encoder a run uses, what was asked for, and why they differ (if they do)."""
+
+    encoder: Encoder
+    requested: str
+    fallback_reason: str | None = None
+
+
+def choose_encoder(
+    spec: str = "auto",
+    device: str | None = None,
+    batch_size: int = 64,
+    auto_model: str = DEFAULT_MODEL,
+) -> EncoderChoice:
+    """Build the encoder named by `spec`.
+
+    - `lexical`: the weight-free character n-gram encoder.
+    - `auto`: `auto_model` when it is a local folder, is in the local Hugging Face cache, or
+      can be downloaded now; otherwise the lexical encoder, with a warning naming the reason.
+    - anything else: a sentence-transformers model id or local folder; failure to load it
+      raises `ValueError`, since the user asked for that model by name.
+    """
+    spec = spec.strip()
+    if not spec:
+        raise ValueError("encoder spec is empty; expected 'auto', 'lexical', a model id or a model folder")
+    if spec == "lexical":
+        return EncoderChoice(LexicalEncoder(), spec)
+    if spec == "auto":
+        reason = _unavailable_reason(auto_model)
+        if reason is None:
+            try:
+                return EncoderChoice(_load(auto_model, device, batch_size), spec)
+            except Exception as error:  # any failure to load means: fall back, and say why
+                reason = f"loading {auto_model!r} failed: {type(error).__name__}: {error}"
+        log.warning("using the lexical encoder: %s", reason)
+        return EncoderChoice(LexicalEncoder(), spec, reason)
+    try:
+        return EncoderChoice(_load(spec, device, batch_size), spec)
+    except Exception as error:
+        raise ValueError(
+            f"could not load sentence-transformers model {spec!r}: {type(error).__name__}: {error}. "
+            "Pass a local model folder, a model id that is cached or reachable, or 'lexical'."
+        ) from error
+
+
+def _load(model: str, device: str | None, batch_size: int) -> SentenceTransformerEncoder:
+    local_only = Path(model).exists() or _in_cache(model)
+    return SentenceTransformerEncoder(model, device=device, batch_size=batch_size, local_files_only=local_only)
+
+
+def _unavailable_reason(model: str) -> str | None:
+    """None when `model` can be loaded without waiting on the network, else why not."""
+    if Path(model).exists() or _in_cache(model):
+        return None
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return f"model {model!r} is not in the local cache and HF_HUB_OFFLINE is set"
+    try:
+        with socket.create_connection((_HUB_HOST, 443), timeout=3):
+            return None
+    except OSError as error:
+        return f"model {model!r} is not in the local cache and {_HUB_HOST} cannot be reached ({error})"
+
+
+def _in_cache(model: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - sentence-transformers depends on it
+        return False
+    try:
+        found = try_to_load_from_cache(model, "config.json")
+    except Exception:  # an id that is not a valid repo name is simply not cached
+        return False
+    return isinstance(found, str)

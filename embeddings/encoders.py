@@ -1,0 +1,152 @@
+"""Encoders turn passages into unit-length vectors whose inner product is their similarity."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from corpus.text import content_terms, fold
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Anything that embeds texts into L2-normalised float32 vectors.
+
+    `name` identifies the vectors: two encoders with the same name must give the same
+    vector for the same text, so stored vectors can be reused across runs.
+    `candidate_threshold` is the cosine above which two passages are worth verifying.
+    """
+
+    name: str
+    dim: int
+    candidate_threshold: float
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed `texts`; returns an array of shape (len(texts), dim), rows of unit length."""
+        ...
+
+
+class LexicalEncoder:
+    """Hashed character n-grams of the folded, stemmed content words; no weights, no corpus.
+
+    The same text always maps to the same vector, whatever else is in the corpus, so stored
+    vectors stay valid from one run to the next.
+    """
+
+    def __init__(self, dim: int = 1024, ngram_sizes: tuple[int, ...] = (3, 4), batch_size: int = 4096):
+        if dim < 16 or dim & (dim - 1):
+            raise ValueError(f"LexicalEncoder dim must be a power of two >= 16, got {dim}")
+        if not ngram_sizes or min(ngram_sizes) < 1:
+            raise ValueError(f"LexicalEncoder ngram_sizes must be positive, got {ngram_sizes}")
+        self.dim = dim
+        self.ngram_sizes = tuple(sorted(ngram_sizes))
+        self.batch_size = batch_size
+        self.name = f"lexical-v1-char{'-'.join(map(str, self.ngram_sizes))}-d{dim}"
+        self.candidate_threshold = 0.3
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed `texts` (original or folded wording; both give the same vector)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            out[start : start + len(batch)] = self._encode_batch(batch)
+        return out
+
+    def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        strings = [" " + " ".join(content_terms(fold(t))) + " " for t in texts]
+        lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
+        codes = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        rows = np.repeat(np.arange(len(strings), dtype=np.int64), lengths)
+        keys_rows: list[np.ndarray] = []
+        keys_hash: list[np.ndarray] = []
+        for n in self.ngram_sizes:
+            if len(codes) < n:
+                continue
+            count = len(codes) - n + 1
+            h = np.full(count, np.uint64(n), dtype=np.uint64)
+            for k in range(n):
+                h = (h * np.uint64(1_000_003)) ^ codes[k : k + count]
+            valid = rows[:count] == rows[n - 1 : n - 1 + count]
+            keys_rows.append(rows[:count][valid])
+            keys_hash.append(_mix(h[valid]))
+        result = np.zeros((len(strings), self.dim), dtype=np.float32)
+        if not keys_rows:
+            return result
+        row = np.concatenate(keys_rows)
+        hashed = np.concatenate(keys_hash)
+        order = np.lexsort((hashed, row))
+        row, hashed = row[order], hashed[order]
+        boundary = np.ones(len(row), dtype=bool)
+        boundary[1:] = (row[1:] != row[:-1]) | (hashed[1:] != hashed[:-1])
+        starts = np.flatnonzero(boundary)
+        counts = np.diff(np.append(starts, len(row)))
+        row, hashed = row[starts], hashed[starts]
+        weight = (1.0 + np.log(counts)).astype(np.float32)
+        sign = np.where((hashed >> np.uint64(40)) & np.uint64(1), 1.0, -1.0).astype(np.float32)
+        bucket = (hashed % np.uint64(self.dim)).astype(np.int64)
+        flat = np.bincount(row * self.dim + bucket, weights=weight * sign, minlength=len(strings) * self.dim)
+        result = flat.reshape(len(strings), self.dim).astype(np.float32)
+        return _normalise(result)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads the n-gram hash over all bits before bucketing."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.divide(vectors, norms, out=vectors, where=norms > 0)
+    return vectors
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model, from a model id (hub or local cache) or a local folder."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        device: str | None = None,
+        batch_size: int = 64,
+        local_files_only: bool = False,
+    ) -> None:
+        from sentence_transformers import SentenceTransformer  # heavy import, only when used
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self._model: Any = SentenceTransformer(model, device=device, local_files_only=local_files_only)
+        self.batch_size = batch_size
+        # sentence-transformers 6 renamed the method; older releases only have the long name
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = get_dimension()
+        if dim is None:
+            raise ValueError(f"model {model!r} does not declare an embedding dimension")
+        self.dim = int(dim)
+        label = Path(model).name if Path(model).exists() else model
+        self.name = f"st-{label}"
+        self.candidate_threshold = 0.75
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed `texts` with the model, normalised to unit length."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,88 @@
+"""A FAISS inner-product index over passage vectors, and the search for candidate pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CandidatePairs:
+    """Pairs of rows (left < right) owned by different articles, with their cosine similarity."""
+
+    left: np.ndarray
+    right: np.ndarray
+    similarity: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+
+class PassageIndex:
+    """Exact inner-product search over unit vectors (cosine similarity)."""
+
+    def __init__(self, dim: int) -> None:
+        if dim < 1:
+            raise ValueError(f"index dimension must be positive, got {dim}")
+        self.dim = dim
+        self._index = faiss.IndexFlatIP(dim)
+
+    @classmethod
+    def from_vectors(cls, vectors: np.ndarray) -> PassageIndex:
+        """An index holding `vectors` (rows are unit-length float32)."""
+        index = cls(vectors.shape[1])
+        index.add(vectors)
+        return index
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, vectors: np.ndarray) -> None:
+        """Append `vectors`; their row numbers continue from the current size."""
+        vectors = _as_matrix(vectors, self.dim)
+        if len(vectors):
+            self._index.add(vectors)
+
+    def within(self, queries: np.ndarray, threshold: float, batch_size: int = 4096) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """For each query row, the indexed rows with similarity >= `threshold`.
+
+        Returns (query row, neighbour rows, similarities) for queries that have any.
+        """
+        queries = _as_matrix(queries, self.dim)
+        found: list[tuple[int, np.ndarray, np.ndarray]] = []
+        for start in range(0, len(queries), batch_size):
+            lims, sims, rows = self._index.range_search(queries[start : start + batch_size], threshold)
+            for offset in range(len(lims) - 1):
+                lo, hi = lims[offset], lims[offset + 1]
+                if hi > lo:
+                    found.append((start + offset, rows[lo:hi], sims[lo:hi]))
+        return found
+
+
+def candidate_pairs(vectors: np.ndarray, owners: np.ndarray, threshold: float) -> CandidatePairs:
+    """All pairs of rows of `vectors` from different owners with cosine >= `threshold`."""
+    if len(vectors) != len(owners):
+        raise ValueError(f"got {len(vectors)} vectors but {len(owners)} owners; expected one owner per vector")
+    if len(vectors) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return CandidatePairs(empty, empty, np.zeros(0, dtype=np.float32))
+    index = PassageIndex.from_vectors(vectors)
+    lefts, rights, sims = [], [], []
+    for query, rows, similarity in index.within(vectors, threshold):
+        keep = (rows > query) & (owners[rows] != owners[query])
+        if keep.any():
+            lefts.append(np.full(int(keep.sum()), query, dtype=np.int64))
+            rights.append(rows[keep].astype(np.int64))
+            sims.append(similarity[keep].astype(np.float32))
+    if not lefts:
+        return candidate_pairs(vectors[:0], owners[:0], threshold)
+    return CandidatePairs(np.concatenate(lefts), np.concatenate(rights), np.concatenate(sims))
+
+
+def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dim:
+        raise ValueError(f"expected vectors of shape (n, {dim}), got {vectors.shape}")
+    return vectors

@@ -1,0 +1,29 @@
+"""User settings, from the command line or `STORYTHREADS_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from corpus.readers import DEFAULT_MAX_BYTES
+
+
+class StorythreadsSettings(BaseSettings):
+    """Run settings; each can be set as an environment variable, e.g. `STORYTHREADS_ENCODER=lexical`."""
+
+    model_config = SettingsConfigDict(env_prefix="STORYTHREADS_", extra="ignore")
+
+    encoder: str = Field("auto", description="'auto', 'lexical', or a sentence-transformers model id or folder")
+    device: str | None = Field(None, description="torch device for a sentence-transformers model, e.g. 'cpu' or 'cuda'")
+    batch_size: int = Field(64, ge=1, description="texts per sentence-transformers batch")
+    output: Path = Field(Path("storythreads-report"), description="folder the reports are written to")
+    max_input_bytes: int = Field(DEFAULT_MAX_BYTES, ge=1, description="inputs larger than this are skipped")
+
+    @field_validator("encoder")
+    @classmethod
+    def _encoder_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("encoder is empty; expected 'auto', 'lexical', a model id or a model folder")
+        return value.strip()

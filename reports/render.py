@@ -1,0 +1,225 @@
+"""Rendering a report as JSON, Markdown and a standalone HTML page, and writing the files.
+
+Every piece of article text is escaped: in HTML through `html.escape`, in Markdown by
+escaping the characters that Markdown or embedded HTML would interpret.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPORT_FILES = ("report.json", "report.md", "report.html")
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+_SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
+
+
+def md(text: str | None) -> str:
+    """`text` made inert for Markdown: special characters escaped, lines joined."""
+    if text is None:
+        return ""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def to_json(report: dict[str, Any]) -> str:
+    """The report as indented JSON, non-ASCII text kept readable."""
+    return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _titles(report: dict[str, Any]) -> dict[str, str]:
+    return {a["id"]: a["title"] for a in report["articles"]}
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """A few plain lines: counts read and skipped, pairs by kind, threads."""
+    run = report["run"]
+    kinds = ", ".join(f"{count} {kind}" for kind, count in run["duplicate_pairs"].items())
+    return [
+        f"articles read: {run['articles_read']}, skipped: {run['articles_skipped']}",
+        f"encoder: {run['encoder']}" + (f" ({run['encoder_note']})" if run["encoder_note"] else ""),
+        f"duplicate pairs: {sum(run['duplicate_pairs'].values())} ({kinds})",
+        f"threads: {run['threads']}, unthreaded articles: {run['unthreaded']}",
+    ]
+
+
+def duplicates_table(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per duplicate pair, for a table artifact or a terminal table."""
+    return [
+        {
+            "article_a": pair["articles"][0],
+            "article_b": pair["articles"][1],
+            "kind": pair["kind"],
+            "score": pair["score"],
+            "containment_a": pair["containment"][pair["articles"][0]],
+            "containment_b": pair["containment"][pair["articles"][1]],
+            "matched_passages": len(pair["matches"]),
+            "shared_quotes": len(pair["shared_quotes"]),
+        }
+        for pair in report["duplicates"]
+    ]
+
+
+def to_markdown(report: dict[str, Any], detail_limit: int | None = None) -> str:
+    """The report as Markdown: summary, duplicate pairs with evidence, threads, skipped inputs.
+
+    With `detail_limit`, only the first that many pairs get their evidence written out.
+    """
+    titles = _titles(report)
+    lines = [f"# storythreads report — run {md(report['run']['id'])}", ""]
+    lines += [f"- {md(line)}" for line in summary_lines(report)]
+    lines += ["", "## Duplicate reporting", ""]
+    if not report["duplicates"]:
+        lines.append("No two articles share reporting.")
+    else:
+        lines += ["| article A | article B | kind | score | containment A | containment B | quotes |", "|---|---|---|---|---|---|---|"]
+        for row in duplicates_table(report):
+            lines.append(
+                f"| {md(row['article_a'])} | {md(row['article_b'])} | {row['kind']} | {row['score']:.2f} "
+                f"| {row['containment_a']:.2f} | {row['containment_b']:.2f} | {row['shared_quotes']} |"
+            )
+        detailed = report["duplicates"][:detail_limit] if detail_limit is not None else report["duplicates"]
+        for pair in detailed:
+            a, b = pair["articles"]
+            lines += ["", f"### {md(a)} ↔ {md(b)} ({pair['kind']})", ""]
+            lines.append(f"- A: {md(titles.get(a))}")
+            lines.append(f"- B: {md(titles.get(b))}")
+            if pair["first"]:
+                lines.append(f"- published first: {md(pair['first'])}")
+            for quote in pair["shared_quotes"]:
+                speaker = md(quote["speaker"]) or "unnamed speaker"
+                lines.append(f"- shared quote ({speaker}): A «{md(_short(quote['a']['text']))}» / B «{md(_short(quote['b']['text']))}»")
+            for match in pair["matches"]:
+                lines.append(f"- matched passage ({match['overlap']:.2f}): A «{md(_short(match['a']['text']))}» / B «{md(_short(match['b']['text']))}»")
+        if len(detailed) < len(report["duplicates"]):
+            lines += ["", f"Evidence for the other {len(report['duplicates']) - len(detailed)} pairs is in report.json."]
+    lines += ["", "## Story threads", ""]
+    for thread in report["threads"]:
+        members = ", ".join(md(article) for article in thread["articles"])
+        lines.append(f"- **{md(thread['id'])}** {md(thread['label'])}: {members}")
+    if report["unthreaded"]:
+        lines.append(f"- unthreaded: {', '.join(md(article) for article in report['unthreaded'])}")
+    if report["skipped"]:
+        lines += ["", "## Skipped inputs", ""]
+        lines += [f"- {md(s['input'])}: {md(s['reason'])}" for s in report["skipped"]]
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """
+body{font-family:system-ui,'Noto Naskh Arabic','Noto Sans Arabic',sans-serif;margin:2rem;max-width:80rem;color:#1b1b1b}
+h1{font-size:1.4rem} h2{margin-top:2rem;border-bottom:1px solid #ccc} h3{font-size:1.05rem}
+table{border-collapse:collapse;width:100%} td,th{border:1px solid #ddd;padding:.4rem;vertical-align:top}
+th{background:#f4f4f4;text-align:start} .kind{font-weight:600} .pair{margin:1rem 0;padding:.5rem 1rem;border:1px solid #ddd;border-radius:6px}
+.text{unicode-bidi:plaintext;text-align:start;line-height:1.7} .muted{color:#666} .speaker{font-weight:600}
+"""
+
+
+def _h(text: Any) -> str:
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def _link(url: str | None, label: str) -> str:
+    if url and _SAFE_URL.match(url.strip()):
+        return f'<a href="{_h(url.strip())}" rel="noopener noreferrer">{_h(label)}</a>'
+    return _h(label)
+
+
+def to_html(report: dict[str, Any]) -> str:
+    """A standalone page: no scripts, strict content policy, every text escaped, bidi-aware."""
+    articles = {a["id"]: a for a in report["articles"]}
+
+    def article_cell(article_id: str) -> str:
+        article = articles.get(article_id, {})
+        return (
+            f'<div><code>{_h(article_id)}</code></div>'
+            f'<div class="text" dir="auto">{_link(article.get("url"), article.get("title") or article_id)}</div>'
+            f'<div class="muted">{_h(article.get("source") or "")} {_h(article.get("published_at") or "")}</div>'
+        )
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en" dir="ltr"><head><meta charset="utf-8">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src 'none'\">",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>storythreads report {_h(report['run']['id'])}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>storythreads report <code>{_h(report['run']['id'])}</code></h1>",
+        "<ul>" + "".join(f"<li>{_h(line)}</li>" for line in summary_lines(report)) + "</ul>",
+        "<h2>Duplicate reporting</h2>",
+    ]
+    if not report["duplicates"]:
+        parts.append("<p>No two articles share reporting.</p>")
+    for pair in report["duplicates"]:
+        a, b = pair["articles"]
+        parts.append('<section class="pair">')
+        parts.append(
+            f'<h3><span class="kind">{_h(pair["kind"])}</span> · score {pair["score"]:.2f} · '
+            f'containment {pair["containment"][a]:.2f} / {pair["containment"][b]:.2f}'
+            + (f' · first: <code>{_h(pair["first"])}</code>' if pair["first"] else "")
+            + "</h3>"
+        )
+        parts.append(f"<table><tr><th>A</th><th>B</th></tr><tr><td>{article_cell(a)}</td><td>{article_cell(b)}</td></tr>")
+        for quote in pair["shared_quotes"]:
+            speaker = _h(quote["speaker"] or "unnamed speaker")
+            parts.append(
+                f'<tr><th colspan="2">shared quote · <span class="speaker" dir="auto">{speaker}</span> · {quote["similarity"]:.2f}</th></tr>'
+                f'<tr><td class="text" dir="auto">{_h(quote["a"]["text"])}</td><td class="text" dir="auto">{_h(quote["b"]["text"])}</td></tr>'
+            )
+        for match in pair["matches"]:
+            parts.append(
+                f'<tr><th colspan="2">matched passage · overlap {match["overlap"]:.2f} · cosine {match["similarity"]:.2f}</th></tr>'
+                f'<tr><td class="text" dir="auto">{_h(match["a"]["text"])}</td><td class="text" dir="auto">{_h(match["b"]["text"])}</td></tr>'
+            )
+        parts.append("</table></section>")
+    parts.append("<h2>Story threads</h2>")
+    for thread in report["threads"]:
+        parts.append(f'<h3><code>{_h(thread["id"])}</code> <span dir="auto">{_h(thread["label"])}</span></h3><ul>')
+        for article_id in thread["articles"]:
+            parts.append(f"<li>{article_cell(article_id)}</li>")
+        parts.append("</ul>")
+    if report["unthreaded"]:
+        parts.append("<h3>Unthreaded</h3><ul>" + "".join(f"<li>{article_cell(i)}</li>" for i in report["unthreaded"]) + "</ul>")
+    if report["skipped"]:
+        parts.append("<h2>Skipped inputs</h2><table><tr><th>input</th><th>reason</th></tr>")
+        parts += [f'<tr><td dir="auto">{_h(s["input"])}</td><td>{_h(s["reason"])}</td></tr>' for s in report["skipped"]]
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_atomic(path: Path, content: str) -> None:
+    """Write `content` to a temporary file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_reports(report: dict[str, Any], output: str | Path) -> dict[str, Path]:
+    """Write report.json, report.md and report.html into `output`; returns their paths."""
+    folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"report output {str(folder)!r} is a file; expected a folder (or a path to create one)")
+    rendered = {"report.json": to_json(report), "report.md": to_markdown(report), "report.html": to_html(report)}
+    paths = {}
+    for name, content in rendered.items():
+        paths[name] = folder / name
+        write_atomic(paths[name], content)
+    return paths

@@ -161,7 +161,9 @@ def find_duplicates(
     return pairs
 
 
-def find_candidates(prepared: Sequence[PreparedArticle], passage_vectors: np.ndarray, threshold: float) -> CandidatePairs:
+def find_candidates(
+    prepared: Sequence[PreparedArticle], passage_vectors: np.ndarray, threshold: float
+) -> CandidatePairs:
     """Candidate passage pairs across different articles (see `embeddings.index.candidate_pairs`)."""
     owners = np.array([i for i, article in enumerate(prepared) for _ in article.passages], dtype=np.int64)
     return candidate_pairs(passage_vectors, owners, threshold)

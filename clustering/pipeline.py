@@ -104,7 +104,9 @@ def threads(
     return find_threads(prepared, vectors, pairs, settings)
 
 
-def analyse(prepared: Sequence[PreparedArticle], encoder: Encoder, settings: PipelineSettings | None = None) -> Analysis:
+def analyse(
+    prepared: Sequence[PreparedArticle], encoder: Encoder, settings: PipelineSettings | None = None
+) -> Analysis:
     """Run embed, index, duplicates and threads in order."""
     settings = settings or PipelineSettings()
     embeddings = embed(prepared, encoder)

@@ -70,9 +70,7 @@ def prepare_article(
             folded = fold(text[w_start:w_end])
             if len(content_terms(folded)) < settings.min_passage_terms:
                 continue
-            passages.append(
-                Passage(article.id, len(passages), index, w_start, w_end, text[w_start:w_end], folded)
-            )
+            passages.append(Passage(article.id, len(passages), index, w_start, w_end, text[w_start:w_end], folded))
         paragraph_quotes = find_quotes(line, previous_speaker)
         for span in paragraph_quotes:
             quote_text = line[span.start : span.end]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,9 +101,7 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InputError(
-            f"not UTF-8 text ({error.reason} at byte {error.start}); save the file as UTF-8"
-        ) from None
+        raise InputError(f"not UTF-8 text ({error.reason} at byte {error.start}); save the file as UTF-8") from None
 
 
 def _article_from_text(path: Path, text: str) -> Article:
@@ -231,7 +229,7 @@ def _parse_date(value: Any, where: str) -> datetime | None:
         log.warning("%s: ignored publication date %r (expected ISO 8601)", where, text)
         return None
     # one convention for every input, so dates from different sources compare
-    return parsed.astimezone(timezone.utc).replace(tzinfo=None) if parsed.tzinfo else parsed
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
 def _keep_latest(articles: Sequence[Article], result: ReadResult) -> list[Article]:

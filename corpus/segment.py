@@ -53,9 +53,7 @@ def window_spans(text: str, start: int, end: int, settings: WindowSettings) -> l
     tokens = [(s, e) for s, e in tokens if e <= end]
     if len(tokens) <= settings.max_words:
         return [(start, end)]
-    sentence_starts = {0} | {
-        i + 1 for i, (s, e) in enumerate(tokens[:-1]) if _SENTENCE_END.search(text[s:e])
-    }
+    sentence_starts = {0} | {i + 1 for i, (s, e) in enumerate(tokens[:-1]) if _SENTENCE_END.search(text[s:e])}
     spans: list[tuple[int, int]] = []
     first = 0
     while True:

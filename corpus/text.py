@@ -87,21 +87,36 @@ before between during under more most other some such only own same so very just
 
 STOPWORDS: frozenset[str] = frozenset(fold(w) for w in _RAW_STOPWORDS.split())
 
-_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و", "ف", "ب", "ل")
+_ARTICLES = ("وال", "فال", "بال", "كال", "لل", "ال")
 
 
 @lru_cache(maxsize=200_000)
 def stem(token: str) -> str:
-    """Light, rule-based stem of a folded token: Arabic article and clitic prefixes removed."""
-    for prefix in _PREFIXES:
-        if token.startswith(prefix) and len(token) - len(prefix) >= 3:
-            token = token[len(prefix) :]
+    """Light, rule-based stem of a folded token, for matching only.
+
+    Conjunctions (و, ف), the article (ال and its combinations) and the prepositions ب, ل, ك
+    are removed, plus a few common suffixes. «و» and «ف» are stripped before and after the
+    article, so «وزارة», «الوزارة» and «والوزارة» share a stem even where «و» belongs to the
+    root: what matters is that variants agree, not that the stem is a dictionary root.
+    """
+    token = _strip_conjunction(token)
+    for article in _ARTICLES:
+        if token.startswith(article) and len(token) - len(article) >= 2:
+            token = token[len(article) :]
             break
+    else:
+        if token[:1] in ("ب", "ل", "ك") and len(token) >= 4:
+            token = token[1:]
+    token = _strip_conjunction(token)
     if len(token) >= 5 and token.endswith(("ات", "ون", "ين", "ها", "هم")):
         token = token[:-2]
     elif len(token) >= 4 and token.endswith(("ه", "ي")):
         token = token[:-1]
     return token
+
+
+def _strip_conjunction(token: str) -> str:
+    return token[1:] if token[:1] in ("و", "ف") and len(token) >= 4 else token
 
 
 def words(folded: str) -> list[str]:
@@ -123,6 +138,4 @@ def arabic_share(text: str) -> float:
     letters = [c for c in text if c.isalpha()]
     if not letters:
         return 0.0
-    return sum(1 for c in letters if "\u0600" <= c <= "\u06ff" or "\u0750" <= c <= "\u077f") / len(
-        letters
-    )
+    return sum(1 for c in letters if "\u0600" <= c <= "\u06ff" or "\u0750" <= c <= "\u077f") / len(letters)

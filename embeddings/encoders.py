@@ -129,7 +129,9 @@ class SentenceTransformerEncoder:
         self._model: Any = SentenceTransformer(model, device=device, local_files_only=local_files_only)
         self.batch_size = batch_size
         # sentence-transformers 6 renamed the method; older releases only have the long name
-        get_dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        get_dimension = (
+            getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        )
         dim = get_dimension()
         if dim is None:
             raise ValueError(f"model {model!r} does not declare an embedding dimension")

@@ -45,7 +45,9 @@ class PassageIndex:
         if len(vectors):
             self._index.add(vectors)
 
-    def within(self, queries: np.ndarray, threshold: float, batch_size: int = 4096) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    def within(
+        self, queries: np.ndarray, threshold: float, batch_size: int = 4096
+    ) -> list[tuple[int, np.ndarray, np.ndarray]]:
         """For each query row, the indexed rows with similarity >= `threshold`.
 
         Returns (query row, neighbour rows, similarities) for queries that have any.

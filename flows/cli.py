@@ -13,7 +13,9 @@ from rich.table import Table
 
 from flows.settings import StorythreadsSettings
 
-app = typer.Typer(help="Find shared reporting across news articles and group them into story threads.", no_args_is_help=True)
+app = typer.Typer(
+    help="Find shared reporting across news articles and group them into story threads.", no_args_is_help=True
+)
 console = Console()
 
 
@@ -33,7 +35,9 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show deb
 def run(
     paths: Annotated[list[Path], typer.Argument(help="files or folders of articles (.txt, .jsonl, news-please .json)")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="folder for report.json/.md/.html")] = None,
-    encoder: Annotated[str | None, typer.Option(help="auto | lexical | a sentence-transformers model id or folder")] = None,
+    encoder: Annotated[
+        str | None, typer.Option(help="auto | lexical | a sentence-transformers model id or folder")
+    ] = None,
     device: Annotated[str | None, typer.Option(help="torch device for a model encoder, e.g. cpu or cuda")] = None,
     batch_size: Annotated[int | None, typer.Option(help="texts per model batch")] = None,
 ) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def storythreads_flow(
     Returns the report (as in report.json) and the paths of the written files.
     """
     logger = get_run_logger()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     settings = PipelineSettings()
     read = read_task(paths, max_input_bytes)
     choice = encoder_task(encoder, device, batch_size)
@@ -132,7 +132,7 @@ def storythreads_flow(
     run = RunInfo(
         id=str(flow_run.get_id() or "local"),
         started_at=started,
-        finished_at=datetime.now(timezone.utc),
+        finished_at=datetime.now(UTC),
         encoder=choice.encoder.name,
         encoder_requested=choice.requested,
         encoder_note=choice.fallback_reason,

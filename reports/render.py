@@ -16,15 +16,16 @@ from typing import Any
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
 _SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
 
 
 def md(text: str | None) -> str:
-    """`text` made inert for Markdown: special characters escaped, lines joined."""
+    """`text` made inert for Markdown: HTML as entities, Markdown syntax escaped, lines joined."""
     if text is None:
         return ""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    flat = " ".join(str(text).split())
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
 
 
 def to_json(report: dict[str, Any]) -> str:
@@ -82,7 +83,10 @@ def to_markdown(report: dict[str, Any], detail_limit: int | None = None) -> str:
     if not report["duplicates"]:
         lines.append("No two articles share reporting.")
     else:
-        lines += ["| article A | article B | kind | score | containment A | containment B | quotes |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| article A | article B | kind | score | containment A | containment B | quotes |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for row in duplicates_table(report):
             lines.append(
                 f"| {md(row['article_a'])} | {md(row['article_b'])} | {row['kind']} | {row['score']:.2f} "
@@ -98,11 +102,14 @@ def to_markdown(report: dict[str, Any], detail_limit: int | None = None) -> str:
                 lines.append(f"- published first: {md(pair['first'])}")
             for quote in pair["shared_quotes"]:
                 speaker = md(quote["speaker"]) or "unnamed speaker"
-                lines.append(f"- shared quote ({speaker}): A «{md(_short(quote['a']['text']))}» / B «{md(_short(quote['b']['text']))}»")
+                lines.append(_md_evidence(f"shared quote ({speaker})", quote))
             for match in pair["matches"]:
-                lines.append(f"- matched passage ({match['overlap']:.2f}): A «{md(_short(match['a']['text']))}» / B «{md(_short(match['b']['text']))}»")
+                lines.append(_md_evidence(f"matched passage ({match['overlap']:.2f})", match))
         if len(detailed) < len(report["duplicates"]):
-            lines += ["", f"Evidence for the other {len(report['duplicates']) - len(detailed)} pairs is in report.json."]
+            lines += [
+                "",
+                f"Evidence for the other {len(report['duplicates']) - len(detailed)} pairs is in report.json.",
+            ]
     lines += ["", "## Story threads", ""]
     for thread in report["threads"]:
         members = ", ".join(md(article) for article in thread["articles"])
@@ -115,11 +122,16 @@ def to_markdown(report: dict[str, Any], detail_limit: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _md_evidence(label: str, evidence: dict[str, Any]) -> str:
+    return f"- {label}: A «{md(_short(evidence['a']['text']))}» / B «{md(_short(evidence['b']['text']))}»"
+
+
 _CSS = """
 body{font-family:system-ui,'Noto Naskh Arabic','Noto Sans Arabic',sans-serif;margin:2rem;max-width:80rem;color:#1b1b1b}
 h1{font-size:1.4rem} h2{margin-top:2rem;border-bottom:1px solid #ccc} h3{font-size:1.05rem}
 table{border-collapse:collapse;width:100%} td,th{border:1px solid #ddd;padding:.4rem;vertical-align:top}
-th{background:#f4f4f4;text-align:start} .kind{font-weight:600} .pair{margin:1rem 0;padding:.5rem 1rem;border:1px solid #ddd;border-radius:6px}
+th{background:#f4f4f4;text-align:start} .kind{font-weight:600}
+.pair{margin:1rem 0;padding:.5rem 1rem;border:1px solid #ddd;border-radius:6px}
 .text{unicode-bidi:plaintext;text-align:start;line-height:1.7} .muted{color:#666} .speaker{font-weight:600}
 """
 
@@ -134,6 +146,17 @@ def _link(url: str | None, label: str) -> str:
     return _h(label)
 
 
+# no scripts, no images, no fetches: even text that escaped escaping could not run or call out
+_CONTENT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'"
+
+
+def _side_by_side(heading: str, evidence: dict[str, Any]) -> str:
+    """Two table rows: a heading (already HTML) and the A and B texts side by side."""
+    cell = '<td class="text" dir="auto">{}</td>'
+    texts = cell.format(_h(evidence["a"]["text"])) + cell.format(_h(evidence["b"]["text"]))
+    return f'<tr><th colspan="2">{heading}</th></tr><tr>{texts}</tr>'
+
+
 def to_html(report: dict[str, Any]) -> str:
     """A standalone page: no scripts, strict content policy, every text escaped, bidi-aware."""
     articles = {a["id"]: a for a in report["articles"]}
@@ -141,7 +164,7 @@ def to_html(report: dict[str, Any]) -> str:
     def article_cell(article_id: str) -> str:
         article = articles.get(article_id, {})
         return (
-            f'<div><code>{_h(article_id)}</code></div>'
+            f"<div><code>{_h(article_id)}</code></div>"
             f'<div class="text" dir="auto">{_link(article.get("url"), article.get("title") or article_id)}</div>'
             f'<div class="muted">{_h(article.get("source") or "")} {_h(article.get("published_at") or "")}</div>'
         )
@@ -149,7 +172,7 @@ def to_html(report: dict[str, Any]) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en" dir="ltr"><head><meta charset="utf-8">',
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src 'none'\">",
+        f'<meta http-equiv="Content-Security-Policy" content="{_CONTENT_POLICY}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>storythreads report {_h(report['run']['id'])}</title>",
         f"<style>{_CSS}</style></head><body>",
@@ -164,22 +187,19 @@ def to_html(report: dict[str, Any]) -> str:
         parts.append('<section class="pair">')
         parts.append(
             f'<h3><span class="kind">{_h(pair["kind"])}</span> · score {pair["score"]:.2f} · '
-            f'containment {pair["containment"][a]:.2f} / {pair["containment"][b]:.2f}'
-            + (f' · first: <code>{_h(pair["first"])}</code>' if pair["first"] else "")
+            f"containment {pair['containment'][a]:.2f} / {pair['containment'][b]:.2f}"
+            + (f" · first: <code>{_h(pair['first'])}</code>" if pair["first"] else "")
             + "</h3>"
         )
-        parts.append(f"<table><tr><th>A</th><th>B</th></tr><tr><td>{article_cell(a)}</td><td>{article_cell(b)}</td></tr>")
+        parts.append(
+            f"<table><tr><th>A</th><th>B</th></tr><tr><td>{article_cell(a)}</td><td>{article_cell(b)}</td></tr>"
+        )
         for quote in pair["shared_quotes"]:
-            speaker = _h(quote["speaker"] or "unnamed speaker")
-            parts.append(
-                f'<tr><th colspan="2">shared quote · <span class="speaker" dir="auto">{speaker}</span> · {quote["similarity"]:.2f}</th></tr>'
-                f'<tr><td class="text" dir="auto">{_h(quote["a"]["text"])}</td><td class="text" dir="auto">{_h(quote["b"]["text"])}</td></tr>'
-            )
+            speaker = f'<span class="speaker" dir="auto">{_h(quote["speaker"] or "unnamed speaker")}</span>'
+            parts.append(_side_by_side(f"shared quote · {speaker} · {quote['similarity']:.2f}", quote))
         for match in pair["matches"]:
-            parts.append(
-                f'<tr><th colspan="2">matched passage · overlap {match["overlap"]:.2f} · cosine {match["similarity"]:.2f}</th></tr>'
-                f'<tr><td class="text" dir="auto">{_h(match["a"]["text"])}</td><td class="text" dir="auto">{_h(match["b"]["text"])}</td></tr>'
-            )
+            heading = f"matched passage · overlap {match['overlap']:.2f} · cosine {match['similarity']:.2f}"
+            parts.append(_side_by_side(heading, match))
         parts.append("</table></section>")
     parts.append("<h2>Story threads</h2>")
     for thread in report["threads"]:
@@ -188,7 +208,9 @@ def to_html(report: dict[str, Any]) -> str:
             parts.append(f"<li>{article_cell(article_id)}</li>")
         parts.append("</ul>")
     if report["unthreaded"]:
-        parts.append("<h3>Unthreaded</h3><ul>" + "".join(f"<li>{article_cell(i)}</li>" for i in report["unthreaded"]) + "</ul>")
+        parts.append(
+            "<h3>Unthreaded</h3><ul>" + "".join(f"<li>{article_cell(i)}</li>" for i in report["unthreaded"]) + "</ul>"
+        )
     if report["skipped"]:
         parts.append("<h2>Skipped inputs</h2><table><tr><th>input</th><th>reason</th></tr>")
         parts += [f'<tr><td dir="auto">{_h(s["input"])}</td><td>{_h(s["reason"])}</td></tr>' for s in report["skipped"]]

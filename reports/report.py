@@ -104,8 +104,18 @@ def _match(match: PassageMatch) -> dict[str, Any]:
     return {
         "similarity": round(match.similarity, 4),
         "overlap": round(match.overlap, 4),
-        "a": {"paragraph": match.passage_a.paragraph, "start": match.passage_a.start, "end": match.passage_a.end, "text": match.passage_a.text},
-        "b": {"paragraph": match.passage_b.paragraph, "start": match.passage_b.start, "end": match.passage_b.end, "text": match.passage_b.text},
+        "a": {
+            "paragraph": match.passage_a.paragraph,
+            "start": match.passage_a.start,
+            "end": match.passage_a.end,
+            "text": match.passage_a.text,
+        },
+        "b": {
+            "paragraph": match.passage_b.paragraph,
+            "start": match.passage_b.start,
+            "end": match.passage_b.end,
+            "text": match.passage_b.text,
+        },
     }
 
 
@@ -113,8 +123,18 @@ def _quote(shared: SharedQuote) -> dict[str, Any]:
     return {
         "speaker": shared.speaker,
         "similarity": round(shared.similarity, 4),
-        "a": {"text": shared.quote_a.text, "speaker": shared.quote_a.speaker, "start": shared.quote_a.start, "end": shared.quote_a.end},
-        "b": {"text": shared.quote_b.text, "speaker": shared.quote_b.speaker, "start": shared.quote_b.start, "end": shared.quote_b.end},
+        "a": {
+            "text": shared.quote_a.text,
+            "speaker": shared.quote_a.speaker,
+            "start": shared.quote_a.start,
+            "end": shared.quote_a.end,
+        },
+        "b": {
+            "text": shared.quote_b.text,
+            "speaker": shared.quote_b.speaker,
+            "start": shared.quote_b.start,
+            "end": shared.quote_b.end,
+        },
     }
 
 

@@ -1,0 +1,69 @@
+"""Shared fixtures: the seed articles, their analysis, a tiny local model, Prefect, Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+# The tests never download: `auto` must fall back to the lexical encoder without waiting.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+WIRE_PAIR = ("000_ce02d54b5f4cf86a", "004_b98d23bcef3dc532")
+
+
+@pytest.fixture(scope="session")
+def seeds_dir() -> Path:
+    return SEEDS
+
+
+@pytest.fixture(scope="session")
+def seed_prepared():
+    from corpus.prepare import prepare_articles
+    from corpus.readers import read_articles
+
+    return prepare_articles(read_articles([SEEDS]).articles)
+
+
+@pytest.fixture(scope="session")
+def seed_analysis(seed_prepared):
+    from clustering.pipeline import analyse
+    from embeddings.encoders import LexicalEncoder
+
+    return analyse(seed_prepared, LexicalEncoder())
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> Path:
+    """A sentence-transformers model trained on nothing but the seeds' vocabulary."""
+    from tests.tiny_model import build_tiny_model
+
+    texts = [path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt"))]
+    return build_tiny_model(texts, tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect API (with its own database) for the whole test session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of Debian's chromium; skipped on a laptop without it, a failure in CI."""
+    path = shutil.which("chromium")
+    if path is None:
+        message = "chromium is not installed: run `make test` (it installs it) or `apt-get install chromium`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

@@ -1,0 +1,118 @@
+"""Duplicate pairs and story threads: the seed expectations, and hand-made cases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from clustering.duplicates import PairKind
+from clustering.pipeline import analyse
+from corpus.article import Article
+from corpus.prepare import prepare_articles
+from embeddings.encoders import LexicalEncoder
+from tests.conftest import WIRE_PAIR
+
+
+def test_seeds_have_exactly_one_pair_the_two_versions_of_the_briefing(seed_analysis) -> None:
+    assert [pair.articles for pair in seed_analysis.duplicates] == [WIRE_PAIR]
+    pair = seed_analysis.duplicates[0]
+    assert pair.kind is PairKind.NEAR_DUPLICATE
+    assert pair.score >= 0.5
+    assert 0.0 < pair.containment_b <= pair.containment_a < 1.0
+
+
+def test_seed_pair_shares_the_jeffrey_and_wooster_statements(seed_analysis) -> None:
+    quotes = seed_analysis.duplicates[0].shared_quotes
+    assert len(quotes) >= 3
+    jeffrey = [q for q in quotes if "ربما من دولة ثالثة" in q.quote_a.text and "ربما من دولة ثالثة" in q.quote_b.text]
+    assert len(jeffrey) == 1
+    wooster = [q for q in quotes if q.speaker == "ووستر"]
+    assert len(wooster) == 2
+    assert all(q.quote_a.speaker == q.quote_b.speaker == "ووستر" for q in wooster)
+    wooster_texts = " ".join(q.quote_a.text + q.quote_b.text for q in wooster)
+    assert "لا أعتقد ذلك في الأمد القريب" in wooster_texts
+    assert "علاقات دبلوماسية مع نظام الأسد" in wooster_texts
+
+
+def test_furniture_shared_by_001_and_002_is_not_a_pair(seed_analysis) -> None:
+    pairs = {frozenset(pair.articles) for pair in seed_analysis.duplicates}
+    assert frozenset({"001_e514437fa5ae4332", "002_e79f806f87b89604"}) not in pairs
+
+
+def test_seed_threads(seed_analysis) -> None:
+    thread_of = seed_analysis.threading.thread_of()
+    assert thread_of[WIRE_PAIR[0]] == thread_of[WIRE_PAIR[1]]
+    assert thread_of.get("003_d8e06b09afdf7b02") != thread_of[WIRE_PAIR[0]]
+    thread = next(t for t in seed_analysis.threading.threads if WIRE_PAIR[0] in t.articles)
+    assert "حفتر" in thread.label
+
+
+PARAGRAPHS = [
+    "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في مدينة البصرة بسعة ثلاثمائة سرير لخدمة سكان المحافظة.",
+    "وقال الوزير خلال حفل الافتتاح إن المستشفى سيضم أقساما متخصصة لأمراض القلب والأطفال والطوارئ.",
+    "وأضاف أن الحكومة تخطط لبناء خمسة مستشفيات أخرى في المحافظات الجنوبية خلال العامين المقبلين.",
+    "ويعاني القطاع الصحي في العراق من نقص حاد في الأطباء والمعدات الطبية منذ سنوات طويلة.",
+]
+OTHER = [
+    "فاز المنتخب الوطني لكرة القدم على نظيره الأردني بهدفين مقابل هدف في المباراة الودية أمس.",
+    "وسجل المهاجم هدف الفوز في الدقيقة الأخيرة من المباراة التي أقيمت على ملعب الشعب الدولي.",
+    "ويستعد المنتخب لخوض تصفيات كأس آسيا الشهر المقبل بمعنويات عالية بعد سلسلة من الانتصارات.",
+    "وأكد المدرب أن الفريق بحاجة إلى مزيد من التحضير قبل المواجهات الرسمية المقبلة في البطولة.",
+]
+
+
+def _article(article_id: str, paragraphs: list[str], day: int) -> Article:
+    return Article(
+        id=article_id, title=paragraphs[0][:30], text="\n".join(paragraphs), published_at=datetime(2024, 3, day)
+    )
+
+
+def _pairs(articles):
+    return {pair.articles: pair for pair in analyse(prepare_articles(articles), LexicalEncoder()).duplicates}
+
+
+def test_kinds_exact_near_and_partial_with_containment_and_first() -> None:
+    pairs = _pairs(
+        [
+            _article("a", PARAGRAPHS, 1),
+            _article("b", PARAGRAPHS, 2),  # the same text, a day later
+            _article("c", PARAGRAPHS[:3] + OTHER[:1], 3),  # three of four paragraphs
+            _article("d", OTHER[1:] + PARAGRAPHS[3:], 4),  # one paragraph reused
+        ]
+    )
+    assert pairs[("a", "b")].kind is PairKind.EXACT
+    assert pairs[("a", "b")].first == "a"
+    assert pairs[("a", "c")].kind is PairKind.NEAR_DUPLICATE
+    assert pairs[("a", "d")].kind is PairKind.PARTIAL_REUSE
+    # paragraph 4 of a is about a quarter of its text; about a quarter of d's text
+    assert 0.15 < pairs[("a", "d")].containment_a < 0.35
+    assert 0.15 < pairs[("a", "d")].containment_b < 0.35
+    assert pairs[("a", "d")].matches[0].passage_a.text == PARAGRAPHS[3]
+    assert ("c", "d") not in pairs
+
+
+def test_unrelated_articles_make_no_pair() -> None:
+    assert _pairs([_article("a", PARAGRAPHS, 1), _article("b", OTHER, 1)]) == {}
+
+
+def test_very_short_shared_lines_never_make_a_pair() -> None:
+    shared = "عاجل: انفجار في العاصمة"
+    assert _pairs([_article("a", [shared, *PARAGRAPHS], 1), _article("b", [shared, *OTHER], 1)]) == {}
+
+
+def test_a_shared_quote_alone_makes_a_partial_pair() -> None:
+    statement = "لن نسمح لأي جهة بتهديد أمن البلاد واستقرارها مهما كانت الظروف والضغوط الخارجية"
+    a = PARAGRAPHS[:2] + [f"وقال رئيس الوزراء أحمد سالم “{statement}” في كلمة أمام البرلمان اليوم."]
+    b = OTHER[:2] + [f"وفي سياق آخر تماما، أعاد أحمد سالم التأكيد على موقفه الثابت من القضية، قائلا: «{statement}»."]
+    pairs = _pairs([_article("a", a, 1), _article("b", b, 1)])
+    assert list(pairs) == [("a", "b")]
+    pair = pairs[("a", "b")]
+    assert pair.kind is PairKind.PARTIAL_REUSE
+    assert [q.quote_a.text for q in pair.shared_quotes] == [statement]
+
+
+def test_same_words_from_different_speakers_are_not_a_shared_quote() -> None:
+    statement = "الوضع الاقتصادي يتحسن بشكل ملحوظ منذ بداية العام الحالي بفضل الإصلاحات"
+    a = [*PARAGRAPHS[:1], f"وقال الوزير خالد “{statement}”."]
+    b = [*OTHER[:1], f"وقالت المعارضة سلمى “{statement}”."]
+    pairs = _pairs([_article("a", a, 1), _article("b", b, 1)])
+    assert all(not pair.shared_quotes for pair in pairs.values())

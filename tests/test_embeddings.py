@@ -1,0 +1,102 @@
+"""Encoders, encoder choice and the FAISS candidate search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings.choose import choose_encoder
+from embeddings.encoders import Encoder, LexicalEncoder, SentenceTransformerEncoder
+from embeddings.index import PassageIndex, candidate_pairs
+
+A = "قال وزير الخارجية إن المفاوضات ستستأنف الأسبوع المقبل في العاصمة القطرية الدوحة"
+A_VARIANT = "قالَ وزيرُ الخارجيّة إنّ المفاوضات ستُستأنف الأسبوع المقبل في العاصمة القطريّة الدوحة"
+B = "ارتفعت أسعار النفط في الأسواق العالمية بعد قرار أوبك خفض الإنتاج"
+
+
+def test_lexical_vectors_are_unit_length_and_deterministic() -> None:
+    first = LexicalEncoder().encode([A, B])
+    again = LexicalEncoder().encode([A, B])
+    assert np.array_equal(first, again)
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+
+
+def test_lexical_vector_does_not_depend_on_the_rest_of_the_corpus() -> None:
+    encoder = LexicalEncoder(batch_size=2)
+    alone = encoder.encode([A])[0]
+    among_others = encoder.encode([B, B, A, B])[2]
+    assert np.allclose(alone, among_others, atol=1e-6)
+
+
+def test_lexical_similarity_sees_through_arabic_variants() -> None:
+    a, variant, other = LexicalEncoder().encode([A, A_VARIANT, B])
+    assert float(a @ variant) > 0.99
+    assert float(a @ other) < 0.3
+
+
+def test_lexical_encoder_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="got 1000"):
+        LexicalEncoder(dim=1000)
+
+
+def test_encoder_names_identify_their_vectors() -> None:
+    assert LexicalEncoder(dim=512).name != LexicalEncoder(dim=1024).name
+    assert isinstance(LexicalEncoder(), Encoder)
+
+
+def test_choose_lexical() -> None:
+    choice = choose_encoder("lexical")
+    assert isinstance(choice.encoder, LexicalEncoder)
+    assert choice.fallback_reason is None
+
+
+def test_auto_falls_back_to_lexical_and_says_why(monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    choice = choose_encoder("auto", auto_model="example-org/not-a-cached-model")
+    assert isinstance(choice.encoder, LexicalEncoder)
+    assert "example-org/not-a-cached-model" in (choice.fallback_reason or "")
+    assert "HF_HUB_OFFLINE" in (choice.fallback_reason or "")
+
+
+def test_auto_uses_a_model_folder_when_it_loads(tiny_model_path: Path) -> None:
+    choice = choose_encoder("auto", auto_model=str(tiny_model_path))
+    assert isinstance(choice.encoder, SentenceTransformerEncoder)
+    assert choice.fallback_reason is None
+
+
+def test_explicit_model_that_cannot_load_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="could not load sentence-transformers model"):
+        choose_encoder(str(tmp_path / "no-model-here"))
+
+
+def test_tiny_sentence_transformer_loads_by_path_and_encodes(tiny_model_path: Path) -> None:
+    encoder = choose_encoder(str(tiny_model_path), device="cpu", batch_size=2).encoder
+    assert isinstance(encoder, SentenceTransformerEncoder)
+    vectors = encoder.encode([A, B, A])
+    assert vectors.shape == (3, encoder.dim) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(vectors[0], vectors[2], atol=1e-5)
+    assert encoder.name == f"st-{tiny_model_path.name}"
+
+
+def test_candidate_pairs_match_brute_force_and_skip_same_article() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(60, 16)).astype(np.float32)
+    vectors[30:40] = vectors[:10] + 0.05 * rng.normal(size=(10, 16))  # near copies
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    owners = np.arange(60) // 3
+    found = candidate_pairs(vectors, owners, threshold=0.8)
+    similarity = vectors @ vectors.T
+    expected = {
+        (i, j) for i in range(60) for j in range(i + 1, 60) if similarity[i, j] >= 0.8 and owners[i] != owners[j]
+    }
+    assert set(zip(found.left.tolist(), found.right.tolist(), strict=True)) == expected
+    assert len(expected) >= 10
+
+
+def test_index_rejects_vectors_of_the_wrong_shape() -> None:
+    index = PassageIndex(8)
+    with pytest.raises(ValueError, match=r"expected vectors of shape \(n, 8\), got \(2, 4\)"):
+        index.add(np.zeros((2, 4), dtype=np.float32))

@@ -1,0 +1,139 @@
+"""The Prefect flow and the `storythreads run` command, against a real (temporary) Prefect API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from flows.pipeline import run_flow
+from tests.conftest import WIRE_PAIR
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _read_report(folder: Path) -> dict:
+    for name in ("report.json", "report.md", "report.html"):
+        assert (folder / name).stat().st_size > 0, name
+    return json.loads((folder / "report.json").read_text(encoding="utf-8"))
+
+
+def test_flow_run_publishes_its_report_as_artifacts(seeds_dir: Path, tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterId,
+    )
+
+    result = run_flow([seeds_dir], output=str(tmp_path), encoder="lexical")
+    run_id = UUID(result["report"]["run"]["id"])
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(run_id)
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
+        expected_stages = {
+            "read articles",
+            "prepare text",
+            "embed passages",
+            "index and search candidates",
+            "verify duplicates",
+            "find story threads",
+            "write reports",
+        }
+        # task runs reach the API through events, a moment after the flow returns
+        deadline = time.monotonic() + 30
+        while True:
+            task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+            stage_names = {task_run.name.rsplit("-", 1)[0] for task_run in task_runs}
+            if expected_stages <= stage_names or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    assert flow_run.state is not None and flow_run.state.is_completed()
+    by_key = {artifact.key: artifact for artifact in artifacts}
+    assert set(by_key) == {"storythreads-report", "storythreads-duplicates", "storythreads-html-report"}
+    markdown = by_key["storythreads-report"].data
+    assert isinstance(markdown, str) and "near\\_duplicate" in markdown and "ووستر" in markdown
+    table = by_key["storythreads-duplicates"].data
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert [(row["article_a"], row["article_b"], row["kind"]) for row in rows] == [(*WIRE_PAIR, "near_duplicate")]
+    html_uri = (tmp_path / "report.html").resolve().as_uri()
+    assert by_key["storythreads-html-report"].data == f"[HTML report]({html_uri})"
+    assert expected_stages <= stage_names
+
+
+def test_cli_run_on_seeds_prints_the_summary_and_writes_reports(seeds_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", str(seeds_dir), "--output", str(tmp_path), "--encoder", "lexical"])
+    assert result.exit_code == 0, result.output
+    assert "near_duplicate" in result.output and f"{WIRE_PAIR[0]} ↔ {WIRE_PAIR[1]}" in result.output
+    report = _read_report(tmp_path)
+    assert report["run"]["encoder"].startswith("lexical")
+    assert [pair["articles"] for pair in report["duplicates"]] == [list(WIRE_PAIR)]
+
+
+def test_auto_encoder_offline_falls_back_and_the_report_says_why(seeds_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", str(seeds_dir), "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    run = _read_report(tmp_path)["run"]
+    assert run["encoder_requested"] == "auto"
+    assert run["encoder"].startswith("lexical")
+    assert "not in the local cache" in run["encoder_note"]
+
+
+def test_bad_inputs_are_skipped_and_the_rest_processed(seeds_dir: Path, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    shutil.copytree(seeds_dir, inbox)
+    (inbox / "empty.txt").write_text("", encoding="utf-8")
+    (inbox / "photo.txt").write_bytes(bytes(range(256)))
+    (inbox / "batch.jsonl").write_text(
+        '{"id": "j1", "text": "خبر قصير من ملف سطور"}\n{"id": "j2", "text": \n', encoding="utf-8"
+    )
+    result = CliRunner().invoke(app, ["run", str(inbox), "--output", str(tmp_path / "out"), "--encoder", "lexical"])
+    assert result.exit_code == 0, result.output
+    report = _read_report(tmp_path / "out")
+    skipped = {Path(s["input"]).name: s["reason"] for s in report["skipped"]}
+    assert set(skipped) == {"empty.txt", "photo.txt", "batch.jsonl:2"}
+    assert skipped["photo.txt"].startswith("binary file")
+    assert skipped["batch.jsonl:2"].startswith("malformed JSON")
+    assert report["run"]["articles_read"] == 6 and report["run"]["articles_skipped"] == 3
+    assert [pair["articles"] for pair in report["duplicates"]] == [list(WIRE_PAIR)]
+    assert "skipped" in result.output and "photo.txt" in result.output
+
+
+def test_nothing_readable_exits_non_zero(tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text(" ", encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", str(tmp_path), "--output", str(tmp_path / "out"), "--encoder", "lexical"])
+    assert result.exit_code == 1
+    assert "no article could be read" in result.output
+    assert _read_report(tmp_path / "out")["skipped"][0]["reason"] == "empty text (no non-blank line)"
+
+
+def test_missing_input_path_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "nowhere"), "--encoder", "lexical"])
+    assert result.exit_code == 2
+    assert "none of the inputs exist" in result.output and "nowhere" in result.output
+
+
+def test_run_through_a_local_sentence_transformers_model(
+    seeds_dir: Path, tmp_path: Path, tiny_model_path: Path
+) -> None:
+    result = CliRunner().invoke(
+        app, ["run", str(seeds_dir), "--output", str(tmp_path), "--encoder", str(tiny_model_path), "--batch-size", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    report = _read_report(tmp_path)
+    assert report["run"]["encoder"] == f"st-{tiny_model_path.name}"
+    assert report["run"]["encoder_note"] is None
+    assert report["run"]["articles_read"] == 5
+    assert report["run"]["vectors_embedded"] == report["run"]["passages"] + report["run"]["quotes"] + 5
+    assert all(pair["kind"] in {"exact", "near_duplicate", "partial_reuse"} for pair in report["duplicates"])
+    threaded = {a for t in report["threads"] for a in t["articles"]}
+    assert threaded | set(report["unthreaded"]) == {a["id"] for a in report["articles"]}

@@ -1,0 +1,136 @@
+"""Reading articles from text, JSON Lines and news-please JSON; bad inputs skipped with reasons."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from corpus.readers import read_articles
+
+
+def test_text_folder_ids_titles_and_text(seeds_dir: Path) -> None:
+    result = read_articles([seeds_dir])
+    assert [a.id for a in result.articles] == sorted(p.stem for p in seeds_dir.glob("*.txt"))
+    first = result.articles[0]
+    assert first.title == "واشنطن: نعلم جيدًا أن روسيا تتعاون مع الأسد لنقل مرتزقة إلى ليبيا"
+    assert first.text == (seeds_dir / f"{first.id}.txt").read_text(encoding="utf-8")
+    assert first.language == "ar"
+    assert result.skipped == []
+
+
+def test_jsonl_records_and_bad_lines(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "id": "a1",
+                "text": "نص المقال الأول",
+                "title": "الأول",
+                "published_at": "2020-05-07T10:00:00Z",
+                "source": "example.com",
+                "url": "https://example.com/a1",
+                "lang": "ar",
+                "extra": [1, 2],
+            }
+        ),
+        "{not json",
+        json.dumps({"text": "بلا معرف"}),
+        json.dumps({"id": 7, "text": "Second article text"}),
+        json.dumps({"id": "a3", "text": None}),
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    result = read_articles([path])
+    assert [a.id for a in result.articles] == ["a1", "7"]
+    first = result.articles[0]
+    assert (first.title, first.source, first.url, first.language) == (
+        "الأول",
+        "example.com",
+        "https://example.com/a1",
+        "ar",
+    )
+    assert first.published_at == datetime(2020, 5, 7, 10, 0)
+    assert result.articles[1].title == "Second article text"
+    reasons = {s.input: s.reason for s in result.skipped}
+    assert reasons[f"{path}:2"].startswith("malformed JSON")
+    assert reasons[f"{path}:3"] == "missing 'id'"
+    assert "missing 'text'" in reasons[f"{path}:5"]
+
+
+def test_news_please_json(tmp_path: Path) -> None:
+    record = {
+        "title": "China opposes launch",
+        "text": "China opposes launch\nBeijing said on Friday...",
+        "date_publish": "2017-09-15 00:00:00",
+        "source_domain": "chinadaily.com.cn",
+        "url": "http://africa.chinadaily.com.cn/x.htm",
+        "language": None,
+        "authors": [],
+    }
+    (tmp_path / "abc123.json").write_text(json.dumps(record), encoding="utf-8")
+    article = read_articles([tmp_path]).articles[0]
+    assert (article.id, article.title, article.source) == ("abc123", "China opposes launch", "chinadaily.com.cn")
+    assert article.published_at == datetime(2017, 9, 15)
+    assert article.language is None
+
+
+def test_bad_files_are_skipped_with_named_reasons_and_the_rest_read(tmp_path: Path, seeds_dir: Path) -> None:
+    for seed in seeds_dir.glob("*.txt"):
+        (tmp_path / seed.name).write_bytes(seed.read_bytes())
+    (tmp_path / "empty.txt").write_text("  \n\n", encoding="utf-8")
+    (tmp_path / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    (tmp_path / "notes.xml").write_text("<x/>", encoding="utf-8")
+    (tmp_path / ".hidden.txt").write_text("ignored", encoding="utf-8")
+    result = read_articles([tmp_path])
+    assert len(result.articles) == 5
+    reasons = {Path(s.input).name: s.reason for s in result.skipped}
+    assert reasons == {
+        "empty.txt": "empty text (no non-blank line)",
+        "image.txt": "binary file (contains NUL bytes), expected text",
+        "latin1.txt": reasons["latin1.txt"],
+        "broken.json": reasons["broken.json"],
+        "notes.xml": reasons["notes.xml"],
+    }
+    assert reasons["latin1.txt"].startswith("not UTF-8 text")
+    assert reasons["broken.json"].startswith("malformed JSON")
+    assert reasons["notes.xml"].startswith("unsupported file type '.xml'")
+
+
+def test_utf16_and_bom_inputs_read_like_utf8(tmp_path: Path) -> None:
+    text = "عنوان\nنص عربي"
+    (tmp_path / "a.txt").write_bytes(text.encode("utf-16"))
+    (tmp_path / "b.txt").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    articles = read_articles([tmp_path]).articles
+    assert [a.text for a in articles] == [text, text]
+
+
+def test_oversized_and_missing_inputs(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("كلمة " * 100, encoding="utf-8")
+    result = read_articles([big, tmp_path / "nowhere"], max_bytes=100)
+    reasons = {Path(s.input).name: s.reason for s in result.skipped}
+    assert reasons["nowhere"] == "no such file or folder"
+    assert reasons["big.txt"] == f"file is {big.stat().st_size} bytes, over the limit of 100 bytes"
+
+
+def test_same_id_twice_keeps_the_later_version_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"id": "x", "text": "newer text", "published_at": "2020-01-02"},
+                {"id": "x", "text": "older text", "published_at": "2020-01-01"},
+                {"id": "y", "text": "first"},
+                {"id": "y", "text": "second"},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    result = read_articles([path])
+    assert {a.id: a.text for a in result.articles} == {"x": "newer text", "y": "second"}
+    assert [s.input for s in result.skipped] == [f"{path}:2", f"{path}:3"]
+    assert all(s.reason.startswith("duplicate id") for s in result.skipped)

@@ -1,0 +1,143 @@
+"""The report files: JSON content, Markdown and HTML escaping, atomic writes, and the page in Chromium."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from clustering.pipeline import analyse
+from corpus.article import Article, SkippedInput
+from corpus.prepare import prepare_articles
+from embeddings.encoders import LexicalEncoder
+from reports.render import md, to_html, to_markdown, write_reports
+from reports.report import RunInfo, build_report
+from tests.browser import dump_dom, probe
+from tests.conftest import WIRE_PAIR
+
+PAYLOAD = "<script>document.title='PWNED'</script><img src=x onerror=\"document.title='PWNED'\">"
+SHARED = "أعلنت الحكومة اليوم عن خطة جديدة لدعم المزارعين في المناطق الجنوبية وتوفير المياه للقرى البعيدة"
+
+
+def _run_info() -> RunInfo:
+    moment = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    return RunInfo("run-1", moment, moment, "lexical-test", "lexical", None, 0, ["seeds"])
+
+
+def _report(articles, skipped=()):
+    prepared = prepare_articles(articles)
+    return build_report(_run_info(), prepared, analyse(prepared, LexicalEncoder()), list(skipped))
+
+
+@pytest.fixture(scope="module")
+def seed_report(seed_prepared, seed_analysis):
+    return build_report(_run_info(), seed_prepared, seed_analysis, [SkippedInput("seeds/bad.txt", "empty text")])
+
+
+@pytest.fixture(scope="module")
+def hostile_report():
+    hostile = Article(
+        id="evil<b>1</b>",
+        title=f"عنوان {PAYLOAD}",
+        text=f"عنوان\n{SHARED} {PAYLOAD}\nفقرة أخرى لا علاقة لها بالخبر الأول على الإطلاق في هذا المقال",
+        url="javascript:document.title='PWNED'",
+        source="<i>source</i>",
+    )
+    plain = Article(id="plain", title="خبر", text=f"خبر\n{SHARED} {PAYLOAD}", url="https://example.com/news?a=1&b=2")
+    return _report([hostile, plain])
+
+
+def test_report_json_has_the_documented_fields(seed_report) -> None:
+    report = json.loads(json.dumps(seed_report))
+    assert {"run", "articles", "duplicates", "threads", "unthreaded", "skipped"} <= set(report)
+    assert {"id", "started_at", "encoder", "articles_read", "articles_skipped", "duplicate_pairs"} <= set(report["run"])
+    assert report["run"]["articles_read"] == 5 and report["run"]["articles_skipped"] == 1
+    assert {"id", "title", "source", "published_at", "thread"} <= set(report["articles"][0])
+    pair = report["duplicates"][0]
+    assert pair["articles"] == list(WIRE_PAIR)
+    assert {"kind", "score", "containment", "matches", "shared_quotes"} <= set(pair)
+    assert set(pair["containment"]) == set(WIRE_PAIR)
+    assert report["skipped"] == [{"input": "seeds/bad.txt", "reason": "empty text"}]
+    thread_of = {a["id"]: a["thread"] for a in report["articles"]}
+    thread = next(t for t in report["threads"] if WIRE_PAIR[0] in t["articles"])
+    assert thread_of[WIRE_PAIR[0]] == thread_of[WIRE_PAIR[1]] == thread["id"]
+
+
+def test_matched_text_in_the_report_is_the_original_wording(seed_report, seeds_dir: Path) -> None:
+    source_texts = {p.stem: p.read_text(encoding="utf-8") for p in seeds_dir.glob("*.txt")}
+    a, b = WIRE_PAIR
+    for match in seed_report["duplicates"][0]["matches"]:
+        assert source_texts[a][match["a"]["start"] : match["a"]["end"]] == match["a"]["text"]
+        assert source_texts[b][match["b"]["start"] : match["b"]["end"]] == match["b"]["text"]
+
+
+def test_markdown_neutralises_markup() -> None:
+    assert md("a|b <script>x</script> [link](javascript:x) *bold* AT&T") == (
+        "a\\|b &lt;script&gt;x&lt;/script&gt; \\[link\\](javascript:x) \\*bold\\* AT&amp;T"
+    )
+    assert md("line one\nline two") == "line one line two"
+
+
+def test_hostile_text_is_escaped_everywhere(hostile_report) -> None:
+    assert hostile_report["duplicates"], "the two articles share a paragraph"
+    page = to_html(hostile_report)
+    assert "<script>" not in page and "<img" not in page and "<i>source" not in page
+    assert "&lt;script&gt;document.title=&#x27;PWNED&#x27;&lt;/script&gt;" in page
+    assert 'href="javascript:' not in page
+    assert 'href="https://example.com/news?a=1&amp;b=2"' in page
+    markdown = to_markdown(hostile_report)
+    assert "<script" not in markdown and "<img" not in markdown
+    assert "&lt;script&gt;document.title='PWNED'&lt;/script&gt;" in markdown
+
+
+def test_reports_are_written_atomically(seed_report, tmp_path: Path) -> None:
+    paths = write_reports(seed_report, tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "report.json", "report.md"]
+    assert json.loads(paths["report.json"].read_text(encoding="utf-8")) == json.loads(json.dumps(seed_report))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file; expected a folder"):
+        write_reports(seed_report, tmp_path / "file")
+
+
+def test_arabic_renders_right_to_left_in_chromium(seed_report, tmp_path: Path, chromium: str) -> None:
+    page = write_reports(seed_report, tmp_path)["report.html"]
+    found = probe(
+        chromium,
+        page,
+        """return {
+          arabic: [...doc.querySelectorAll('[dir=auto]')].filter(e => /[\\u0600-\\u06FF]/.test(e.textContent))
+                    .map(e => win.getComputedStyle(e).direction),
+          heading: win.getComputedStyle(doc.querySelector('h1')).direction,
+          shown: doc.body.innerText.includes('ربما من دولة ثالثة'),
+        };""",
+    )
+    assert len(found["arabic"]) >= 10
+    assert set(found["arabic"]) == {"rtl"}
+    assert found["heading"] == "ltr"
+    assert found["shown"]
+
+
+def test_script_in_article_text_is_shown_not_run(hostile_report, tmp_path: Path, chromium: str) -> None:
+    page = write_reports(hostile_report, tmp_path)["report.html"]
+    dom = dump_dom(chromium, page.resolve().as_uri())
+    assert "<title>storythreads report run-1</title>" in dom, "a payload that ran would have changed the title"
+    found = probe(
+        chromium,
+        page,
+        """return {
+          title: doc.title,
+          scripts: doc.querySelectorAll('script').length,
+          images: doc.querySelectorAll('img').length,
+          javascriptLinks: doc.querySelectorAll('a[href^="javascript"]').length,
+          payloadShownAsText: doc.body.innerText.includes("<script>document.title='PWNED'</script>"),
+        };""",
+    )
+    assert found == {
+        "title": "storythreads report run-1",
+        "scripts": 0,
+        "images": 0,
+        "javascriptLinks": 0,
+        "payloadShownAsText": True,
+    }

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from clustering.verify import PassageTerms, dense_region
 from corpus.article import Passage, PreparedArticle, Quote
 from corpus.text import content_terms, fold, words
 from embeddings.index import CandidatePairs, candidate_pairs
@@ -27,28 +28,57 @@ class PairKind(StrEnum):
 class DuplicateSettings:
     """Thresholds of the duplicate stage.
 
-    A candidate passage pair is a match when at least `min_overlap` of the content words of
-    the shorter passage appear in the other and they share at least `min_shared_terms`.
+    Two candidate passages match through a *dense region* (see `clustering.verify`): at
+    least `min_density` of its weighted words occur on the other side, and they weigh at
+    least `min_strength` average words on both sides. Two short passages can also match
+    whole, as the same paragraph: at least `min_overlap` of the shorter one's content words
+    (and `min_shared_terms` of them) are in the other, and they make at least
+    `min_longer_overlap` of the longer one's (a heading inside a long paragraph is not it).
+
+    Two articles share reporting when one dense region reaches `min_strength`, when the
+    passages matched whole add up to `min_strength`, when one passage is copied nearly
+    verbatim (`copied_overlap`) with at least `min_copied_strength` weighted words, or when
+    they share a quote: several short shared paragraphs add up, one shared heading or
+    caption never makes a pair.
     Two articles are near-duplicates when matched text covers at least
     `near_duplicate_containment` of one of them.
     """
 
+    min_strength: float = 14.0
+    min_copied_strength: float = 8.0
+    copied_overlap: float = 0.9
+    min_density: float = 0.5
+    neighbour_windows: int = 2
     min_overlap: float = 0.6
+    min_longer_overlap: float = 0.4
     min_shared_terms: int = 5
     near_duplicate_containment: float = 0.5
     quote_min_overlap: float = 0.6
     quote_min_shared_terms: int = 4
 
     def __post_init__(self) -> None:
-        for name in ("min_overlap", "near_duplicate_containment", "quote_min_overlap"):
+        for name in (
+            "min_density",
+            "min_overlap",
+            "min_longer_overlap",
+            "copied_overlap",
+            "near_duplicate_containment",
+            "quote_min_overlap",
+        ):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"DuplicateSettings.{name} must be in (0, 1], got {value}")
+        if self.min_strength <= 0:
+            raise ValueError(f"DuplicateSettings.min_strength must be positive, got {self.min_strength}")
 
 
 @dataclass(frozen=True)
 class PassageMatch:
-    """Two passages that carry the same text, with their similarities."""
+    """Two passages that carry the same text: where, and how strongly.
+
+    `start_*`/`end_*` delimit the matched text in each article (for a strong match, the
+    dense shared region; for a weak one, the whole passage).
+    """
 
     passage_a: Passage
     passage_b: Passage
@@ -56,6 +86,14 @@ class PassageMatch:
     """Cosine similarity of the passage vectors."""
     overlap: float
     """Share of the shorter passage's content words found in the other."""
+    strength: float
+    """Weighted shared words in the matched region, in average words."""
+    dense: bool
+    """True for a dense shared region inside longer passages, False for a short passage matched whole."""
+    start_a: int
+    end_a: int
+    start_b: int
+    end_b: int
 
 
 @dataclass(frozen=True)
@@ -126,25 +164,26 @@ def find_duplicates(
     if len(passages) != len(passage_vectors):
         raise ValueError(f"got {len(passage_vectors)} passage vectors for {len(passages)} passages")
     by_id = {article.article.id: article for article in prepared}
-    terms = [set(content_terms(p.folded)) for p in passages]
+    owners = [i for i, article in enumerate(prepared) for _ in article.passages]
+    terms = PassageTerms.build(
+        [p.text for p in passages], [p.start for p in passages], owners, settings.neighbour_windows
+    )
 
     matches: dict[tuple[str, str], list[PassageMatch]] = defaultdict(list)
     for left, right, similarity in zip(candidates.left, candidates.right, candidates.similarity, strict=True):
-        overlap, shared = term_overlap(terms[left], terms[right])
-        if overlap < settings.min_overlap or shared < settings.min_shared_terms:
-            continue
-        a, b = passages[left], passages[right]
-        if a.article_id > b.article_id:
-            a, b = b, a
-        matches[(a.article_id, b.article_id)].append(PassageMatch(a, b, float(similarity), overlap))
+        match = _verify(passages, terms, int(left), int(right), float(similarity), settings)
+        if match is not None:
+            matches[(match.passage_a.article_id, match.passage_b.article_id)].append(match)
 
     quotes_by_pair = _shared_quotes(prepared, quote_vectors, quote_threshold, settings)
+    # several short shared paragraphs add up; one shared heading or caption does not
+    established = {key for key, found in matches.items() if _establishes(found, settings)} | set(quotes_by_pair)
     pairs = []
-    for key in sorted(set(matches) | set(quotes_by_pair)):
+    for key in sorted(established):
         article_a, article_b = by_id[key[0]], by_id[key[1]]
-        pair_matches = sorted(matches.get(key, []), key=lambda m: (m.passage_a.start, m.passage_b.start))
-        containment_a = _coverage(article_a, [m.passage_a for m in pair_matches])
-        containment_b = _coverage(article_b, [m.passage_b for m in pair_matches])
+        pair_matches = sorted(matches.get(key, []), key=lambda m: (m.start_a, m.start_b))
+        containment_a = _coverage(article_a, [(m.start_a, m.end_a) for m in pair_matches])
+        containment_b = _coverage(article_b, [(m.start_b, m.end_b) for m in pair_matches])
         pairs.append(
             DuplicatePair(
                 article_a=key[0],
@@ -161,6 +200,53 @@ def find_duplicates(
     return pairs
 
 
+def _establishes(matches: list[PassageMatch], settings: DuplicateSettings) -> bool:
+    """Whether the matches between two articles show shared reporting (see `DuplicateSettings`)."""
+    if any(m.dense and m.strength >= settings.min_strength for m in matches):
+        return True
+    # short passages matched whole do not overlap one another, so their weights add up;
+    # dense regions come from overlapping windows and would be counted several times
+    if sum(m.strength for m in matches if not m.dense) >= settings.min_strength:
+        return True
+    return any(
+        not m.dense and m.overlap >= settings.copied_overlap and m.strength >= settings.min_copied_strength
+        for m in matches
+    )
+
+
+def _verify(
+    passages: list[Passage], terms: PassageTerms, left: int, right: int, similarity: float, settings: DuplicateSettings
+) -> PassageMatch | None:
+    """A strong or weak match between two candidate passages, or None."""
+    if passages[left].article_id > passages[right].article_id:
+        left, right = right, left
+    overlap, shared = term_overlap(terms.sets[left], terms.sets[right])
+    region_a = dense_region(terms.terms[left], terms.neighbourhoods[right], terms.weights, settings.min_density)
+    if region_a.strength >= settings.min_strength:
+        region_b = dense_region(terms.terms[right], terms.neighbourhoods[left], terms.weights, settings.min_density)
+        if region_b.strength >= settings.min_strength:
+            spans_a, spans_b = terms.spans[left], terms.spans[right]
+            return PassageMatch(
+                passages[left],
+                passages[right],
+                similarity,
+                overlap,
+                min(region_a.strength, region_b.strength),
+                True,
+                spans_a[region_a.first][0],
+                spans_a[region_a.last][1],
+                spans_b[region_b.first][0],
+                spans_b[region_b.last][1],
+            )
+    longer = max(len(terms.sets[left]), len(terms.sets[right]))
+    same_paragraph = shared >= settings.min_longer_overlap * longer
+    if overlap >= settings.min_overlap and shared >= settings.min_shared_terms and same_paragraph:
+        a, b = passages[left], passages[right]
+        strength = sum(terms.weights[t] for t in terms.sets[left] & terms.sets[right])
+        return PassageMatch(a, b, similarity, overlap, strength, False, a.start, a.end, b.start, b.end)
+    return None
+
+
 def find_candidates(
     prepared: Sequence[PreparedArticle], passage_vectors: np.ndarray, threshold: float
 ) -> CandidatePairs:
@@ -169,12 +255,12 @@ def find_candidates(
     return candidate_pairs(passage_vectors, owners, threshold)
 
 
-def _coverage(article: PreparedArticle, passages: list[Passage]) -> float:
-    """Share of the article's reporting characters inside the union of `passages`."""
+def _coverage(article: PreparedArticle, spans: list[tuple[int, int]]) -> float:
+    """Share of the article's reporting characters inside the union of `spans`."""
     total = article.content_chars
-    if total == 0 or not passages:
+    if total == 0 or not spans:
         return 0.0
-    spans = sorted((p.start, p.end) for p in passages)
+    spans = sorted(spans)
     covered, current_start, current_end = 0, spans[0][0], spans[0][1]
     for start, end in spans[1:]:
         if start > current_end:

@@ -52,6 +52,8 @@ _PROMPT_STARTS = tuple(
     )
 )
 
+_PROMPT_CHARS = 80
+_FURNITURE_MAX_CHARS = 200
 _REPEATS_NEEDED = 3
 _REPEAT_MAX_WORDS = 40
 
@@ -62,11 +64,13 @@ def _key(line: str) -> str:
 
 def furniture_reason(line: str) -> str | None:
     """Why `line` is site furniture on its own merits, or None if it may be reporting."""
+    if fold(line[:_PROMPT_CHARS]).strip().startswith(_PROMPT_STARTS):
+        return "comment, copyright or subscription prompt"
+    if len(line) > _FURNITURE_MAX_CHARS:
+        return None  # phrases and counters are short; a long line is reporting
     words = _key(line).split()
     if not words or all(w.isdigit() for w in words):
         return "no words (counter or punctuation)"
-    if fold(line).strip().startswith(_PROMPT_STARTS):
-        return "comment, copyright or subscription prompt"
     if len(words) <= 6 and _made_of_furniture(words):
         return "site furniture phrase"
     return None

@@ -68,7 +68,9 @@ def prepare_article(
             continue
         for w_start, w_end in window_spans(text, start, end, settings.windows):
             folded = fold(text[w_start:w_end])
-            if len(content_terms(folded)) < settings.min_passage_terms:
+            # a window of many words surely has enough content words: skip the costly count
+            long_enough = folded.count(" ") >= 4 * settings.min_passage_terms
+            if not long_enough and len(content_terms(folded)) < settings.min_passage_terms:
                 continue
             passages.append(Passage(article.id, len(passages), index, w_start, w_end, text[w_start:w_end], folded))
         paragraph_quotes = find_quotes(line, previous_speaker)

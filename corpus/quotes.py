@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from corpus.text import DOUBLE_QUOTE_MARKS, SINGLE_QUOTE_MARKS, STOPWORDS, fold
 
@@ -177,41 +178,37 @@ def _is_apostrophe(text: str, position: int) -> bool:
     return before.isalpha() and after.isalpha()
 
 
+_DOUBLE_MARK = re.compile("[" + re.escape(DOUBLE_QUOTE_MARKS) + "]")
+_SINGLE_MARK = re.compile("[" + re.escape(SINGLE_QUOTE_MARKS) + "]")
+
+
+def _pair_positions(positions: list[int], end: int) -> list[tuple[int, int]]:
+    pairs = list(zip(positions[0::2], positions[1::2], strict=False))
+    if len(positions) % 2:
+        pairs.append((positions[-1], end))
+    return pairs
+
+
 def _pair_marks(paragraph: str) -> list[tuple[int, int]]:
     """(open, close) positions of paired quote marks; an unclosed last mark runs to the end."""
-    pairs: list[tuple[int, int]] = []
-    opened: int | None = None
-    for position, char in enumerate(paragraph):
-        if char in DOUBLE_QUOTE_MARKS:
-            if opened is None:
-                opened = position
-            else:
-                pairs.append((opened, position))
-                opened = None
-    if opened is not None:
-        pairs.append((opened, len(paragraph)))
+    pairs = _pair_positions([m.start() for m in _DOUBLE_MARK.finditer(paragraph)], len(paragraph))
     # single marks count only outside double-quoted text and when they are not apostrophes
-    inside = [False] * (len(paragraph) + 1)
-    for start, end in pairs:
-        for i in range(start, end):
-            inside[i] = True
-    single_open: int | None = None
-    for position, char in enumerate(paragraph):
-        if char in SINGLE_QUOTE_MARKS and not inside[position] and not _is_apostrophe(paragraph, position):
-            if single_open is None:
-                single_open = position
-            else:
-                pairs.append((single_open, position))
-                single_open = None
-    return sorted(pairs)
+    singles = [
+        m.start()
+        for m in _SINGLE_MARK.finditer(paragraph)
+        if not _is_apostrophe(paragraph, m.start()) and not any(a < m.start() < b for a, b in pairs)
+    ]
+    return sorted(pairs + _pair_positions(singles, len(paragraph)))
 
 
 def _clean(token: str) -> str:
     return _EDGE_PUNCT.sub("", token)
 
 
-def _is_verb(folded_token: str) -> bool:
-    token = _clean(folded_token)
+@lru_cache(maxsize=200_000)
+def _is_verb(token: str) -> bool:
+    """True when a token of original text is a speech verb («قال», «وأضاف», "said")."""
+    token = _clean(fold(token))
     if token in _SPEECH_VERBS:
         return True
     return token[:1] in ("و", "ف") and token[1:] in _SPEECH_VERBS
@@ -268,7 +265,7 @@ def speaker_before(text: str) -> tuple[bool, str | None]:
     """(verb found, speaker) for the text that leads up to a quote or a reported statement."""
     tokens = _TOKEN.findall(text)
     for index in range(len(tokens) - 1, -1, -1):
-        if _is_verb(fold(tokens[index])):
+        if _is_verb(tokens[index]):
             name = _name_after_verb(tokens[index + 1 :]) or _name_before_verb(tokens[:index])
             return True, name
     return False, None
@@ -279,7 +276,7 @@ def _speaker_after(text: str) -> str | None:
     tokens = [_clean(t) for t in _TOKEN.findall(text[:80])]
     tokens = [t for t in tokens if t]
     for index, token in enumerate(tokens[:6]):
-        if _is_verb(fold(token)):
+        if _is_verb(token):
             before = [t for t in tokens[:index] if fold(t) not in STOPWORDS]
             if before and before[0][:1].isupper():
                 return " ".join(before[:_MAX_NAME_WORDS])
@@ -318,7 +315,7 @@ def find_quotes(paragraph: str, previous_speaker: str | None = None) -> list[Quo
 def named_speaker(paragraph: str) -> str | None:
     """The speaker a paragraph names with a speech verb, to carry into the next paragraph."""
     for match in _TOKEN.finditer(paragraph):
-        if _is_verb(fold(match.group())):
+        if _is_verb(match.group()):
             phrase = paragraph[match.end() : match.end() + 120]
             stop = re.search(r"[\"\u201c\u201d\u00ab\u00bb.]", phrase)
             name = _name_after_verb(_TOKEN.findall(phrase[: stop.start()] if stop else phrase))

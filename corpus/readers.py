@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.article import Article, ReadResult, SkippedInput
+from corpus.pan import is_pan_corpus, pan_document_folders
 from corpus.text import arabic_share
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,10 @@ def _skip(result: ReadResult, skipped: SkippedInput) -> None:
 def _expand(paths: Iterable[str | Path], result: ReadResult) -> Iterator[Path]:
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        if path.is_dir() and is_pan_corpus(path):
+            # a PAN corpus: its documents are articles, its annotation files are not
+            yield from _expand(pan_document_folders(path), result)
+        elif path.is_dir():
             for child in sorted(path.rglob("*")):
                 hidden = any(part.startswith(".") for part in child.relative_to(path).parts)
                 if child.is_file() and not hidden:

@@ -49,8 +49,7 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
 
 def window_spans(text: str, start: int, end: int, settings: WindowSettings) -> list[tuple[int, int]]:
     """(start, end) offsets of the passages of the paragraph `text[start:end]`."""
-    tokens = [(m.start() + start, m.end() + start) for m in _TOKEN.finditer(text, start, end)]
-    tokens = [(s, e) for s, e in tokens if e <= end]
+    tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(text, start, end)]
     if len(tokens) <= settings.max_words:
         return [(start, end)]
     sentence_starts = {0} | {i + 1 for i, (s, e) in enumerate(tokens[:-1]) if _SENTENCE_END.search(text[s:e])}

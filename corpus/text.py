@@ -133,6 +133,28 @@ def content_terms(folded: str) -> list[str]:
     ]
 
 
+_TOKEN = re.compile(r"\S+")
+
+
+@lru_cache(maxsize=500_000)
+def token_terms(token: str) -> tuple[str, ...]:
+    """Content terms of one whitespace-delimited token of original text (usually zero or one)."""
+    return tuple(content_terms(fold(token)))
+
+
+def term_positions(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
+    """(content term, start, end) for each content word of original `text`.
+
+    Offsets are those of the word in `text` (plus `offset`), so a run of matched terms maps
+    back to the original wording.
+    """
+    return [
+        (term, offset + match.start(), offset + match.end())
+        for match in _TOKEN.finditer(text)
+        for term in token_terms(match.group())
+    ]
+
+
 def arabic_share(text: str) -> float:
     """Share of letters in `text` that are in the Arabic script (0.0 when there are none)."""
     letters = [c for c in text if c.isalpha()]

@@ -37,6 +37,8 @@ class Encoder(Protocol):
 class LexicalEncoder:
     """Hashed character n-grams of the folded, stemmed content words; no weights, no corpus.
 
+    N-grams stay inside words (each word padded with spaces), so word order does not change
+    the vector: a passage with shuffled words is as close to its source as a verbatim copy.
     The same text always maps to the same vector, whatever else is in the corpus, so stored
     vectors stay valid from one run to the next.
     """
@@ -49,7 +51,7 @@ class LexicalEncoder:
         self.dim = dim
         self.ngram_sizes = tuple(sorted(ngram_sizes))
         self.batch_size = batch_size
-        self.name = f"lexical-v1-char{'-'.join(map(str, self.ngram_sizes))}-d{dim}"
+        self.name = f"lexical-v2-char{'-'.join(map(str, self.ngram_sizes))}-d{dim}"
         self.candidate_threshold = 0.3
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -65,6 +67,7 @@ class LexicalEncoder:
         lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
         codes = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         rows = np.repeat(np.arange(len(strings), dtype=np.int64), lengths)
+        spaces = np.concatenate(([0], np.cumsum(codes == 32)))
         keys_rows: list[np.ndarray] = []
         keys_hash: list[np.ndarray] = []
         for n in self.ngram_sizes:
@@ -75,6 +78,8 @@ class LexicalEncoder:
             for k in range(n):
                 h = (h * np.uint64(1_000_003)) ^ codes[k : k + count]
             valid = rows[:count] == rows[n - 1 : n - 1 + count]
+            if n > 2:  # a space inside the n-gram means it spans two words: keep word-bounded ones only
+                valid &= spaces[n - 1 : n - 1 + count] - spaces[1 : 1 + count] == 0
             keys_rows.append(rows[:count][valid])
             keys_hash.append(_mix(h[valid]))
         result = np.zeros((len(strings), self.dim), dtype=np.float32)

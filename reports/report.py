@@ -104,6 +104,7 @@ def _match(match: PassageMatch) -> dict[str, Any]:
     return {
         "similarity": round(match.similarity, 4),
         "overlap": round(match.overlap, 4),
+        "strength": round(match.strength, 2),
         "a": {
             "paragraph": match.passage_a.paragraph,
             "start": match.passage_a.start,

@@ -72,6 +72,16 @@ def test_a_few_sentences_reused_inside_a_long_paragraph_get_a_window_of_their_ow
     assert any(s <= start and start + len(reused) <= e for s, e in spans)
 
 
+def test_windows_of_a_paragraph_deep_inside_the_text_cover_that_paragraph() -> None:
+    heading = "عنوان المقال\n" + "فقرة قصيرة أولى.\n" * 20
+    paragraph = " ".join(f"جملة رقم {i} في الفقرة الطويلة." for i in range(60))
+    text = heading + paragraph + "\nخاتمة"
+    start = len(heading)
+    spans = window_spans(text, start, start + len(paragraph), WindowSettings())
+    assert spans[0][0] == start and spans[-1][1] == start + len(paragraph)
+    assert all(start <= s < e <= start + len(paragraph) for s, e in spans)
+
+
 def test_window_settings_reject_impossible_values() -> None:
     with pytest.raises(ValueError, match="stride_words=50"):
         WindowSettings(window_words=40, stride_words=50)

@@ -1,0 +1,52 @@
+"""The benchmark's scorers on tiny hand-made cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.scoring import bcubed, cluster_scores, pair_scores, with_singletons
+
+TRUTH = [("s1", "a"), ("s2", "b"), ("s3", "c"), ("s4", "d")]
+
+
+def test_perfect_pairs_score_one() -> None:
+    score = pair_scores([("a", "s1"), ("s2", "b"), ("c", "s3"), ("s4", "d")], TRUTH)
+    assert (score.precision, score.recall, score.f1) == (1.0, 1.0, 1.0)
+
+
+def test_empty_prediction_scores_zero() -> None:
+    score = pair_scores([], TRUTH)
+    assert (score.precision, score.recall, score.f1) == (0.0, 0.0, 0.0)
+
+
+def test_mixed_pairs_hand_computed() -> None:
+    # 3 predicted, 2 of them true: P = 2/3; 2 of 4 true found: R = 1/2; F1 = 2PR/(P+R) = 4/7
+    score = pair_scores([("s1", "a"), ("b", "s2"), ("s1", "b")], TRUTH)
+    assert score.precision == pytest.approx(2 / 3)
+    assert score.recall == pytest.approx(1 / 2)
+    assert score.f1 == pytest.approx(4 / 7)
+
+
+def test_bcubed_perfect_and_all_apart() -> None:
+    gold = {"a": 1, "b": 1, "c": 2, "d": 2}
+    assert bcubed({"a": "x", "b": "x", "c": "y", "d": "y"}, gold) == (1.0, 1.0, 1.0)
+    precision, recall, f1 = bcubed({"a": 1, "b": 2, "c": 3, "d": 4}, gold)
+    assert (precision, recall) == (1.0, 0.5) and f1 == pytest.approx(2 / 3)
+
+
+def test_bcubed_mixed_hand_computed() -> None:
+    # gold {a,b,c} {d}; predicted {a,b} {c,d}
+    # precision: a 1, b 1, c 1/2, d 1/2 -> 3/4; recall: a 2/3, b 2/3, c 1/3, d 1 -> 2/3
+    precision, recall, f1 = bcubed({"a": 1, "b": 1, "c": 2, "d": 2}, {"a": "g", "b": "g", "c": "g", "d": "h"})
+    assert precision == pytest.approx(3 / 4)
+    assert recall == pytest.approx(2 / 3)
+    assert f1 == pytest.approx(2 * (3 / 4) * (2 / 3) / (3 / 4 + 2 / 3))
+
+
+def test_cluster_scores_and_singletons() -> None:
+    gold = {"a": 1, "b": 1, "c": 2}
+    predicted = with_singletons({"a": "t1", "b": "t1"}, gold)
+    score = cluster_scores(predicted, gold)
+    assert (score.f1, score.adjusted_rand, score.clusters) == (1.0, 1.0, 2)
+    with pytest.raises(ValueError, match="no predicted cluster"):
+        bcubed({"a": 1}, gold)

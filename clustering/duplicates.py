@@ -164,10 +164,7 @@ def find_duplicates(
     if len(passages) != len(passage_vectors):
         raise ValueError(f"got {len(passage_vectors)} passage vectors for {len(passages)} passages")
     by_id = {article.article.id: article for article in prepared}
-    owners = [i for i, article in enumerate(prepared) for _ in article.passages]
-    terms = PassageTerms.build(
-        [p.text for p in passages], [p.start for p in passages], owners, settings.neighbour_windows
-    )
+    terms = PassageTerms(prepared, settings.neighbour_windows)
 
     matches: dict[tuple[str, str], list[PassageMatch]] = defaultdict(list)
     for left, right, similarity in zip(candidates.left, candidates.right, candidates.similarity, strict=True):
@@ -220,10 +217,11 @@ def _verify(
     """A strong or weak match between two candidate passages, or None."""
     if passages[left].article_id > passages[right].article_id:
         left, right = right, left
-    overlap, shared = term_overlap(terms.sets[left], terms.sets[right])
-    region_a = dense_region(terms.terms[left], terms.neighbourhoods[right], terms.weights, settings.min_density)
+    set_left, set_right = terms.set_of(left), terms.set_of(right)
+    overlap, shared = term_overlap(set_left, set_right)
+    region_a = dense_region(terms.terms[left], terms.neighbourhood(right), terms.weights, settings.min_density)
     if region_a.strength >= settings.min_strength:
-        region_b = dense_region(terms.terms[right], terms.neighbourhoods[left], terms.weights, settings.min_density)
+        region_b = dense_region(terms.terms[right], terms.neighbourhood(left), terms.weights, settings.min_density)
         if region_b.strength >= settings.min_strength:
             spans_a, spans_b = terms.spans[left], terms.spans[right]
             return PassageMatch(
@@ -238,11 +236,11 @@ def _verify(
                 spans_b[region_b.first][0],
                 spans_b[region_b.last][1],
             )
-    longer = max(len(terms.sets[left]), len(terms.sets[right]))
+    longer = max(len(set_left), len(set_right))
     same_paragraph = shared >= settings.min_longer_overlap * longer
     if overlap >= settings.min_overlap and shared >= settings.min_shared_terms and same_paragraph:
         a, b = passages[left], passages[right]
-        strength = sum(terms.weights[t] for t in terms.sets[left] & terms.sets[right])
+        strength = sum(terms.weights[t] for t in set_left & set_right)
         return PassageMatch(a, b, similarity, overlap, strength, False, a.start, a.end, b.start, b.end)
     return None
 
@@ -279,7 +277,9 @@ def _reporting_text(article: PreparedArticle) -> str:
 def _kind(
     a: PreparedArticle, b: PreparedArticle, containment_a: float, containment_b: float, settings: DuplicateSettings
 ) -> PairKind:
-    if a.passages and _reporting_text(a) == _reporting_text(b):
+    # only a pair whose texts cover each other can be exact: compare the texts only then
+    nearly_whole = min(containment_a, containment_b) >= 0.9
+    if nearly_whole and a.passages and _reporting_text(a) == _reporting_text(b):
         return PairKind.EXACT
     if max(containment_a, containment_b) >= settings.near_duplicate_containment:
         return PairKind.NEAR_DUPLICATE

@@ -12,10 +12,12 @@ neighbouring windows, so a reused passage that straddles two windows is still wh
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from corpus.article import PreparedArticle
 from corpus.text import term_positions
 
 PRIOR_DOCUMENTS = 1000
@@ -82,38 +84,59 @@ def dense_region(terms: Sequence[str], other: set[str], weights: dict[str, float
     return Region(best_strength, best_first, best_last)
 
 
-@dataclass
 class PassageTerms:
-    """Terms of every passage of a run with their offsets, sets and neighbourhoods."""
+    """Terms of every passage of a run with their offsets; sets and neighbourhoods on demand.
 
-    terms: list[list[str]]
-    spans: list[list[tuple[int, int]]]
-    sets: list[set[str]]
-    neighbourhoods: list[set[str]]
-    weights: dict[str, float]
+    Each paragraph is tokenised once and its windows take slices of it, so overlapping
+    windows cost nothing extra; sets and neighbourhoods are built only for passages that
+    appear in a candidate pair.
+    """
 
-    @classmethod
-    def build(cls, texts: Sequence[str], starts: Sequence[int], owners: Sequence[int], reach: int) -> PassageTerms:
-        """Terms of passages (`texts` at offsets `starts`, owned by article numbers `owners`).
+    def __init__(self, prepared: Sequence[PreparedArticle], reach: int) -> None:
+        self.terms: list[list[str]] = []
+        self.spans: list[list[tuple[int, int]]] = []
+        self._owners: list[int] = []
+        article_terms: list[set[str]] = []
+        for owner, article in enumerate(prepared):
+            by_paragraph: dict[int, tuple[list[str], list[int], list[int]]] = {}
+            vocabulary: set[str] = set()
+            for passage in article.passages:
+                if passage.paragraph not in by_paragraph:
+                    paragraph = article.paragraphs[passage.paragraph]
+                    found = term_positions(paragraph.text, paragraph.start)
+                    by_paragraph[passage.paragraph] = (
+                        [t for t, _, _ in found],
+                        [s for _, s, _ in found],
+                        [e for _, _, e in found],
+                    )
+                    vocabulary.update(by_paragraph[passage.paragraph][0])
+                words, starts, ends = by_paragraph[passage.paragraph]
+                first, last = bisect_left(starts, passage.start), bisect_left(starts, passage.end)
+                self.terms.append(words[first:last])
+                self.spans.append(list(zip(starts[first:last], ends[first:last], strict=True)))
+                self._owners.append(owner)
+            article_terms.append(vocabulary)
+        model = TermWeights.from_documents(article_terms)
+        self.weights: dict[str, float] = {t: model.raw(t) / model.unit for t in set().union(*article_terms)}
+        self._reach = reach
+        self._sets: dict[int, set[str]] = {}
+        self._neighbourhoods: dict[int, set[str]] = {}
 
-        A passage's neighbourhood joins its terms with those of the `reach` passages on either
-        side in the same article.
-        """
-        positions = [term_positions(text, start) for text, start in zip(texts, starts, strict=True)]
-        terms = [[term for term, _, _ in found] for found in positions]
-        spans = [[(s, e) for _, s, e in found] for found in positions]
-        sets = [set(t) for t in terms]
-        by_owner: dict[int, set[str]] = {}
-        for owner, term_set in zip(owners, sets, strict=True):
-            by_owner.setdefault(owner, set()).update(term_set)
-        weights_model = TermWeights.from_documents(by_owner.values())
-        vocabulary = set().union(*sets) if sets else set()
-        weights = {t: weights_model.raw(t) / weights_model.unit for t in vocabulary}
-        neighbourhoods = []
-        for index, own in enumerate(sets):
-            joined = set(own)
-            for other in range(max(0, index - reach), min(len(sets), index + reach + 1)):
-                if other != index and owners[other] == owners[index]:
-                    joined |= sets[other]
-            neighbourhoods.append(joined)
-        return cls(terms, spans, sets, neighbourhoods, weights)
+    def set_of(self, index: int) -> set[str]:
+        """The distinct terms of passage `index`."""
+        found = self._sets.get(index)
+        if found is None:
+            found = self._sets[index] = set(self.terms[index])
+        return found
+
+    def neighbourhood(self, index: int) -> set[str]:
+        """Terms of passage `index` and of the `reach` passages either side in its article."""
+        found = self._neighbourhoods.get(index)
+        if found is None:
+            found = set(self.set_of(index))
+            owner = self._owners[index]
+            for other in range(max(0, index - self._reach), min(len(self.terms), index + self._reach + 1)):
+                if other != index and self._owners[other] == owner:
+                    found |= self.set_of(other)
+            self._neighbourhoods[index] = found
+        return found

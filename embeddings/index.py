@@ -20,21 +20,48 @@ class CandidatePairs:
         return len(self.left)
 
 
-class PassageIndex:
-    """Exact inner-product search over unit vectors (cosine similarity)."""
+EXACT_LIMIT = 20_000
+"""Up to this many vectors, search is exact (flat); beyond, an inverted-file index."""
 
-    def __init__(self, dim: int) -> None:
+
+class PassageIndex:
+    """Inner-product search over unit vectors (cosine similarity).
+
+    Exact (`IndexFlatIP`) for small collections; for larger ones an inverted-file index
+    (`IndexIVFFlat`, about 4·√n lists, `probes` of them searched per query), which compares
+    each query with a small share of the vectors. Its recall against exact search is
+    measured by `bench/perf.py` and tested on a small corpus.
+    """
+
+    def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
         if dim < 1:
             raise ValueError(f"index dimension must be positive, got {dim}")
         self.dim = dim
-        self._index = faiss.IndexFlatIP(dim)
+        self._index = index if index is not None else faiss.IndexFlatIP(dim)
 
     @classmethod
-    def from_vectors(cls, vectors: np.ndarray) -> PassageIndex:
-        """An index holding `vectors` (rows are unit-length float32)."""
-        index = cls(vectors.shape[1])
+    def from_vectors(cls, vectors: np.ndarray, exact_limit: int = EXACT_LIMIT, probes: int = 16) -> PassageIndex:
+        """An index holding `vectors` (rows are unit-length float32), exact or IVF by size."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        dim = vectors.shape[1]
+        if len(vectors) <= exact_limit:
+            index = cls(dim)
+        else:
+            lists = int(4 * np.sqrt(len(vectors)))
+            quantizer = faiss.IndexFlatIP(dim)
+            ivf = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+            ivf.cp.niter = 10  # coarse centroids only route queries: a rough k-means is enough
+            sample = vectors[np.random.default_rng(0).permutation(len(vectors))[: 40 * lists]]
+            ivf.train(sample)
+            ivf.nprobe = min(probes, lists)
+            index = cls(dim, ivf)
         index.add(vectors)
         return index
+
+    @property
+    def exact(self) -> bool:
+        """True when searches are exhaustive."""
+        return isinstance(self._index, faiss.IndexFlat)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -63,24 +90,33 @@ class PassageIndex:
         return found
 
 
-def candidate_pairs(vectors: np.ndarray, owners: np.ndarray, threshold: float) -> CandidatePairs:
-    """All pairs of rows of `vectors` from different owners with cosine >= `threshold`."""
+def candidate_pairs(
+    vectors: np.ndarray, owners: np.ndarray, threshold: float, exact_limit: int = EXACT_LIMIT
+) -> CandidatePairs:
+    """Pairs of rows of `vectors` from different owners with cosine >= `threshold`.
+
+    All such pairs up to `exact_limit` vectors; beyond, those the IVF index finds.
+    """
     if len(vectors) != len(owners):
         raise ValueError(f"got {len(vectors)} vectors but {len(owners)} owners; expected one owner per vector")
     if len(vectors) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return CandidatePairs(empty, empty, np.zeros(0, dtype=np.float32))
-    index = PassageIndex.from_vectors(vectors)
+    index = PassageIndex.from_vectors(vectors, exact_limit)
     lefts, rights, sims = [], [], []
     for query, rows, similarity in index.within(vectors, threshold):
-        keep = (rows > query) & (owners[rows] != owners[query])
+        # an approximate index may find a pair from one side only: keep both directions
+        keep = owners[rows] != owners[query]
         if keep.any():
             lefts.append(np.full(int(keep.sum()), query, dtype=np.int64))
             rights.append(rows[keep].astype(np.int64))
             sims.append(similarity[keep].astype(np.float32))
     if not lefts:
         return candidate_pairs(vectors[:0], owners[:0], threshold)
-    return CandidatePairs(np.concatenate(lefts), np.concatenate(rights), np.concatenate(sims))
+    left, right, similarity = np.concatenate(lefts), np.concatenate(rights), np.concatenate(sims)
+    low, high = np.minimum(left, right), np.maximum(left, right)
+    _, first = np.unique(low * len(vectors) + high, return_index=True)
+    return CandidatePairs(low[first], high[first], similarity[first])
 
 
 def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:

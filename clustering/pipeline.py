@@ -113,3 +113,27 @@ def analyse(
     candidates = index_candidates(prepared, embeddings, encoder)
     pairs = duplicates(prepared, embeddings, candidates, encoder, settings.duplicates)
     return Analysis(pairs, threads(prepared, embeddings, pairs, settings.threads))
+
+
+@dataclass
+class Comparison:
+    """The evidence between two articles: their pair (None when nothing is shared) and story similarity."""
+
+    pair: DuplicatePair | None
+    story_similarity: float
+    """Cosine of the two article vectors (the vectors the thread stage clusters)."""
+
+
+def compare(
+    a: PreparedArticle, b: PreparedArticle, encoder: Encoder, settings: PipelineSettings | None = None
+) -> Comparison:
+    """Compare two prepared articles with the same stages and settings as a run."""
+    if a.article.id == b.article.id:
+        raise ValueError(f"compare needs two different articles, got the id {a.article.id!r} twice")
+    settings = settings or PipelineSettings()
+    prepared = [a, b]
+    embeddings = embed(prepared, encoder)
+    candidates = index_candidates(prepared, embeddings, encoder)
+    pairs = duplicates(prepared, embeddings, candidates, encoder, settings.duplicates)
+    vectors = article_vectors(prepared, embeddings.passages, embeddings.titles, settings.threads.title_weight)
+    return Comparison(pairs[0] if pairs else None, float(vectors[0] @ vectors[1]))

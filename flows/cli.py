@@ -88,5 +88,61 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
     console.print("reports: " + ", ".join(files.values()))
 
 
+@app.command()
+def compare(
+    first: Annotated[str, typer.Argument(help="an article file, or an article id found under --corpus")],
+    second: Annotated[str, typer.Argument(help="an article file, or an article id found under --corpus")],
+    corpus: Annotated[list[Path] | None, typer.Option(help="files or folders to look ids up in")] = None,
+    encoder: Annotated[
+        str, typer.Option(help="auto | lexical | a sentence-transformers model id or folder")
+    ] = "lexical",
+) -> None:
+    """Show the evidence between two articles: matched passages, shared quotes, containment, story similarity."""
+    from clustering.pipeline import compare as compare_articles
+    from corpus.prepare import prepare_articles
+    from corpus.readers import read_articles
+    from embeddings.choose import choose_encoder
+
+    articles = []
+    in_corpus = {article.id: article for article in read_articles(corpus).articles} if corpus else {}
+    for name in (first, second):
+        from_file = read_articles([name]).articles if Path(name).is_file() else []
+        article = from_file[0] if from_file else in_corpus.get(name)
+        if article is None:
+            console.print(f"[red]error:[/red] no article {name!r}: not a readable file, and no such id under --corpus")
+            raise typer.Exit(2)
+        articles.append(article)
+    a, b = prepare_articles(articles)
+    result = compare_articles(a, b, choose_encoder(encoder).encoder)
+    console.print(f"[bold]{a.article.id}[/bold]  {a.article.title}")
+    console.print(f"[bold]{b.article.id}[/bold]  {b.article.title}")
+    console.print(f"story similarity: {result.story_similarity:.2f}")
+    pair = result.pair
+    if pair is None:
+        console.print("no shared reporting: no passage or quote in common")
+        return
+    first_id, second_id = (a.article.id, b.article.id)
+    containment = {pair.article_a: pair.containment_a, pair.article_b: pair.containment_b}
+    console.print(
+        f"kind: [bold]{pair.kind.value}[/bold] · share of {first_id} found in {second_id}: {containment[first_id]:.0%}"
+        f" · share of {second_id} found in {first_id}: {containment[second_id]:.0%}"
+    )
+    if pair.first:
+        console.print(f"published first: {pair.first}")
+    evidence = Table(show_lines=True)
+    evidence.add_column("evidence")
+    evidence.add_column(pair.article_a)
+    evidence.add_column(pair.article_b)
+    for quote in pair.shared_quotes:
+        evidence.add_row(f"quote · {quote.speaker or 'unnamed'}", quote.quote_a.text, quote.quote_b.text)
+    text_a, text_b = (a, b) if pair.article_a == a.article.id else (b, a)
+    for match in pair.matches:
+        label = f"passage · {match.overlap:.0%} shared"
+        evidence.add_row(
+            label, text_a.article.text[match.start_a : match.end_a], text_b.article.text[match.start_b : match.end_b]
+        )
+    console.print(evidence)
+
+
 if __name__ == "__main__":
     app()

@@ -1,0 +1,38 @@
+"""`storythreads compare A B`: the evidence between two articles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tests.conftest import WIRE_PAIR
+
+
+def test_compare_shows_quotes_passages_and_containment(seeds_dir: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["compare", str(seeds_dir / f"{WIRE_PAIR[0]}.txt"), WIRE_PAIR[1], "--corpus", str(seeds_dir)],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())  # the terminal may wrap lines anywhere
+    assert "kind: near_duplicate" in output
+    assert "quote · ووستر" in output and "ربما من دولة ثالثة" in output
+    assert f"share of {WIRE_PAIR[0]} found in {WIRE_PAIR[1]}: 5" in output
+    assert "story similarity:" in output
+    assert "duplicate id" not in output
+
+
+def test_compare_unrelated_articles_says_nothing_is_shared(seeds_dir: Path) -> None:
+    first, second = sorted(seeds_dir.glob("00[13]_*.txt"))
+    result = CliRunner().invoke(app, ["compare", str(first), str(second)])
+    assert result.exit_code == 0, result.output
+    assert "no shared reporting" in result.output
+
+
+def test_compare_unknown_article_is_a_clear_error(seeds_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["compare", "nope", WIRE_PAIR[1], "--corpus", str(seeds_dir)])
+    assert result.exit_code == 2
+    assert "no article 'nope'" in result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -178,7 +178,7 @@ def find_duplicates(
     pairs = []
     for key in sorted(established):
         article_a, article_b = by_id[key[0]], by_id[key[1]]
-        pair_matches = sorted(matches.get(key, []), key=lambda m: (m.start_a, m.start_b))
+        pair_matches = _merge_overlapping(matches.get(key, []))
         containment_a = _coverage(article_a, [(m.start_a, m.end_a) for m in pair_matches])
         containment_b = _coverage(article_b, [(m.start_b, m.end_b) for m in pair_matches])
         pairs.append(
@@ -195,6 +195,34 @@ def find_duplicates(
         )
     pairs.sort(key=lambda p: (-p.score, p.articles))
     return pairs
+
+
+def _merge_overlapping(matches: list[PassageMatch]) -> list[PassageMatch]:
+    """One match per shared region: matches of overlapping windows that overlap on both sides are joined."""
+    merged: list[PassageMatch] = []
+    for match in sorted(matches, key=lambda m: (m.start_a, m.start_b)):
+        for index, kept in enumerate(merged):
+            if (
+                match.start_a < kept.end_a
+                and kept.start_a < match.end_a
+                and match.start_b < kept.end_b
+                and kept.start_b < match.end_b
+            ):
+                merged[index] = replace(
+                    kept,
+                    similarity=max(kept.similarity, match.similarity),
+                    overlap=max(kept.overlap, match.overlap),
+                    strength=max(kept.strength, match.strength),
+                    dense=kept.dense or match.dense,
+                    start_a=min(kept.start_a, match.start_a),
+                    end_a=max(kept.end_a, match.end_a),
+                    start_b=min(kept.start_b, match.start_b),
+                    end_b=max(kept.end_b, match.end_b),
+                )
+                break
+        else:
+            merged.append(match)
+    return sorted(merged, key=lambda m: (m.start_a, m.start_b))
 
 
 def _establishes(matches: list[PassageMatch], settings: DuplicateSettings) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 
 from clustering.duplicates import DuplicatePair, PairKind
 from corpus.article import PreparedArticle
-from corpus.text import STOPWORDS, fold, stem, words
+from corpus.text import STOPWORDS, fold, stem, token_terms, words
 
 
 @dataclass(frozen=True)
@@ -94,14 +94,15 @@ def find_threads(
     for i, label in enumerate(labels):
         if label >= 0:
             members[label].append(i)
-    document_frequency = Counter(term for a in prepared for term in set(_label_terms(a)))
+    label_terms = {a.article.id: _label_terms(a) for a in prepared}
+    document_frequency = Counter(term for terms in label_terms.values() for term in set(terms))
     threads = []
     for rows in members.values():
         group = sorted((prepared[i] for i in rows), key=_chronological)
         threads.append(
             Thread(
                 id=thread_id(group[0].article.id),
-                label=_label(group, document_frequency, len(prepared), settings.label_terms),
+                label=_label(group, label_terms, document_frequency, len(prepared), settings.label_terms),
                 articles=[a.article.id for a in group],
                 first_published=_date(group, min),
                 last_published=_date(group, max),
@@ -158,16 +159,24 @@ def _date(group: list[PreparedArticle], pick: type[min] | type[max]) -> datetime
 
 
 def _label_terms(article: PreparedArticle) -> list[str]:
-    text = article.article.title + "\n" + "\n".join(p.folded for p in article.passages)
-    return [stem(w) for w in words(fold(text)) if w not in STOPWORDS and len(w) > 2 and not w.isdigit()]
+    """Content terms of the title and the reporting paragraphs (not the overlapping windows)."""
+    reporting = [p.text for p in article.paragraphs if p.boilerplate is None]
+    text = article.article.title + "\n" + "\n".join(reporting)
+    return [t for token in text.split() for t in token_terms(token) if len(t) > 2]
 
 
-def _label(group: list[PreparedArticle], document_frequency: Counter[str], total: int, count: int) -> str:
+def _label(
+    group: list[PreparedArticle],
+    label_terms: dict[str, list[str]],
+    document_frequency: Counter[str],
+    total: int,
+    count: int,
+) -> str:
     """Top terms of the group by frequency times inverse document frequency over the run."""
     frequency: Counter[str] = Counter()
     surface: dict[str, Counter[str]] = defaultdict(Counter)
     for article in group:
-        frequency.update(_label_terms(article))
+        frequency.update(label_terms[article.article.id])
         for word in words(article.article.title):
             folded = fold(word)
             if folded not in STOPWORDS:

@@ -37,6 +37,7 @@ def build_report(
 ) -> dict[str, Any]:
     """The whole report as JSON-ready data (see the README for the format)."""
     thread_of = analysis.threading.thread_of()
+    texts = {a.article.id: a.article.text for a in prepared}
     kinds = Counter(pair.kind.value for pair in analysis.duplicates)
     return {
         "version": REPORT_VERSION,
@@ -72,7 +73,7 @@ def build_report(
             }
             for a in prepared
         ],
-        "duplicates": [_pair(pair) for pair in analysis.duplicates],
+        "duplicates": [_pair(pair, texts) for pair in analysis.duplicates],
         "threads": [
             {
                 "id": t.id,
@@ -88,34 +89,36 @@ def build_report(
     }
 
 
-def _pair(pair: DuplicatePair) -> dict[str, Any]:
+def _pair(pair: DuplicatePair, texts: dict[str, str]) -> dict[str, Any]:
     return {
         "articles": [pair.article_a, pair.article_b],
         "kind": pair.kind.value,
         "score": round(pair.score, 4),
         "containment": {pair.article_a: round(pair.containment_a, 4), pair.article_b: round(pair.containment_b, 4)},
         "first": pair.first,
-        "matches": [_match(m) for m in pair.matches],
+        "matches": [_match(m, texts) for m in pair.matches],
         "shared_quotes": [_quote(q) for q in pair.shared_quotes],
     }
 
 
-def _match(match: PassageMatch) -> dict[str, Any]:
+def _match(match: PassageMatch, texts: dict[str, str]) -> dict[str, Any]:
+    """A matched region: its offsets and original wording in each article."""
+    a, b = match.passage_a, match.passage_b
     return {
         "similarity": round(match.similarity, 4),
         "overlap": round(match.overlap, 4),
         "strength": round(match.strength, 2),
         "a": {
-            "paragraph": match.passage_a.paragraph,
-            "start": match.passage_a.start,
-            "end": match.passage_a.end,
-            "text": match.passage_a.text,
+            "paragraph": a.paragraph,
+            "start": match.start_a,
+            "end": match.end_a,
+            "text": texts[a.article_id][match.start_a : match.end_a],
         },
         "b": {
-            "paragraph": match.passage_b.paragraph,
-            "start": match.passage_b.start,
-            "end": match.passage_b.end,
-            "text": match.passage_b.text,
+            "paragraph": b.paragraph,
+            "start": match.start_b,
+            "end": match.end_b,
+            "text": texts[b.article_id][match.start_b : match.end_b],
         },
     }
 

@@ -63,24 +63,43 @@ def _timed(function: Callable[[], Any]) -> tuple[Any, float]:
     return value, time.perf_counter() - start
 
 
+STAGE_SECONDS: dict[str, float] = {}
+"""Seconds per stage of the last `run_pipeline` call, printed under the table."""
+
+
 def run_pipeline(paths: Sequence[Path]) -> tuple[list[PreparedArticle], Analysis, Any]:
     """Read, prepare, analyse and write the reports exactly as `storythreads run` does, without Prefect."""
-    started = time.perf_counter()
-    read = read_articles(paths)
-    prepared = prepare_articles(read.articles, PipelineSettings().prepare)
-    encoder = LexicalEncoder()
-    settings = PipelineSettings()
-    embeddings = stages.embed(prepared, encoder)
-    candidates = stages.index_candidates(prepared, embeddings, encoder)
-    pairs = stages.duplicates(prepared, embeddings, candidates, encoder, settings.duplicates)
-    analysis = Analysis(pairs, stages.threads(prepared, embeddings, pairs, settings.threads))
     from datetime import datetime
 
+    STAGE_SECONDS.clear()
+    started = lap = time.perf_counter()
+
+    def done(stage: str) -> None:
+        nonlocal lap
+        now = time.perf_counter()
+        STAGE_SECONDS[stage] = now - lap
+        lap = now
+
+    settings = PipelineSettings()
+    encoder = LexicalEncoder()
+    read = read_articles(paths)
+    done("read")
+    prepared = prepare_articles(read.articles, settings.prepare)
+    done("prepare")
+    embeddings = stages.embed(prepared, encoder)
+    done("embed")
+    candidates = stages.index_candidates(prepared, embeddings, encoder)
+    done("index")
+    pairs = stages.duplicates(prepared, embeddings, candidates, encoder, settings.duplicates)
+    done("verify")
+    analysis = Analysis(pairs, stages.threads(prepared, embeddings, pairs, settings.threads))
+    done("threads")
     now = datetime.now(UTC)
     info = RunInfo("bench", now, now, encoder.name, "lexical", None, embeddings.count, [str(p) for p in paths])
     report = build_report(info, prepared, analysis, read.skipped)
     with tempfile.TemporaryDirectory() as folder:
         write_reports(report, folder)
+    done("report")
     return prepared, analysis, (embeddings, time.perf_counter() - started)
 
 
@@ -319,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"{args.path} is not a folder")
     rows, details = bench_reuse(args.path) if args.corpus == "reuse" else bench_stories(args.path)
     print_table(args.corpus, args.path, rows)
+    print("storythreads stages (s): " + ", ".join(f"{stage} {sec:.1f}" for stage, sec in STAGE_SECONDS.items()))
     if args.json:
         payload = {
             "corpus": args.corpus,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from corpus.article import Article, Paragraph, Passage, PreparedArticle, Quote
@@ -44,6 +44,15 @@ def prepare_articles(
     ]
 
 
+def _nobody() -> None:
+    return None
+
+
+def _speaker_named_in(line: str, quoted_speaker: str | None) -> Callable[[], str | None]:
+    """Who `line` names as speaker, worked out only if a later quote needs it."""
+    return lambda: named_speaker(line) or quoted_speaker
+
+
 def prepare_article(
     article: Article,
     spans: list[tuple[int, int]] | None = None,
@@ -57,7 +66,7 @@ def prepare_article(
     paragraphs: list[Paragraph] = []
     passages: list[Passage] = []
     quotes: list[Quote] = []
-    previous_speaker: str | None = None
+    previous_speaker: Callable[[], str | None] = _nobody
     for index, (start, end) in enumerate(spans):
         line = text[start:end]
         reason = furniture_reason(line)
@@ -88,5 +97,5 @@ def prepare_article(
                 )
             )
         quoted_speaker = paragraph_quotes[-1].speaker if paragraph_quotes else None
-        previous_speaker = named_speaker(line) or quoted_speaker
+        previous_speaker = _speaker_named_in(line, quoted_speaker)
     return PreparedArticle(article, paragraphs, passages, quotes)

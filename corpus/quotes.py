@@ -10,6 +10,7 @@ takes the speaker named in the paragraph before.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -285,8 +286,12 @@ def _speaker_after(text: str) -> str | None:
     return None
 
 
-def find_quotes(paragraph: str, previous_speaker: str | None = None) -> list[QuoteSpan]:
-    """Quoted statements of at least five words in one paragraph, with their speakers."""
+def find_quotes(paragraph: str, previous_speaker: str | None | Callable[[], str | None] = None) -> list[QuoteSpan]:
+    """Quoted statements of at least five words in one paragraph, with their speakers.
+
+    `previous_speaker` (a name, or a function giving it only when needed) is who the
+    paragraph before named: a quote after a verb with no subject is theirs.
+    """
     found: list[QuoteSpan] = []
     last_end = 0
     for open_at, close_at in _pair_marks(paragraph):
@@ -304,7 +309,7 @@ def find_quotes(paragraph: str, previous_speaker: str | None = None) -> list[Quo
         if speaker is None and not has_verb:
             speaker = _speaker_after(paragraph[close_at + 1 :])
         if speaker is None and has_verb:
-            speaker = previous_speaker
+            speaker = previous_speaker() if callable(previous_speaker) else previous_speaker
         stripped_start = inner_start + (len(inner) - len(inner.lstrip()))
         stripped_end = inner_end - (len(inner) - len(inner.rstrip()))
         found.append(QuoteSpan(stripped_start, stripped_end, speaker))

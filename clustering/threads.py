@@ -23,6 +23,7 @@ class ThreadSettings:
     min_cluster_size: int = 2
     min_samples: int = 1
     title_weight: float = 1.0
+    attach_similarity: float = 0.5
     label_terms: int = 4
 
     def __post_init__(self) -> None:
@@ -82,7 +83,9 @@ def find_threads(
     """Cluster articles into story threads.
 
     HDBSCAN runs on the article vectors; an article left as noise joins the thread of an
-    article it is a near-duplicate of, since the same reporting is the same story.
+    article it is a near-duplicate of, since the same reporting is the same story, and then
+    the thread whose centroid it is closest to, if that cosine is at least
+    `attach_similarity` (HDBSCAN leaves small stories' late articles as noise).
     """
     settings = settings or ThreadSettings()
     ids = [a.article.id for a in prepared]
@@ -90,6 +93,7 @@ def find_threads(
         raise ValueError(f"got {len(vectors)} article vectors for {len(prepared)} articles")
     labels = _cluster(vectors, settings)
     labels = _attach_duplicates(ids, labels, duplicates)
+    labels = _attach_to_nearest(vectors, labels, settings.attach_similarity)
     members: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         if label >= 0:
@@ -146,6 +150,22 @@ def _attach_duplicates(ids: list[str], labels: np.ndarray, duplicates: Sequence[
             labels[a] = labels[b]
         elif labels[b] < 0:
             labels[b] = labels[a]
+    return labels
+
+
+def _attach_to_nearest(vectors: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+    """Noise articles join the thread with the most similar centroid, when similar enough."""
+    clusters = sorted(int(label) for label in set(labels.tolist()) if label >= 0)
+    noise = np.flatnonzero(labels < 0)
+    if not clusters or not len(noise):
+        return labels
+    centroids = np.stack([vectors[labels == label].mean(axis=0) for label in clusters])
+    centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    similarity = vectors[noise] @ centroids.T
+    best = similarity.argmax(axis=1)
+    labels = labels.copy()
+    close = similarity[np.arange(len(noise)), best] >= threshold
+    labels[noise[close]] = np.asarray(clusters)[best[close]]
     return labels
 
 

@@ -116,3 +116,15 @@ def test_same_words_from_different_speakers_are_not_a_shared_quote() -> None:
     b = [*OTHER[:1], f"وقالت المعارضة سلمى “{statement}”."]
     pairs = _pairs([_article("a", a, 1), _article("b", b, 1)])
     assert all(not pair.shared_quotes for pair in pairs.values())
+
+
+def test_a_noise_article_joins_the_thread_it_is_close_to_and_a_far_one_does_not() -> None:
+    import numpy as np
+
+    from clustering.threads import _attach_to_nearest
+
+    vectors = np.array([[1, 0, 0], [0.96, 0.28, 0], [0, 1, 0], [0, 0.96, 0.28], [0.8, 0.6, 0], [0, 0, 1]], np.float32)
+    labels = np.array([0, 0, 1, 1, -1, -1])  # two threads; two articles left as noise
+    attached = _attach_to_nearest(vectors, labels, threshold=0.5)
+    assert attached.tolist() == [0, 0, 1, 1, 0, -1]  # [0.8, 0.6, 0] is nearer thread 0; [0, 0, 1] near none
+    assert _attach_to_nearest(vectors, labels, threshold=0.95).tolist() == labels.tolist()

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date
 from pathlib import Path
 from typing import Any
@@ -46,15 +46,6 @@ class Row:
     scores: dict[str, float | int | str]
     seconds: float
     notes: str = ""
-
-
-@dataclass
-class Shared:
-    """Work every system shares: reading and windowing the corpus."""
-
-    prepared: list[PreparedArticle]
-    read_seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _timed(function: Callable[[], Any]) -> tuple[Any, float]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -366,3 +367,60 @@ def _shared_quotes(
     for shared_quotes in found.values():
         shared_quotes.sort(key=lambda s: s.quote_a.start)
     return dict(found)
+
+
+def pair_evidence(pair: DuplicatePair, texts: dict[str, str]) -> dict[str, Any]:
+    """The pair as JSON-ready data: kind, score, containment, first, matched passages with their wording, quotes.
+
+    `texts` maps article ids to their text, for the matched wording.
+    """
+    return {
+        "articles": [pair.article_a, pair.article_b],
+        "kind": pair.kind.value,
+        "score": round(pair.score, 4),
+        "containment": {pair.article_a: round(pair.containment_a, 4), pair.article_b: round(pair.containment_b, 4)},
+        "first": pair.first,
+        "matches": [_match(m, texts) for m in pair.matches],
+        "shared_quotes": [_quote(q) for q in pair.shared_quotes],
+    }
+
+
+def _match(match: PassageMatch, texts: dict[str, str]) -> dict[str, Any]:
+    """A matched region: its offsets and original wording in each article."""
+    a, b = match.passage_a, match.passage_b
+    return {
+        "similarity": round(match.similarity, 4),
+        "overlap": round(match.overlap, 4),
+        "strength": round(match.strength, 2),
+        "a": {
+            "paragraph": a.paragraph,
+            "start": match.start_a,
+            "end": match.end_a,
+            "text": texts[a.article_id][match.start_a : match.end_a],
+        },
+        "b": {
+            "paragraph": b.paragraph,
+            "start": match.start_b,
+            "end": match.end_b,
+            "text": texts[b.article_id][match.start_b : match.end_b],
+        },
+    }
+
+
+def _quote(shared: SharedQuote) -> dict[str, Any]:
+    return {
+        "speaker": shared.speaker,
+        "similarity": round(shared.similarity, 4),
+        "a": {
+            "text": shared.quote_a.text,
+            "speaker": shared.quote_a.speaker,
+            "start": shared.quote_a.start,
+            "end": shared.quote_a.end,
+        },
+        "b": {
+            "text": shared.quote_b.text,
+            "speaker": shared.quote_b.speaker,
+            "start": shared.quote_b.start,
+            "end": shared.quote_b.end,
+        },
+    }

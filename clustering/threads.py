@@ -80,41 +80,66 @@ def find_threads(
     duplicates: Sequence[DuplicatePair] = (),
     settings: ThreadSettings | None = None,
 ) -> Threading:
-    """Cluster articles into story threads.
-
-    HDBSCAN runs on the article vectors; an article left as noise joins the thread of an
-    article it is a near-duplicate of, since the same reporting is the same story, and then
-    the thread whose centroid it is closest to, if that cosine is at least
-    `attach_similarity` (HDBSCAN leaves small stories' late articles as noise).
-    """
+    """Cluster articles into story threads (see `group_articles`), labelled and dated."""
     settings = settings or ThreadSettings()
     ids = [a.article.id for a in prepared]
-    if len(prepared) != len(vectors):
-        raise ValueError(f"got {len(vectors)} article vectors for {len(prepared)} articles")
-    labels = _cluster(vectors, settings)
-    labels = _attach_duplicates(ids, labels, duplicates)
-    labels = _attach_to_nearest(vectors, labels, settings.attach_similarity)
-    members: dict[int, list[int]] = defaultdict(list)
-    for i, label in enumerate(labels):
-        if label >= 0:
-            members[label].append(i)
-    label_terms = {a.article.id: _label_terms(a) for a in prepared}
-    document_frequency = Counter(term for terms in label_terms.values() for term in set(terms))
+    groups = group_articles(ids, vectors, strong_pairs(duplicates), settings)
+    by_id = {a.article.id: a for a in prepared}
+    terms = {a.article.id: label_terms(a) for a in prepared}
+    document_frequency = Counter(term for found in terms.values() for term in set(found))
     threads = []
-    for rows in members.values():
-        group = sorted((prepared[i] for i in rows), key=_chronological)
+    for members in groups:
+        group = sorted((by_id[i] for i in members), key=_chronological)
         threads.append(
             Thread(
                 id=thread_id(group[0].article.id),
-                label=_label(group, label_terms, document_frequency, len(prepared), settings.label_terms),
+                label=thread_label(
+                    [a.article.title for a in group],
+                    [terms[a.article.id] for a in group],
+                    document_frequency,
+                    len(prepared),
+                    settings.label_terms,
+                ),
                 articles=[a.article.id for a in group],
                 first_published=_date(group, min),
                 last_published=_date(group, max),
             )
         )
     threads.sort(key=lambda t: (-len(t.articles), t.id))
-    unthreaded = sorted(ids[i] for i, label in enumerate(labels) if label < 0)
-    return Threading(threads, unthreaded)
+    grouped = {i for members in groups for i in members}
+    return Threading(threads, sorted(i for i in ids if i not in grouped))
+
+
+def strong_pairs(duplicates: Sequence[DuplicatePair]) -> list[tuple[str, str, float]]:
+    """(article a, article b, score) of the pairs that carry the same reporting (exact or near-duplicate)."""
+    strong = (PairKind.EXACT, PairKind.NEAR_DUPLICATE)
+    return [(p.article_a, p.article_b, p.score) for p in duplicates if p.kind in strong]
+
+
+def group_articles(
+    ids: Sequence[str],
+    vectors: np.ndarray,
+    strong: Sequence[tuple[str, str, float]] = (),
+    settings: ThreadSettings | None = None,
+) -> list[list[str]]:
+    """Groups of articles about the same story; articles in no group are left out.
+
+    HDBSCAN runs on the article vectors; an article left as noise joins the group of an
+    article it is a near-duplicate of (`strong` pairs), since the same reporting is the same
+    story, and then the group whose centroid it is closest to, if that cosine is at least
+    `attach_similarity` (HDBSCAN leaves small stories' late articles as noise).
+    """
+    settings = settings or ThreadSettings()
+    if len(ids) != len(vectors):
+        raise ValueError(f"got {len(vectors)} article vectors for {len(ids)} articles")
+    labels = _cluster(vectors, settings)
+    labels = _attach_duplicates(list(ids), labels, strong)
+    labels = _attach_to_nearest(vectors, labels, settings.attach_similarity)
+    members: dict[int, list[str]] = defaultdict(list)
+    for article_id, label in zip(ids, labels, strict=True):
+        if label >= 0:
+            members[int(label)].append(article_id)
+    return [members[label] for label in sorted(members)]
 
 
 def thread_id(founding_article: str) -> str:
@@ -136,13 +161,14 @@ def _cluster(vectors: np.ndarray, settings: ThreadSettings) -> np.ndarray:
     return np.asarray(clusterer.fit_predict(vectors.astype(np.float64)))
 
 
-def _attach_duplicates(ids: list[str], labels: np.ndarray, duplicates: Sequence[DuplicatePair]) -> np.ndarray:
+def _attach_duplicates(ids: list[str], labels: np.ndarray, strong: Sequence[tuple[str, str, float]]) -> np.ndarray:
     labels = labels.copy()
     row = {article_id: i for i, article_id in enumerate(ids)}
     next_label = int(labels.max(initial=-1)) + 1
-    strong = [p for p in duplicates if p.kind in (PairKind.EXACT, PairKind.NEAR_DUPLICATE)]
-    for pair in sorted(strong, key=lambda p: -p.score):
-        a, b = row[pair.article_a], row[pair.article_b]
+    for article_a, article_b, _ in sorted(strong, key=lambda p: (-p[2], p[0], p[1])):
+        if article_a not in row or article_b not in row:
+            continue
+        a, b = row[article_a], row[article_b]
         if labels[a] < 0 and labels[b] < 0:
             labels[a] = labels[b] = next_label
             next_label += 1
@@ -178,32 +204,36 @@ def _date(group: list[PreparedArticle], pick: type[min] | type[max]) -> datetime
     return pick(dates) if dates else None
 
 
-def _label_terms(article: PreparedArticle) -> list[str]:
+def label_terms(article: PreparedArticle) -> list[str]:
     """Content terms of the title and the reporting paragraphs (not the overlapping windows)."""
     reporting = [p.text for p in article.paragraphs if p.boilerplate is None]
     text = article.article.title + "\n" + "\n".join(reporting)
     return [t for token in text.split() for t in token_terms(token) if len(t) > 2]
 
 
-def _label(
-    group: list[PreparedArticle],
-    label_terms: dict[str, list[str]],
+def thread_label(
+    titles: Sequence[str],
+    terms: Sequence[Sequence[str]],
     document_frequency: Counter[str],
     total: int,
-    count: int,
+    count: int = 4,
 ) -> str:
-    """Top terms of the group by frequency times inverse document frequency over the run."""
+    """Top terms of a thread by frequency times inverse document frequency, shown in a title's wording.
+
+    `terms` are the members' `label_terms`; `document_frequency` counts, over `total`
+    articles, how many have each term.
+    """
     frequency: Counter[str] = Counter()
     surface: dict[str, Counter[str]] = defaultdict(Counter)
-    for article in group:
-        frequency.update(label_terms[article.article.id])
-        for word in words(article.article.title):
+    for title, article_terms in zip(titles, terms, strict=True):
+        frequency.update(article_terms)
+        for word in words(title):
             folded = fold(word)
             if folded not in STOPWORDS:
                 surface[stem(folded)][word] += 1
     scored = sorted(
         frequency,
-        key=lambda t: (-frequency[t] * math.log(1 + total / document_frequency[t]), t),
+        key=lambda t: (-frequency[t] * math.log(1 + total / max(document_frequency[t], 1)), t),
     )
     shown = [surface[t].most_common(1)[0][0] if surface[t] else t for t in scored[:count]]
     return " · ".join(shown)

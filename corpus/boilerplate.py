@@ -10,6 +10,7 @@ Three rules, each general rather than fitted to one site:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -104,15 +105,26 @@ class RepeatedLines:
             repeated.add(source, lines)
         return repeated
 
+    @staticmethod
+    def key_of(line: str) -> str | None:
+        """The line's comparison key (a hash of its folded words), None for lines too long to be a template."""
+        if len(line.split()) > _REPEAT_MAX_WORDS:
+            return None
+        key = _key(line)
+        return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16] if key else None
+
     def add(self, source: str | None, lines: list[str]) -> None:
         """Count the distinct short lines of one article of `source`."""
         if not source:
             return
-        keys = {_key(line) for line in lines if len(line.split()) <= _REPEAT_MAX_WORDS}
+        keys = {self.key_of(line) for line in lines}
         self._counts[source].update(k for k in keys if k)
+
+    def add_counts(self, source: str, counts: dict[str, int]) -> None:
+        """Add article counts per line key (as kept by the store) for `source`."""
+        self._counts[source].update(counts)
 
     def is_repeated(self, source: str | None, line: str) -> bool:
         """True when `source` has this line in at least three of its articles."""
-        if not source or len(line.split()) > _REPEAT_MAX_WORDS:
-            return False
-        return self._counts[source][_key(line)] >= _REPEATS_NEEDED
+        key = self.key_of(line) if source else None
+        return key is not None and self._counts[source][key] >= _REPEATS_NEEDED

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import faiss
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ class PassageIndex:
     @property
     def exact(self) -> bool:
         """True when searches are exhaustive."""
-        return isinstance(self._index, faiss.IndexFlat)
+        return _is_flat(self._index)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -124,3 +130,110 @@ def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:
     if vectors.ndim != 2 or vectors.shape[1] != dim:
         raise ValueError(f"expected vectors of shape (n, {dim}), got {vectors.shape}")
     return vectors
+
+
+class StoredIndex:
+    """A FAISS index of one kind of vectors under the store's vector ids, kept in a file.
+
+    The file holds the first `len(index)` vectors of the store's cache in id order, so a run
+    adds only what is new. A missing, unreadable or too-large file is rebuilt from the
+    stored vectors with a warning; a flat index that outgrows `exact_limit` becomes IVF.
+    """
+
+    def __init__(self, path: Path, dim: int, index: faiss.Index) -> None:
+        self.path = Path(path)
+        self.dim = dim
+        self._index = index
+
+    @classmethod
+    def sync(
+        cls,
+        path: Path,
+        dim: int,
+        stored_count: int,
+        batches_after: Callable[[int], Iterator[tuple[np.ndarray, np.ndarray]]],
+        exact_limit: int = EXACT_LIMIT,
+    ) -> StoredIndex:
+        """Open the index at `path` and bring it level with the store's `stored_count` vectors.
+
+        `batches_after(n)` yields (ids, vectors) of the stored vectors after the first n, in id order.
+        """
+        path = Path(path)
+        index = _read_index(path, dim)
+        if index is not None and index.ntotal > stored_count:
+            log.warning("index %s holds %d vectors but the store %d: rebuilding it", path, index.ntotal, stored_count)
+            index = None
+        if index is not None and stored_count > exact_limit and _is_flat(index):
+            log.info("index %s outgrew exact search (%d vectors): rebuilding as IVF", path, stored_count)
+            index = None
+        if index is None:
+            index = _build(dim, stored_count, batches_after(0), exact_limit)
+        else:
+            for ids, vectors in batches_after(int(index.ntotal)):
+                index.add_with_ids(_as_matrix(vectors, dim), ids.astype(np.int64))
+        return cls(path, dim, index)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def exact(self) -> bool:
+        """True when searches are exhaustive."""
+        return _is_flat(self._index)
+
+    def save(self) -> None:
+        """Write the index to a temporary file and rename it over the old one."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        faiss.write_index(self._index, str(temporary))
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, self.path)
+
+    def within(
+        self, queries: np.ndarray, threshold: float, batch_size: int = 4096
+    ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """For each query row, the stored vector ids with similarity >= `threshold` (as `PassageIndex.within`)."""
+        return PassageIndex(self.dim, self._index).within(queries, threshold, batch_size)
+
+
+def _is_flat(index: faiss.Index) -> bool:
+    try:
+        faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return True
+    return False
+
+
+def _read_index(path: Path, dim: int) -> faiss.Index | None:
+    if not path.exists():
+        return None
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as error:
+        log.warning("index file %s is unreadable (%s): rebuilding it from the store", path, str(error).splitlines()[0])
+        return None
+    if index.d != dim:
+        log.warning("index file %s has dimension %d, expected %d: rebuilding it", path, index.d, dim)
+        return None
+    return index
+
+
+def _build(dim: int, count: int, batches: Iterator[tuple[np.ndarray, np.ndarray]], exact_limit: int) -> faiss.Index:
+    if count <= exact_limit:
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        for ids, vectors in batches:
+            index.add_with_ids(_as_matrix(vectors, dim), ids.astype(np.int64))
+        return index
+    all_ids, all_vectors = [], []
+    for ids, vectors in batches:
+        all_ids.append(ids)
+        all_vectors.append(_as_matrix(vectors, dim))
+    vectors = np.concatenate(all_vectors)
+    lists = int(4 * np.sqrt(len(vectors)))
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+    ivf.cp.niter = 10
+    ivf.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: 40 * lists]])
+    ivf.nprobe = min(16, lists)
+    ivf.add_with_ids(vectors, np.concatenate(all_ids).astype(np.int64))
+    return ivf

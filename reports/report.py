@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from clustering.duplicates import DuplicatePair, PairKind, PassageMatch, SharedQuote
+from clustering.duplicates import PairKind, pair_evidence
 from clustering.pipeline import Analysis
 from corpus.article import PreparedArticle, SkippedInput
 
@@ -73,7 +73,7 @@ def build_report(
             }
             for a in prepared
         ],
-        "duplicates": [_pair(pair, texts) for pair in analysis.duplicates],
+        "duplicates": [pair_evidence(pair, texts) for pair in analysis.duplicates],
         "threads": [
             {
                 "id": t.id,
@@ -86,59 +86,6 @@ def build_report(
         ],
         "unthreaded": analysis.threading.unthreaded,
         "skipped": [{"input": s.input, "reason": s.reason} for s in skipped],
-    }
-
-
-def _pair(pair: DuplicatePair, texts: dict[str, str]) -> dict[str, Any]:
-    return {
-        "articles": [pair.article_a, pair.article_b],
-        "kind": pair.kind.value,
-        "score": round(pair.score, 4),
-        "containment": {pair.article_a: round(pair.containment_a, 4), pair.article_b: round(pair.containment_b, 4)},
-        "first": pair.first,
-        "matches": [_match(m, texts) for m in pair.matches],
-        "shared_quotes": [_quote(q) for q in pair.shared_quotes],
-    }
-
-
-def _match(match: PassageMatch, texts: dict[str, str]) -> dict[str, Any]:
-    """A matched region: its offsets and original wording in each article."""
-    a, b = match.passage_a, match.passage_b
-    return {
-        "similarity": round(match.similarity, 4),
-        "overlap": round(match.overlap, 4),
-        "strength": round(match.strength, 2),
-        "a": {
-            "paragraph": a.paragraph,
-            "start": match.start_a,
-            "end": match.end_a,
-            "text": texts[a.article_id][match.start_a : match.end_a],
-        },
-        "b": {
-            "paragraph": b.paragraph,
-            "start": match.start_b,
-            "end": match.end_b,
-            "text": texts[b.article_id][match.start_b : match.end_b],
-        },
-    }
-
-
-def _quote(shared: SharedQuote) -> dict[str, Any]:
-    return {
-        "speaker": shared.speaker,
-        "similarity": round(shared.similarity, 4),
-        "a": {
-            "text": shared.quote_a.text,
-            "speaker": shared.quote_a.speaker,
-            "start": shared.quote_a.start,
-            "end": shared.quote_a.end,
-        },
-        "b": {
-            "text": shared.quote_b.text,
-            "speaker": shared.quote_b.speaker,
-            "start": shared.quote_b.start,
-            "end": shared.quote_b.end,
-        },
     }
 
 

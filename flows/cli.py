@@ -12,6 +12,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from flows.settings import StorythreadsSettings
+from reports.render import tonight_lines
 
 app = typer.Typer(
     help="Find shared reporting across news articles and group them into story threads.", no_args_is_help=True
@@ -31,32 +32,67 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show deb
         logging.getLogger(package).setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="data folder: store, index files, reports [env STORYTHREADS_HOME]")
+]
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="store URL, e.g. postgresql+psycopg://user@host/db [env STORYTHREADS_DB]"),
+]
+
+
 @app.command()
 def run(
     paths: Annotated[list[Path], typer.Argument(help="files or folders of articles (.txt, .jsonl, news-please .json)")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="folder for report.json/.md/.html")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="folder for report.json/.md/.html (default: under --home)")
+    ] = None,
+    home: HomeOption = None,
+    db: DbOption = None,
     encoder: Annotated[
         str | None, typer.Option(help="auto | lexical | a sentence-transformers model id or folder")
     ] = None,
     device: Annotated[str | None, typer.Option(help="torch device for a model encoder, e.g. cpu or cuda")] = None,
     batch_size: Annotated[int | None, typer.Option(help="texts per model batch")] = None,
+    retention_days: Annotated[
+        float | None, typer.Option(help="compare with stored articles this many days old or newer")
+    ] = None,
 ) -> None:
-    """Run the pipeline once over PATHS and write the reports."""
-    from flows.pipeline import run_flow  # imports Prefect: keep `--help` fast
+    """Take in PATHS, compare them with the stored window, update the threads and write the reports."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flows.pipeline import STAGES, run_flow  # imports Prefect: keep `--help` fast
 
     defaults = StorythreadsSettings()
     missing = [str(p) for p in paths if not p.exists()]
     if len(missing) == len(paths):
         console.print(f"[red]error:[/red] none of the inputs exist: {', '.join(missing)}")
         raise typer.Exit(2)
-    with console.status("running storythreads…"):
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        stage = bar.add_task("storythreads: starting", total=100)
+
+        def on_progress(done: str, percent: float) -> None:
+            following = STAGES.index(done) + 1
+            upcoming = STAGES[following] if following < len(STAGES) else "done"
+            bar.update(stage, completed=percent, description=f"storythreads: {upcoming}")
+
         result = run_flow(
             paths,
-            output=str(output or defaults.output),
-            encoder=encoder or defaults.encoder,
-            device=device or defaults.device,
-            batch_size=batch_size or defaults.batch_size,
+            on_progress=on_progress,
+            output=str(output) if output else None,
+            home=str(home) if home else None,
+            db=db,
+            encoder=encoder,
+            device=device,
+            batch_size=batch_size,
             max_input_bytes=defaults.max_input_bytes,
+            retention_days=retention_days,
         )
     report = result["report"]
     _print_summary(report, result["files"])
@@ -65,12 +101,80 @@ def run(
         raise typer.Exit(1)
 
 
+@app.command()
+def threads(
+    home: HomeOption = None,
+    db: DbOption = None,
+    include_single: Annotated[bool, typer.Option("--all", help="also list single-article threads")] = False,
+    limit: Annotated[int, typer.Option(help="list at most this many threads")] = 100,
+) -> None:
+    """List the current story threads: id, label, size, first and last date."""
+    from corpus.store import Store
+
+    settings = StorythreadsSettings()
+    with Store.open(home or settings.home, db or settings.db) as store:
+        stored = store.threads()
+        facts = store.article_facts(a for t in stored.values() for a in t.members)
+    rows = []
+    for thread in stored.values():
+        if len(thread.members) < 2 and not include_single:
+            continue
+        dates = [facts[a]["published_at"] or facts[a]["arrived_at"] for a in thread.members if a in facts]
+        dates = [d for d in dates if d]
+        rows.append((thread, min(dates) if dates else None, max(dates) if dates else None))
+    rows.sort(key=lambda r: (-len(r[0].members), r[0].id))
+    table = Table(title=f"story threads ({len(rows)})")
+    for column in ("thread", "label", "articles", "first", "last"):
+        table.add_column(column, justify="right" if column == "articles" else "left")
+    for thread, first, last in rows[:limit]:
+        table.add_row(
+            thread.id,
+            thread.label,
+            str(len(thread.members)),
+            first.date().isoformat() if first else "",
+            last.date().isoformat() if last else "",
+        )
+    console.print(table)
+    if len(rows) > limit:
+        console.print(f"… and {len(rows) - limit} more (--limit)")
+
+
+@app.command()
+def serve(
+    inbox: Annotated[Path, typer.Option("--inbox", help="folder the nightly run reads new articles from")],
+    cron: Annotated[str, typer.Option(help="when to run, as a cron expression")] = "0 2 * * *",
+    timezone: Annotated[str, typer.Option(help="IANA time zone of the cron expression")] = "UTC",
+    name: Annotated[str, typer.Option(help="deployment name")] = "nightly",
+    home: HomeOption = None,
+    db: DbOption = None,
+    encoder: Annotated[str | None, typer.Option(help="encoder for the scheduled runs")] = None,
+) -> None:
+    """Register the nightly deployment with its schedule on the Prefect server and serve it (runs until stopped)."""
+    from flows.deployment import serve_nightly
+
+    if inbox.exists() and not inbox.is_dir():
+        console.print(f"[red]error:[/red] --inbox {str(inbox)!r} is a file; expected a folder of articles")
+        raise typer.Exit(2)
+    inbox.mkdir(parents=True, exist_ok=True)
+    try:
+        serve_nightly(inbox, cron=cron, timezone=timezone, name=name, home=home, db=db, encoder=encoder)
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+
+
 def _print_summary(report: dict, files: dict[str, str]) -> None:
     run_info = report["run"]
     console.print(f"[bold]storythreads[/bold] run {run_info['id']} · encoder {run_info['encoder']}")
     if run_info["encoder_note"]:
         console.print(f"[yellow]note:[/yellow] {run_info['encoder_note']}")
-    console.print(f"articles read: {run_info['articles_read']}, skipped: {run_info['articles_skipped']}")
+    console.print(
+        f"articles read: {run_info['articles_read']} ({run_info['articles_new']} new, "
+        f"{run_info['articles_updated']} updated, {run_info['articles_unchanged']} unchanged), "
+        f"skipped: {run_info['articles_skipped']}; in the window: {run_info['articles_in_window']}"
+    )
+    for line in tonight_lines(report):
+        console.print(("  " if line.startswith("  ") else "tonight: ") + line.strip(), highlight=False)
     kinds = Table(title="duplicate pairs")
     kinds.add_column("kind")
     kinds.add_column("pairs", justify="right")

@@ -2,32 +2,73 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from clustering import pipeline as stages
+from clustering import nightly
 from clustering.duplicates import DuplicatePair
-from clustering.pipeline import Analysis, Embeddings, PipelineSettings
-from clustering.threads import Threading
+from clustering.nightly import NightSettings, Tonight, Vectors
 from corpus.article import PreparedArticle, ReadResult
-from corpus.prepare import prepare_articles
 from corpus.readers import DEFAULT_MAX_BYTES, read_articles
+from corpus.store import Store, ThreadUpdate
 from embeddings.choose import EncoderChoice, choose_encoder
 from embeddings.encoders import Encoder
-from embeddings.index import CandidatePairs
-from reports.render import duplicates_table, summary_lines, to_markdown, write_reports
-from reports.report import RunInfo, build_report
+from flows.settings import StorythreadsSettings
+from reports.render import duplicates_table, summary_lines, threads_table, to_markdown, write_reports
+from reports.report import RunInfo, build_night_report
 
 # Stage results are large, in-memory objects: never hash them into cache keys.
 _STAGE = {"cache_policy": NO_CACHE}
+STAGES = (
+    "read articles",
+    "choose encoder",
+    "take in articles",
+    "prepare text",
+    "embed passages",
+    "index and search candidates",
+    "verify duplicates",
+    "find story threads",
+    "write reports",
+)
+ProgressListener = Callable[[str, float], None]
+_listeners: list[ProgressListener] = []
+
+
+class _Progress:
+    """Reports the run's progress: a Prefect progress artifact, a log line, and local listeners (the CLI bar)."""
+
+    def __init__(self) -> None:
+        self._artifact: UUID | None = None
+        try:
+            self._artifact = create_progress_artifact(
+                0.0, key="storythreads-progress", description="Stages of this storythreads run done"
+            )
+        except Exception as error:  # noqa: BLE001 - progress is a courtesy, never a reason to fail
+            logging.getLogger(__name__).debug("no progress artifact: %s", error)
+
+    def done(self, stage: str) -> None:
+        percent = 100.0 * (STAGES.index(stage) + 1) / len(STAGES)
+        get_run_logger().info("%3.0f%% · %s done", percent, stage)
+        if self._artifact is not None:
+            update_progress_artifact(self._artifact, percent)
+        for listener in _listeners:
+            listener(stage, percent)
 
 
 @task(name="read articles", retries=2, retry_delay_seconds=2, **_STAGE)
@@ -42,111 +83,178 @@ def encoder_task(spec: str, device: str | None, batch_size: int) -> EncoderChoic
     return choose_encoder(spec, device=device, batch_size=batch_size)
 
 
+@task(name="take in articles", retries=2, retry_delay_seconds=2, **_STAGE)
+def take_in_task(
+    store: Store, read: ReadResult, run_id: str, now: datetime, encoder: Encoder, settings: NightSettings
+) -> Tonight:
+    """Store new and changed articles; work out the window and what to analyse."""
+    return nightly.take_in(store, read.articles, run_id, now, encoder, settings)
+
+
 @task(name="prepare text", **_STAGE)
-def prepare_task(read: ReadResult, settings: PipelineSettings) -> list[PreparedArticle]:
-    """Paragraphs, furniture, passages and quotes of every article."""
-    return prepare_articles(read.articles, settings.prepare)
+def prepare_task(store: Store, tonight: Tonight, settings: NightSettings) -> list[PreparedArticle]:
+    """Paragraphs, furniture, passages and quotes of the articles to analyse."""
+    return nightly.prepare_stored(store, tonight.fresh, settings, save=True)
 
 
 @task(name="embed passages", **_STAGE)
-def embed_task(prepared: list[PreparedArticle], encoder: Encoder) -> Embeddings:
-    """Vectors for passages, quotes and titles."""
-    return stages.embed(prepared, encoder)
+def embed_task(store: Store, prepared: list[PreparedArticle], encoder: Encoder) -> Vectors:
+    """Vectors for passages, quotes and titles; only texts never embedded before are encoded."""
+    vectors = nightly.embed_stored(store, prepared, encoder)
+    get_run_logger().info("embedded %d texts, %d reused from the store", vectors.embedded, vectors.reused)
+    return vectors
 
 
 @task(name="index and search candidates", **_STAGE)
-def index_task(prepared: list[PreparedArticle], embeddings: Embeddings, encoder: Encoder) -> CandidatePairs:
-    """Candidate passage pairs from the FAISS index."""
-    return stages.index_candidates(prepared, embeddings, encoder)
+def index_task(
+    store: Store, tonight: Tonight, prepared: list[PreparedArticle], vectors: Vectors, encoder: Encoder
+) -> list[str]:
+    """Add new vectors to the index files; find stored window articles near tonight's."""
+    return nightly.search_window(store, tonight, prepared, vectors, encoder)
 
 
 @task(name="verify duplicates", **_STAGE)
 def duplicates_task(
+    store: Store,
+    tonight: Tonight,
     prepared: list[PreparedArticle],
-    embeddings: Embeddings,
-    candidates: CandidatePairs,
+    vectors: Vectors,
+    involved: list[str],
     encoder: Encoder,
-    settings: PipelineSettings,
+    settings: NightSettings,
 ) -> list[DuplicatePair]:
-    """Verified duplicate pairs with evidence."""
-    return stages.duplicates(prepared, embeddings, candidates, encoder, settings.duplicates)
+    """Verified duplicate pairs with evidence between tonight's articles and the window."""
+    return nightly.verify_fresh(store, tonight, prepared, vectors, involved, encoder, settings)
 
 
 @task(name="find story threads", **_STAGE)
 def threads_task(
-    prepared: list[PreparedArticle], embeddings: Embeddings, pairs: list[DuplicatePair], settings: PipelineSettings
-) -> Threading:
-    """HDBSCAN story threads."""
-    return stages.threads(prepared, embeddings, pairs, settings.threads)
+    store: Store,
+    tonight: Tonight,
+    prepared: list[PreparedArticle],
+    vectors: Vectors,
+    encoder: Encoder,
+    settings: NightSettings,
+) -> ThreadUpdate:
+    """Re-cluster the window and carry thread ids over from the previous run."""
+    return nightly.thread_window(store, tonight, prepared, vectors, encoder, settings)
 
 
 @task(name="write reports", retries=2, retry_delay_seconds=2, **_STAGE)
-def report_task(report: dict[str, Any], output: str) -> dict[str, str]:
+def report_task(report: dict[str, Any], outputs: list[str]) -> dict[str, str]:
     """Write report.json, report.md and report.html; publish the UI artifacts."""
-    paths = write_reports(report, output)
+    written: dict[str, Path] = {}
+    for output in outputs:
+        written = write_reports(report, output)
     create_markdown_artifact(
         markdown=to_markdown(report, detail_limit=50),
         key="storythreads-report",
         description="Duplicate-story report of this run",
     )
-    rows = duplicates_table(report)
+    new_pairs = [row for row in duplicates_table(report) if row["new"]]
     create_table_artifact(
-        table=rows or [{"article_a": "", "article_b": "", "kind": "none found"}],
-        key="storythreads-duplicates",
-        description="Duplicate article pairs found in this run",
+        table=new_pairs or [{"article_a": "", "article_b": "", "kind": "no new pair tonight"}],
+        key="storythreads-new-duplicates",
+        description="Duplicate article pairs found tonight",
+    )
+    create_table_artifact(
+        table=threads_table(report) or [{"thread": "", "label": "no thread", "articles": 0}],
+        key="storythreads-threads",
+        description="Story threads in the retention window",
     )
     create_link_artifact(
-        link=paths["report.html"].resolve().as_uri(),
+        link=written["report.html"].resolve().as_uri(),
         link_text="HTML report",
         key="storythreads-html-report",
         description="The standalone HTML report on the machine that ran the flow",
     )
-    return {name: str(path) for name, path in paths.items()}
+    return {name: str(path) for name, path in written.items()}
 
 
 @flow(name="storythreads", log_prints=True)
 def storythreads_flow(
     paths: list[str],
-    output: str = "storythreads-report",
-    encoder: str = "auto",
+    output: str | None = None,
+    home: str | None = None,
+    db: str | None = None,
+    encoder: str | None = None,
     device: str | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     max_input_bytes: int = DEFAULT_MAX_BYTES,
+    retention_days: float | None = None,
 ) -> dict[str, Any]:
-    """Read, prepare, embed, index, find duplicates and threads, and write the reports.
+    """Take in PATHS, compare them with the store's window, update threads and write the reports.
 
-    Returns the report (as in report.json) and the paths of the written files.
+    Parameters left as None come from `STORYTHREADS_*` settings. Reports go to `output`, or
+    to `<home>/reports/<run>` and `<home>/reports/latest`. Returns the report (as in
+    report.json) and the paths of the written files.
     """
     logger = get_run_logger()
-    started = datetime.now(UTC)
-    settings = PipelineSettings()
+    defaults = StorythreadsSettings()
+    started = datetime.now(UTC).replace(tzinfo=None)
+    run_id = str(flow_run.get_id() or f"local-{started:%Y%m%dT%H%M%S}")
+    settings = NightSettings(retention_days=retention_days or defaults.retention_days)
+    progress = _Progress()
     read = read_task(paths, max_input_bytes)
-    choice = encoder_task(encoder, device, batch_size)
+    progress.done("read articles")
+    choice = encoder_task(encoder or defaults.encoder, device or defaults.device, batch_size or defaults.batch_size)
+    progress.done("choose encoder")
     if choice.fallback_reason:
-        logger.warning("encoder %r fell back to %s: %s", encoder, choice.encoder.name, choice.fallback_reason)
-    prepared = prepare_task(read, settings)
-    embeddings = embed_task(prepared, choice.encoder)
-    candidates = index_task(prepared, embeddings, choice.encoder)
-    pairs = duplicates_task(prepared, embeddings, candidates, choice.encoder, settings)
-    threading = threads_task(prepared, embeddings, pairs, settings)
-    run = RunInfo(
-        id=str(flow_run.get_id() or "local"),
-        started_at=started,
-        finished_at=datetime.now(UTC),
-        encoder=choice.encoder.name,
-        encoder_requested=choice.requested,
-        encoder_note=choice.fallback_reason,
-        vectors_embedded=embeddings.count,
-        inputs=list(paths),
-    )
-    report = build_report(run, prepared, Analysis(pairs, threading), read.skipped)
-    files = report_task(report, output)
+        logger.warning("encoder %r fell back to %s: %s", choice.requested, choice.encoder.name, choice.fallback_reason)
+    home_dir = Path(home).expanduser() if home else defaults.home
+    with Store.open(home_dir, db or defaults.db) as store:
+        tonight = take_in_task(store, read, run_id, started, choice.encoder, settings)
+        progress.done("take in articles")
+        prepared = prepare_task(store, tonight, settings)
+        progress.done("prepare text")
+        vectors = embed_task(store, prepared, choice.encoder)
+        progress.done("embed passages")
+        involved = index_task(store, tonight, prepared, vectors, choice.encoder)
+        progress.done("index and search candidates")
+        pairs = duplicates_task(store, tonight, prepared, vectors, involved, choice.encoder, settings)
+        progress.done("verify duplicates")
+        update = threads_task(store, tonight, prepared, vectors, choice.encoder, settings)
+        progress.done("find story threads")
+        run = RunInfo(
+            id=run_id,
+            started_at=started,
+            finished_at=datetime.now(UTC).replace(tzinfo=None),
+            encoder=choice.encoder.name,
+            encoder_requested=choice.requested,
+            encoder_note=choice.fallback_reason,
+            vectors_embedded=vectors.embedded,
+            vectors_reused=vectors.reused,
+            inputs=list(paths),
+            store=store.display_url,
+            extra={"retention_days": settings.retention_days},
+        )
+        report = build_night_report(run, store, tonight, prepared, pairs, update, read.skipped)
+        outputs = (
+            [output]
+            if output
+            else [str(home_dir / "reports" / _run_folder(started, run_id)), str(home_dir / "reports" / "latest")]
+        )
+        files = report_task(report, outputs)
+        store.finish_run(run_id, run.finished_at, report["run"])
+    progress.done("write reports")
     for line in summary_lines(report):
         print(line)
     return {"report": report, "files": files}
 
 
-def run_flow(paths: Sequence[str | Path], **parameters: Any) -> dict[str, Any]:
-    """Run the flow once, without the per-run heartbeat thread (it costs ~1 s a run)."""
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        return storythreads_flow([str(p) for p in paths], **parameters)
+def _run_folder(started: datetime, run_id: str) -> str:
+    return f"{started:%Y-%m-%dT%H%M%S}_{run_id[:8]}"
+
+
+def run_flow(
+    paths: Sequence[str | Path], on_progress: ProgressListener | None = None, **parameters: Any
+) -> dict[str, Any]:
+    """Run the flow once in this process, without the per-run heartbeat thread (it costs ~1 s a run)."""
+    if on_progress is not None:
+        _listeners.append(on_progress)
+    try:
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            return storythreads_flow([str(p) for p in paths], **parameters)
+    finally:
+        if on_progress is not None:
+            _listeners.remove(on_progress)

@@ -18,8 +18,21 @@ class StorythreadsSettings(BaseSettings):
     encoder: str = Field("auto", description="'auto', 'lexical', or a sentence-transformers model id or folder")
     device: str | None = Field(None, description="torch device for a sentence-transformers model, e.g. 'cpu' or 'cuda'")
     batch_size: int = Field(64, ge=1, description="texts per sentence-transformers batch")
-    output: Path = Field(Path("storythreads-report"), description="folder the reports are written to")
+    home: Path = Field(
+        Path("~/.storythreads").expanduser(),
+        description="data folder: the SQLite store, the FAISS index files and the reports",
+    )
+    db: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the store, e.g. postgresql+psycopg://user@host/db (default: SQLite in home)",
+    )
+    retention_days: float = Field(30.0, gt=0, description="articles this many days old or newer are compared")
     max_input_bytes: int = Field(DEFAULT_MAX_BYTES, ge=1, description="inputs larger than this are skipped")
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
 
     @field_validator("encoder")
     @classmethod

@@ -47,7 +47,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     run = report["run"]
     kinds = ", ".join(f"{count} {kind}" for kind, count in run["duplicate_pairs"].items())
     return [
-        f"articles read: {run['articles_read']}, skipped: {run['articles_skipped']}",
+        f"articles read: {run['articles_read']}, skipped: {run['articles_skipped']}, "
+        f"in the window: {run.get('articles_in_window', run['articles_read'])}",
         f"encoder: {run['encoder']}" + (f" ({run['encoder_note']})" if run["encoder_note"] else ""),
         f"duplicate pairs: {sum(run['duplicate_pairs'].values())} ({kinds})",
         f"threads: {run['threads']}, unthreaded articles: {run['unthreaded']}",
@@ -66,9 +67,50 @@ def duplicates_table(report: dict[str, Any]) -> list[dict[str, Any]]:
             "containment_b": pair["containment"][pair["articles"][1]],
             "matched_passages": len(pair["matches"]),
             "shared_quotes": len(pair["shared_quotes"]),
+            "new": bool(pair.get("new", True)),
         }
         for pair in report["duplicates"]
     ]
+
+
+def threads_table(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per story thread: id, label, size, dates, and how many articles joined tonight."""
+    return [
+        {
+            "thread": thread["id"],
+            "label": thread["label"],
+            "articles": len(thread["articles"]),
+            "joined_tonight": len(thread.get("new_articles", [])),
+            "first_published": thread["first_published"] or "",
+            "last_published": thread["last_published"] or "",
+        }
+        for thread in report["threads"]
+    ]
+
+
+def tonight_lines(report: dict[str, Any]) -> list[str]:
+    """What changed tonight, as plain lines: articles, new pairs, new, grown, merged and split threads."""
+    tonight = report.get("tonight") or {}
+    titles = _titles(report)
+    lines = [
+        f"{len(tonight.get('new_articles', []))} new articles, {len(tonight.get('updated_articles', []))} updated, "
+        f"{tonight.get('unchanged_articles', 0)} unchanged; {report['run']['vectors_embedded']} texts embedded, "
+        f"{report['run'].get('vectors_reused', 0)} reused"
+    ]
+    new_pairs = tonight.get("new_duplicates", [])
+    lines.append(f"{len(new_pairs)} new duplicate pairs" + (":" if new_pairs else ""))
+    for pair in new_pairs:
+        a, b = pair["articles"]
+        lines.append(f"  {a} ↔ {b} ({pair['kind']}, {pair['score']:.2f}): {_short(titles.get(a, ''), 60)}")
+    for thread in tonight.get("new_threads", []):
+        lines.append(f"new thread {thread['id']} «{thread['label']}»: {', '.join(thread['articles'])}")
+    for thread in tonight.get("grown_threads", []):
+        lines.append(f"thread {thread['id']} «{thread['label']}» grew: +{', '.join(thread['added'])}")
+    for merge in tonight.get("merges", []):
+        lines.append(f"merged into {merge['into']}: {', '.join(merge['merged'])}")
+    for split in tonight.get("splits", []):
+        lines.append(f"split from {split['from']}: {', '.join(split['into'])}")
+    return lines
 
 
 def to_markdown(report: dict[str, Any], detail_limit: int | None = None) -> str:
@@ -79,6 +121,11 @@ def to_markdown(report: dict[str, Any], detail_limit: int | None = None) -> str:
     titles = _titles(report)
     lines = [f"# storythreads report — run {md(report['run']['id'])}", ""]
     lines += [f"- {md(line)}" for line in summary_lines(report)]
+    lines += ["", "## Tonight", ""]
+    lines += [
+        f"- {md(line.strip())}" if not line.startswith("  ") else f"  - {md(line.strip())}"
+        for line in tonight_lines(report)
+    ]
     lines += ["", "## Duplicate reporting", ""]
     if not report["duplicates"]:
         lines.append("No two articles share reporting.")
@@ -178,6 +225,9 @@ def to_html(report: dict[str, Any]) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<h1>storythreads report <code>{_h(report['run']['id'])}</code></h1>",
         "<ul>" + "".join(f"<li>{_h(line)}</li>" for line in summary_lines(report)) + "</ul>",
+        '<h2>Tonight</h2><ul class="tonight">'
+        + "".join(f'<li dir="auto">{_h(line.strip())}</li>' for line in tonight_lines(report))
+        + "</ul>",
         "<h2>Duplicate reporting</h2>",
     ]
     if not report["duplicates"]:

@@ -1,0 +1,365 @@
+"""The nightly run against the store, as plain stage functions.
+
+Tonight's articles are taken into the store; those that are new, changed, or were never
+compared with tonight's encoder ("fresh") are prepared and embedded (each distinct text
+once per encoder, ever); the persistent FAISS indexes find the stored articles in the
+retention window that share passages or quotes with them; duplicates are verified between
+the fresh articles and those; then the whole window is re-clustered and the groups are
+mapped onto the stored threads so ids stay stable. With an empty store this is exactly
+the batch pipeline of `clustering.pipeline`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from clustering.continuity import Continuity, carry_threads
+from clustering.duplicates import DuplicatePair, find_candidates, find_duplicates, pair_evidence
+from clustering.pipeline import PipelineSettings
+from clustering.threads import article_vectors, group_articles, label_terms, thread_label
+from corpus.article import Article, PreparedArticle
+from corpus.boilerplate import RepeatedLines
+from corpus.prepare import prepare_articles
+from corpus.store import Intake, ParagraphRow, Store, StoredPair, ThreadEvent, ThreadUpdate, content_hash
+from embeddings.encoders import Encoder
+from embeddings.index import StoredIndex
+
+log = logging.getLogger(__name__)
+
+KINDS = ("passage", "quote", "title")
+STRONG_KINDS = ("exact", "near_duplicate")
+
+
+@dataclass(frozen=True)
+class NightSettings:
+    """Settings of a nightly run; the defaults are what `storythreads run` uses."""
+
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    retention_days: float = 30.0
+    """Articles published or arrived within this many days before the run are compared and clustered."""
+    continue_similarity: float = 0.8
+    """A new group with no members of an old thread continues it when their centroids are this similar."""
+
+    def __post_init__(self) -> None:
+        if self.retention_days <= 0:
+            raise ValueError(f"retention_days must be positive, got {self.retention_days}")
+
+
+@dataclass
+class Tonight:
+    """One run's place in the store: what came in and the window it is compared against."""
+
+    run_id: str
+    now: datetime
+    intake: Intake
+    window: list[str]
+    fresh: list[str]
+    """Window articles to analyse tonight: new, changed, or never analysed with this encoder."""
+
+
+@dataclass
+class Vectors:
+    """Vectors of some prepared articles, per kind, rows in the order of their texts."""
+
+    passages: np.ndarray
+    quotes: np.ndarray
+    titles: np.ndarray
+    embedded: int = 0
+    """Texts encoded by this call (cache misses)."""
+    reused: int = 0
+    """Texts whose vectors came from the cache."""
+
+
+def take_in(
+    store: Store, articles: Sequence[Article], run_id: str, now: datetime, encoder: Encoder, settings: NightSettings
+) -> Tonight:
+    """Store tonight's articles and work out the window and the fresh articles."""
+    store.start_run(run_id, now, encoder.name)
+    intake = store.ingest(articles, run_id, now)
+    window = store.window(now - timedelta(days=settings.retention_days))
+    fresh = store.not_analysed(window, encoder.name)
+    log.info(
+        "%d new, %d changed, %d unchanged articles; %d in the window, %d to analyse",
+        len(intake.new),
+        len(intake.updated),
+        len(intake.unchanged),
+        len(window),
+        len(fresh),
+    )
+    return Tonight(run_id, now, intake, window, fresh)
+
+
+def prepare_stored(store: Store, ids: Sequence[str], settings: NightSettings, save: bool) -> list[PreparedArticle]:
+    """Prepare stored articles; a source's repeated lines count over the whole store.
+
+    With `save`, their paragraphs and label terms are written back to the store.
+    """
+    articles = store.articles(ids)
+    repeated = RepeatedLines()
+    exclude = [a.id for a in articles] if save else []
+    for source, counts in store.line_counts({a.source for a in articles}, exclude).items():
+        repeated.add_counts(source, counts)
+    if save:
+        prepared = prepare_articles(articles, settings.pipeline.prepare, repeated)
+        store.save_paragraphs(
+            {p.article.id: _paragraph_rows(p) for p in prepared},
+            {p.article.id: label_terms(p) for p in prepared},
+        )
+        return prepared
+    # already counted in the store: prepare each without adding its lines again
+    from corpus.prepare import prepare_article
+
+    return [prepare_article(a, None, settings.pipeline.prepare, repeated) for a in articles]
+
+
+def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Encoder) -> Vectors:
+    """Vectors for every passage, quote and title, encoding only texts the cache lacks."""
+    texts = {
+        "passage": [[p.text for p in a.passages] for a in prepared],
+        "quote": [[q.text for q in a.quotes] for a in prepared],
+        "title": [[a.article.title] for a in prepared],
+    }
+    arrays: dict[str, np.ndarray] = {}
+    embedded = reused = 0
+    for kind in KINDS:
+        flat = [t for per_article in texts[kind] for t in per_article]
+        hashes = [content_hash(t) for t in flat]
+        cached = store.cached_vectors(encoder.name, kind, hashes)
+        missing = {h: t for h, t in zip(hashes, flat, strict=True) if h not in cached}
+        if missing:
+            encoded = encoder.encode(list(missing.values()))
+            ids = store.add_vectors(encoder.name, kind, dict(zip(missing, encoded, strict=True)))
+            cached.update({h: (ids[h], v) for h, v in zip(missing, encoded, strict=True)})
+        embedded += len(missing)
+        reused += len(flat) - len(missing)
+        rows = [cached[h][1] for h in hashes]
+        arrays[kind] = np.stack(rows).astype(np.float32) if rows else np.zeros((0, encoder.dim), dtype=np.float32)
+        vector_ids: dict[str, list[int]] = {}
+        row = 0
+        for article, per_article in zip(prepared, texts[kind], strict=True):
+            vector_ids[article.article.id] = [cached[h][0] for h in hashes[row : row + len(per_article)]]
+            row += len(per_article)
+        store.set_embedded(encoder.name, kind, vector_ids)
+    return Vectors(arrays["passage"], arrays["quote"], arrays["title"], embedded, reused)
+
+
+def index_path(store: Store, encoder: Encoder, kind: str) -> str:
+    """The FAISS file of `kind` vectors of `encoder`, in the store's index folder."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.name)[:60]
+    return str(store.index_dir / f"{slug}-{content_hash(encoder.name)[:8]}.{kind}.faiss")
+
+
+def search_window(
+    store: Store, tonight: Tonight, prepared: Sequence[PreparedArticle], vectors: Vectors, encoder: Encoder
+) -> list[str]:
+    """Bring the index files up to date and find the stored window articles that share passages or quotes
+    with tonight's fresh articles."""
+    fresh = set(tonight.fresh)
+    older = set(tonight.window) - fresh
+    involved: set[str] = set()
+    for kind, queries in (("passage", vectors.passages), ("quote", vectors.quotes)):
+        index = StoredIndex.sync(
+            index_path(store, encoder, kind),
+            encoder.dim,
+            store.vector_count(encoder.name, kind),
+            lambda skip, kind=kind: store.vectors_after(encoder.name, kind, skip),
+        )
+        index.save()
+        if not older or not len(queries):
+            continue
+        hits = index.within(queries, encoder.candidate_threshold)
+        owners = store.owners(encoder.name, kind, (int(v) for _, ids, _ in hits for v in ids))
+        involved |= {a for found in owners.values() for a in found if a in older}
+    return sorted(involved)
+
+
+def verify_fresh(
+    store: Store,
+    tonight: Tonight,
+    prepared: Sequence[PreparedArticle],
+    vectors: Vectors,
+    involved: Sequence[str],
+    encoder: Encoder,
+    settings: NightSettings,
+) -> list[DuplicatePair]:
+    """Verify duplicates between the fresh articles and each other or the involved stored ones; store them."""
+    others = prepare_stored(store, involved, settings, save=False) if involved else []
+    other_vectors = embed_stored(store, others, encoder) if others else None
+    everything = [*prepared, *others]
+    passages = _stack(vectors.passages, other_vectors.passages if other_vectors else None)
+    quotes = _stack(vectors.quotes, other_vectors.quotes if other_vectors else None)
+    candidates = find_candidates(everything, passages, encoder.candidate_threshold)
+    pairs = find_duplicates(
+        everything,
+        passages,
+        candidates,
+        quote_vectors=quotes,
+        quote_threshold=encoder.candidate_threshold,
+        settings=settings.pipeline.duplicates,
+    )
+    fresh = set(tonight.fresh)
+    pairs = [p for p in pairs if p.article_a in fresh or p.article_b in fresh]
+    texts = {a.article.id: a.article.text for a in everything}
+    store.replace_pairs(
+        tonight.fresh,
+        [
+            StoredPair(
+                p.article_a,
+                p.article_b,
+                p.kind.value,
+                round(p.score, 4),
+                p.first,
+                pair_evidence(p, texts),
+                encoder.name,
+                tonight.run_id,
+            )
+            for p in pairs
+        ],
+    )
+    store.mark_analysed(tonight.fresh, encoder.name)
+    return pairs
+
+
+def thread_window(
+    store: Store,
+    tonight: Tonight,
+    prepared: Sequence[PreparedArticle],
+    vectors: Vectors,
+    encoder: Encoder,
+    settings: NightSettings,
+) -> ThreadUpdate:
+    """Re-cluster the window, keep previous thread ids (see `clustering.continuity`) and store the result."""
+    thread_settings = settings.pipeline.threads
+    fresh_vectors = article_vectors(prepared, vectors.passages, vectors.titles, thread_settings.title_weight)
+    store.save_article_vectors(encoder.name, {a.article.id: v for a, v in zip(prepared, fresh_vectors, strict=True)})
+    stored = store.article_vectors(encoder.name, tonight.window)
+    window = [a for a in tonight.window if a in stored]
+    matrix = np.stack([stored[a] for a in window]) if window else np.zeros((0, encoder.dim), dtype=np.float32)
+    strong = [(p.article_a, p.article_b, p.score) for p in store.pairs_among(window) if p.kind in STRONG_KINDS]
+    groups = group_articles(window, matrix, strong, thread_settings)
+
+    facts = store.article_facts(store.memberships().keys() | set(window))
+    previous = store.memberships()
+    row_of = {a: i for i, a in enumerate(window)}
+    rows_of_thread: dict[str, list[int]] = {}
+    for article, thread in previous.items():
+        if article in row_of:
+            rows_of_thread.setdefault(thread, []).append(row_of[article])
+
+    def founding_order(article: str) -> tuple[datetime, str]:
+        found = facts.get(article, {})
+        return (found.get("published_at") or found.get("arrived_at") or datetime.max, article)
+
+    def continue_thread(group: Sequence[str], candidates: set[str]) -> str | None:
+        centroid = _unit(matrix[[row_of[a] for a in group]].mean(axis=0))
+        best, best_similarity = None, settings.continue_similarity
+        for thread in sorted(candidates):
+            rows = rows_of_thread.get(thread, [])
+            similarity = float(_unit(matrix[rows].mean(axis=0)) @ centroid) if rows else -1.0
+            if similarity >= best_similarity:
+                best, best_similarity = thread, similarity
+        return best
+
+    continuity = carry_threads(groups, window, previous, store.thread_ids_ever(), founding_order, continue_thread)
+    update = _thread_update(tonight.run_id, continuity, previous, facts, window, thread_settings.label_terms)
+    store.save_threads(tonight.run_id, update)
+    return update
+
+
+def _thread_update(
+    run_id: str,
+    continuity: Continuity,
+    previous: dict[str, str],
+    facts: dict[str, dict],
+    window: Sequence[str],
+    label_count: int,
+) -> ThreadUpdate:
+    members: dict[str, list[str]] = {}
+    current = {**previous, **continuity.memberships}
+    for article, thread in current.items():
+        members.setdefault(thread, []).append(article)
+    touched = set(continuity.memberships.values()) | set(continuity.created)
+    terms = {a: (facts.get(a, {}).get("label_terms") or "").split() for a in current}
+    in_window = set(window)
+    document_frequency = Counter(t for a in in_window for t in set(terms.get(a, [])))
+    labels = {
+        thread: thread_label(
+            [facts.get(a, {}).get("title") or "" for a in members.get(thread, [])],
+            [terms.get(a, []) for a in members.get(thread, [])],
+            document_frequency,
+            max(len(in_window), 1),
+            label_count,
+        )
+        for thread in touched
+    }
+    events: list[ThreadEvent] = []
+    for thread, parent in sorted(continuity.created.items()):
+        if parent is not None:
+            events.append(ThreadEvent(run_id, "split", parent, [thread]))
+        elif len(members.get(thread, [])) > 1:
+            events.append(ThreadEvent(run_id, "new", thread, sorted(members[thread])))
+    survivors: dict[str, list[str]] = {}
+    before = Counter(previous.values())
+    for retired, survivor in continuity.merged.items():
+        # a single-article thread absorbed by a story is that story growing, not a merge of stories
+        if before[retired] > 1:
+            survivors.setdefault(survivor, []).append(retired)
+    for survivor, retired in sorted(survivors.items()):
+        events.append(ThreadEvent(run_id, "merge", survivor, sorted(retired)))
+    for thread, added in sorted(continuity.grew.items()):
+        events.append(ThreadEvent(run_id, "grew", thread, sorted(added)))
+    return ThreadUpdate(continuity.memberships, labels, continuity.created, continuity.merged, events)
+
+
+def _paragraph_rows(prepared: PreparedArticle) -> list[ParagraphRow]:
+    return [
+        ParagraphRow(p.index, p.start, p.end, content_hash(p.text), RepeatedLines.key_of(p.text), p.boilerplate)
+        for p in prepared.paragraphs
+    ]
+
+
+def _stack(first: np.ndarray, second: np.ndarray | None) -> np.ndarray:
+    return first if second is None or not len(second) else np.concatenate([first, second])
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+@dataclass
+class NightResult:
+    """Everything one nightly run produced, for callers that run the stages without Prefect."""
+
+    tonight: Tonight
+    prepared: list[PreparedArticle]
+    vectors: Vectors
+    pairs: list[DuplicatePair]
+    threads: ThreadUpdate
+
+
+def run_night(
+    store: Store,
+    articles: Sequence[Article],
+    encoder: Encoder,
+    run_id: str,
+    now: datetime,
+    settings: NightSettings | None = None,
+) -> NightResult:
+    """All nightly stages in order (the flow runs the same functions as Prefect tasks)."""
+    settings = settings or NightSettings()
+    tonight = take_in(store, articles, run_id, now, encoder, settings)
+    prepared = prepare_stored(store, tonight.fresh, settings, save=True)
+    vectors = embed_stored(store, prepared, encoder)
+    involved = search_window(store, tonight, prepared, vectors, encoder)
+    pairs = verify_fresh(store, tonight, prepared, vectors, involved, encoder, settings)
+    threads = thread_window(store, tonight, prepared, vectors, encoder, settings)
+    store.finish_run(run_id, now, {"fresh": len(tonight.fresh), "pairs": len(pairs)})
+    return NightResult(tonight, prepared, vectors, pairs, threads)

@@ -67,3 +67,31 @@ def chromium() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+POSTGRES_HOW = (
+    "set STORYTHREADS_TEST_POSTGRES_URL to run the store tests on PostgreSQL too, e.g. "
+    "`export STORYTHREADS_TEST_POSTGRES_URL=$(scripts/start-postgres.sh)` (`.ci/run` does this)"
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """An empty store: SQLite in a temporary home, and the same tests again on a real PostgreSQL."""
+    from sqlalchemy import create_engine
+
+    from corpus.store import Store, metadata
+
+    url = None
+    if request.param == "postgresql":
+        url = os.environ.get("STORYTHREADS_TEST_POSTGRES_URL")
+        if not url:
+            if os.environ.get("CI"):
+                pytest.fail("STORYTHREADS_TEST_POSTGRES_URL is unset in CI; " + POSTGRES_HOW)
+            pytest.skip(POSTGRES_HOW)
+        engine = create_engine(url)
+        metadata.drop_all(engine)
+        engine.dispose()
+    opened = Store.open(tmp_path / "home", url)
+    yield opened
+    opened.close()

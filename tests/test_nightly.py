@@ -1,0 +1,145 @@
+"""Nightly runs against the store: reruns, late arrivals, edits, and a stream of several nights."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from clustering.nightly import NightResult, index_path, run_night
+from corpus.article import Article
+from corpus.readers import read_articles
+from corpus.store import Store
+from embeddings.encoders import LexicalEncoder
+from reports.report import RunInfo, build_night_report
+from tests.conftest import SEEDS, WIRE_PAIR
+from tests.stream import article, night, vocabulary
+
+NOW = datetime(2026, 11, 23, 2, 0)
+ENCODER = LexicalEncoder()
+
+
+def _seeds() -> list[Article]:
+    return read_articles([SEEDS]).articles
+
+
+def _night(store: Store, articles: list[Article], run_id: str, now: datetime = NOW) -> tuple[NightResult, dict]:
+    result = run_night(store, articles, ENCODER, run_id, now)
+    info = RunInfo(run_id, now, now, ENCODER.name, "lexical", None, result.vectors.embedded, ["test"])
+    report = build_night_report(info, store, result.tonight, result.prepared, result.pairs, result.threads, [])
+    return result, report
+
+
+def _findings(report: dict) -> tuple[list, list]:
+    """The report's duplicates and threads without the fields that say what was new tonight."""
+    pairs = [{k: v for k, v in p.items() if k != "new"} for p in report["duplicates"]]
+    threads = [{k: v for k, v in t.items() if k != "new_articles"} for t in report["threads"]]
+    return pairs, threads
+
+
+def test_second_run_on_the_same_input_embeds_nothing_and_changes_nothing(store: Store) -> None:
+    first, first_report = _night(store, _seeds(), "run-1")
+    rows_after_first = store.counts()
+    second, second_report = _night(store, _seeds(), "run-2", NOW + timedelta(days=1))
+
+    assert first.vectors.embedded > 0
+    assert second.tonight.fresh == [] and second.vectors.embedded == 0
+    assert second_report["run"]["vectors_embedded"] == 0
+    assert second_report["tonight"]["unchanged_articles"] == 5 and second_report["tonight"]["new_duplicates"] == []
+    assert {k: v for k, v in store.counts().items() if k != "runs"} == {
+        k: v for k, v in rows_after_first.items() if k != "runs"
+    }
+    assert _findings(second_report) == _findings(first_report)
+    assert [p["articles"] for p in first_report["duplicates"]] == [list(WIRE_PAIR)]
+
+
+def test_late_copy_is_a_new_pair_and_joins_the_first_runs_thread(store: Store) -> None:
+    seeds = _seeds()
+    earlier = [a for a in seeds if a.id != WIRE_PAIR[1]]
+    _, first_report = _night(store, earlier, "run-1")
+    thread_of_original = {a["id"]: a["thread"] for a in first_report["articles"]}[WIRE_PAIR[0]]
+    assert thread_of_original is not None and first_report["duplicates"] == []
+
+    _, second_report = _night(store, seeds, "run-2", NOW + timedelta(days=1))
+    tonight = second_report["tonight"]
+    assert tonight["new_articles"] == [WIRE_PAIR[1]]
+    assert [p["articles"] for p in tonight["new_duplicates"]] == [list(WIRE_PAIR)]
+    threads = {a["id"]: a["thread"] for a in second_report["articles"]}
+    assert threads[WIRE_PAIR[1]] == threads[WIRE_PAIR[0]] == thread_of_original
+    grown = {t["id"]: t["added"] for t in tonight["grown_threads"]}
+    assert grown == {thread_of_original: [WIRE_PAIR[1]]}
+
+
+def test_edited_article_is_updated_in_place(store: Store) -> None:
+    seeds = _seeds()
+    _night(store, seeds, "run-1")
+    copy = next(a for a in seeds if a.id == WIRE_PAIR[1])
+    shortened = replace(copy, text=copy.text.splitlines()[0] + "\nتصحيح: حذفت بقية الخبر.")
+    result, report = _night(store, [shortened], "run-2", NOW + timedelta(hours=1))
+    assert result.tonight.intake.updated == [WIRE_PAIR[1]]
+    assert store.counts()["articles"] == 5
+    assert [a.text for a in store.articles([WIRE_PAIR[1]])] == [shortened.text]
+    # the pair was worked out again on the new text: the one paragraph left is a copy of 000's
+    (pair,) = report["duplicates"]
+    assert pair["found_run"] == "run-2"
+    assert pair["containment"][WIRE_PAIR[1]] > 0.9 and pair["containment"][WIRE_PAIR[0]] < 0.15
+
+
+def test_stream_of_nights_keeps_ids_records_merges_and_never_reuses_an_id(store: Store) -> None:
+    start = datetime(2026, 11, 1)
+    floods, talks, fire = vocabulary(1), vocabulary(2), vocabulary(3)
+    seed = itertools.count(100)
+
+    def batch(prefix: str, words: list[str], count: int, day: int, first: int = 0) -> list[Article]:
+        return [article(f"{prefix}{i}", words, night(start, day), next(seed)) for i in range(first, first + count)]
+
+    nights = [
+        # one story, and two early reports of the talks that use different halves of its vocabulary
+        batch("flood", floods, 4, 0) + batch("talks-east", talks[:60], 3, 0) + batch("talks-west", talks[60:], 3, 0),
+        batch("flood", floods, 2, 1, first=4) + batch("fire", fire, 3, 1),
+        batch("talks", talks, 10, 2),
+    ]
+    ids_seen: dict[str, set[str]] = {}
+    results = []
+    for day, articles in enumerate(nights):
+        result, _ = _night(store, articles, f"run-{day}", night(start, day) + timedelta(hours=6))
+        results.append(result)
+        for thread_id, thread in store.threads(include_retired=True).items():
+            ids_seen.setdefault(thread_id, set()).update(thread.members)
+
+    memberships = store.memberships()
+    flood_thread = memberships["flood0"]
+    # the story that grew kept the id it got on the first night
+    assert {memberships[f"flood{i}"] for i in range(6)} == {flood_thread}
+    first_night_threads = {e.thread_id for e in results[0].threads.events if e.kind == "new"}
+    assert flood_thread in first_night_threads
+    assert [e.related for e in results[1].threads.events if e.kind == "grew" and e.thread_id == flood_thread] == [
+        ["flood4", "flood5"]
+    ]
+    # the two halves of the talks story merged into one thread, and the merge is recorded
+    merges = [e for e in results[2].threads.events if e.kind == "merge"]
+    assert len(merges) == 1
+    survivor, retired = merges[0].thread_id, merges[0].related
+    east, west = memberships["talks-east0"], memberships["talks-west0"]
+    assert east == west == survivor
+    assert retired and survivor not in retired
+    stored = store.threads(include_retired=True)
+    assert all(stored[r].merged_into == survivor for r in retired)
+    assert {memberships[f"talks{i}"] for i in range(10)} == {survivor}
+    # no id was ever given to two different stories: every live thread's id is unique and retired ids hold nobody
+    assert all(not stored[r].members for r in retired)
+    assert len(stored) == len(set(stored))
+    assert len({memberships[f"fire{i}"] for i in range(3)} | {flood_thread, survivor}) == 3
+
+
+def test_truncated_index_file_is_rebuilt(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    seeds = _seeds()
+    _night(store, [a for a in seeds if a.id != WIRE_PAIR[1]], "run-1")
+    index_file = Path(index_path(store, ENCODER, "passage"))
+    index_file.write_bytes(index_file.read_bytes()[:100])
+    _, report = _night(store, seeds, "run-2", NOW + timedelta(hours=1))
+    assert "rebuilding it" in caplog.text
+    assert [p["articles"] for p in report["tonight"]["new_duplicates"]] == [list(WIRE_PAIR)]

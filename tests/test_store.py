@@ -1,0 +1,64 @@
+"""The store on its own: articles in and out, the embedding cache, pairs, schema checks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus.article import Article
+from corpus.store import Store, StoredPair
+
+NOW = datetime(2026, 11, 23, 2, 0)
+
+
+def _article(article_id: str, text: str = "نص الخبر الأول.\n\nفقرة ثانية.") -> Article:
+    return Article(id=article_id, title=f"عنوان {article_id}", text=text, source="وكالة", published_at=NOW)
+
+
+def test_ingest_sorts_new_changed_and_unchanged_without_duplicate_rows(store: Store) -> None:
+    first = store.ingest([_article("a"), _article("b")], "run-1", NOW)
+    assert (first.new, first.updated, first.unchanged) == (["a", "b"], [], [])
+    changed = replace(_article("b"), text="نص جديد بعد التعديل.")
+    second = store.ingest([_article("a"), changed, _article("c")], "run-2", NOW)
+    assert (second.new, second.updated, second.unchanged) == (["c"], ["b"], ["a"])
+    assert store.counts()["articles"] == 3
+    assert [a.text for a in store.articles(["b"])] == ["نص جديد بعد التعديل."]
+
+
+def test_changed_article_loses_its_old_pairs(store: Store) -> None:
+    store.ingest([_article("a"), _article("b")], "run-1", NOW)
+    pair = StoredPair("a", "b", "exact", 1.0, "a", {"articles": ["a", "b"]}, "lexical", "run-1")
+    store.replace_pairs(["a", "b"], [pair])
+    assert [(p.article_a, p.article_b) for p in store.pairs_among(["a", "b"])] == [("a", "b")]
+    store.ingest([replace(_article("b"), text="شيء آخر تماما.")], "run-2", NOW)
+    assert store.pairs_among(["a", "b"]) == []
+
+
+def test_vector_cache_round_trips_exact_float32(store: Store) -> None:
+    vectors = {"h1": np.array([0.6, 0.8, 0.0], dtype=np.float32), "h2": np.array([1.0, 0.0, 0.0], dtype=np.float32)}
+    ids = store.add_vectors("enc", "passage", vectors)
+    assert set(ids) == {"h1", "h2"} and ids["h1"] != ids["h2"]
+    found = store.cached_vectors("enc", "passage", ["h1", "h2", "missing"])
+    assert set(found) == {"h1", "h2"}
+    assert np.array_equal(found["h1"][1], vectors["h1"])
+    assert store.cached_vectors("other-encoder", "passage", ["h1"]) == {}
+    batches = list(store.vectors_after("enc", "passage", 1))
+    assert [list(ids) for ids, _ in batches] == [[ids["h2"]]]
+
+
+def test_a_store_from_a_newer_schema_is_refused_with_the_fix(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store, store.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE storythreads_meta SET value = '99' WHERE key = 'schema'")
+    with pytest.raises(ValueError, match=r"schema version 99.*expects 1.*new store"):
+        Store.open(tmp_path)
+
+
+def test_home_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    with pytest.raises(ValueError, match="is a file; expected a folder"):
+        Store.open(home)

@@ -204,6 +204,37 @@ def _side_by_side(heading: str, evidence: dict[str, Any]) -> str:
     return f'<tr><th colspan="2">{heading}</th></tr><tr>{texts}</tr>'
 
 
+def _tonight_html(report: dict[str, Any]) -> str:
+    """What changed tonight; ids in code, titles and labels isolated so each runs in its own direction."""
+    tonight = report.get("tonight") or {}
+    titles = _titles(report)
+
+    def text(value: str) -> str:
+        return f'<bdi dir="auto">{_h(value)}</bdi>'
+
+    def ids(values: list[str]) -> str:
+        return ", ".join(f"<code>{_h(v)}</code>" for v in values)
+
+    items = [f"<li>{_h(tonight_lines(report)[0])}</li>"]
+    pairs = tonight.get("new_duplicates", [])
+    items.append(f"<li>{len(pairs)} new duplicate pairs</li>")
+    for pair in pairs:
+        a, b = pair["articles"]
+        items.append(
+            f'<li class="sub">{ids([a])} ↔ {ids([b])} · {_h(pair["kind"])} · {pair["score"]:.2f} · '
+            f"{text(_short(titles.get(a, ''), 80))}</li>"
+        )
+    for thread in tonight.get("new_threads", []):
+        items.append(f"<li>new thread {ids([thread['id']])} {text(thread['label'])}: {ids(thread['articles'])}</li>")
+    for thread in tonight.get("grown_threads", []):
+        items.append(f"<li>thread {ids([thread['id']])} {text(thread['label'])} grew: {ids(thread['added'])}</li>")
+    for merge in tonight.get("merges", []):
+        items.append(f"<li>merged into {ids([merge['into']])}: {ids(merge['merged'])}</li>")
+    for split in tonight.get("splits", []):
+        items.append(f"<li>split from {ids([split['from']])}: {ids(split['into'])}</li>")
+    return '<h2>Tonight</h2><ul class="tonight">' + "".join(items) + "</ul>"
+
+
 def to_html(report: dict[str, Any]) -> str:
     """A standalone page: no scripts, strict content policy, every text escaped, bidi-aware."""
     articles = {a["id"]: a for a in report["articles"]}
@@ -225,9 +256,7 @@ def to_html(report: dict[str, Any]) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<h1>storythreads report <code>{_h(report['run']['id'])}</code></h1>",
         "<ul>" + "".join(f"<li>{_h(line)}</li>" for line in summary_lines(report)) + "</ul>",
-        '<h2>Tonight</h2><ul class="tonight">'
-        + "".join(f'<li dir="auto">{_h(line.strip())}</li>' for line in tonight_lines(report))
-        + "</ul>",
+        _tonight_html(report),
         "<h2>Duplicate reporting</h2>",
     ]
     if not report["duplicates"]:

@@ -18,6 +18,14 @@ SEEDS = ROOT / "seeds"
 WIRE_PAIR = ("000_ce02d54b5f4cf86a", "004_b98d23bcef3dc532")
 
 
+@pytest.fixture(autouse=True)
+def storythreads_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own store home: no test sees another's articles, and ~/.storythreads is never touched."""
+    home = tmp_path / "storythreads-home"
+    monkeypatch.setenv("STORYTHREADS_HOME", str(home))
+    return home
+
+
 @pytest.fixture(scope="session")
 def seeds_dir() -> Path:
     return SEEDS

@@ -42,6 +42,8 @@ def test_flow_run_publishes_its_report_as_artifacts(seeds_dir: Path, tmp_path: P
         )
         expected_stages = {
             "read articles",
+            "choose encoder",
+            "take in articles",
             "prepare text",
             "embed passages",
             "index and search candidates",
@@ -59,15 +61,49 @@ def test_flow_run_publishes_its_report_as_artifacts(seeds_dir: Path, tmp_path: P
             time.sleep(0.5)
     assert flow_run.state is not None and flow_run.state.is_completed()
     by_key = {artifact.key: artifact for artifact in artifacts}
-    assert set(by_key) == {"storythreads-report", "storythreads-duplicates", "storythreads-html-report"}
+    assert set(by_key) == {
+        "storythreads-report",
+        "storythreads-new-duplicates",
+        "storythreads-threads",
+        "storythreads-html-report",
+        "storythreads-progress",
+    }
     markdown = by_key["storythreads-report"].data
     assert isinstance(markdown, str) and "near\\_duplicate" in markdown and "ووستر" in markdown
-    table = by_key["storythreads-duplicates"].data
-    rows = json.loads(table) if isinstance(table, str) else table
+    assert markdown.index("## Tonight") < markdown.index("## Duplicate reporting")
+    rows = _table(by_key["storythreads-new-duplicates"].data)
     assert [(row["article_a"], row["article_b"], row["kind"]) for row in rows] == [(*WIRE_PAIR, "near_duplicate")]
+    threads = _table(by_key["storythreads-threads"].data)
+    assert [(row["articles"], row["joined_tonight"]) for row in threads] == [(2, 2)]
+    assert by_key["storythreads-progress"].data == 100
     html_uri = (tmp_path / "report.html").resolve().as_uri()
     assert by_key["storythreads-html-report"].data == f"[HTML report]({html_uri})"
     assert expected_stages <= stage_names
+
+
+def _table(data: object) -> list[dict]:
+    return json.loads(data) if isinstance(data, str) else data  # type: ignore[return-value]
+
+
+def test_cli_second_run_on_seeds_embeds_nothing_and_reports_the_same(seeds_dir: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    reports = []
+    for night in ("first", "second"):
+        result = CliRunner().invoke(
+            app, ["run", str(seeds_dir), "--home", str(home), "--output", str(tmp_path / night), "--encoder", "lexical"]
+        )
+        assert result.exit_code == 0, result.output
+        reports.append(_read_report(tmp_path / night))
+    first, second = reports
+    assert "0 texts embedded" in result.output and "0 new duplicate pairs" in result.output
+    assert second["run"]["vectors_embedded"] == 0 and second["run"]["articles_unchanged"] == 5
+    assert [{k: v for k, v in p.items() if k != "new"} for p in second["duplicates"]] == [
+        {k: v for k, v in p.items() if k != "new"} for p in first["duplicates"]
+    ]
+    assert [(t["id"], t["articles"], t["label"]) for t in second["threads"]] == [
+        (t["id"], t["articles"], t["label"]) for t in first["threads"]
+    ]
+    assert (home / "storythreads.db").is_file() and list((home / "index").glob("*.passage.faiss"))
 
 
 def test_cli_run_on_seeds_prints_the_summary_and_writes_reports(seeds_dir: Path, tmp_path: Path) -> None:
@@ -133,7 +169,8 @@ def test_run_through_a_local_sentence_transformers_model(
     assert report["run"]["encoder"] == f"st-{tiny_model_path.name}"
     assert report["run"]["encoder_note"] is None
     assert report["run"]["articles_read"] == 5
-    assert report["run"]["vectors_embedded"] == report["run"]["passages"] + report["run"]["quotes"] + 5
+    texts = report["run"]["passages"] + report["run"]["quotes"] + 5
+    assert report["run"]["vectors_embedded"] + report["run"]["vectors_reused"] == texts
     assert all(pair["kind"] in {"exact", "near_duplicate", "partial_reuse"} for pair in report["duplicates"])
     threaded = {a for t in report["threads"] for a in t["articles"]}
     assert threaded | set(report["unthreaded"]) == {a["id"] for a in report["articles"]}

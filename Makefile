@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out/seeds
+HOME_DIR ?= out/store
 
 .PHONY: demo test lint clean
 
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/storythreads run seeds --output $(OUT)
+	$(BIN)/storythreads run seeds --home $(HOME_DIR) --output $(OUT)
 
 test: $(STAMP)
 	bash scripts/ensure-chromium.sh

@@ -217,6 +217,7 @@ def storythreads_flow(
         progress.done("find story threads")
         run = RunInfo(
             id=run_id,
+            name=flow_run.get_name(),
             started_at=started,
             finished_at=datetime.now(UTC).replace(tzinfo=None),
             encoder=choice.encoder.name,

@@ -120,6 +120,8 @@ def to_markdown(report: dict[str, Any], detail_limit: int | None = None) -> str:
     """
     titles = _titles(report)
     lines = [f"# storythreads report — run {md(report['run']['id'])}", ""]
+    if report["run"].get("name"):
+        lines += [f"Prefect flow run **{md(report['run']['name'])}**", ""]
     lines += [f"- {md(line)}" for line in summary_lines(report)]
     lines += ["", "## Tonight", ""]
     lines += [
@@ -255,6 +257,7 @@ def to_html(report: dict[str, Any]) -> str:
         f"<title>storythreads report {_h(report['run']['id'])}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>storythreads report <code>{_h(report['run']['id'])}</code></h1>",
+        f'<p class="muted">Prefect flow run <b class="run-name">{_h(report["run"].get("name") or "")}</b></p>',
         "<ul>" + "".join(f"<li>{_h(line)}</li>" for line in summary_lines(report)) + "</ul>",
         _tonight_html(report),
         "<h2>Duplicate reporting</h2>",

@@ -36,6 +36,8 @@ class RunInfo:
     inputs: list[str]
     vectors_reused: int = 0
     store: str | None = None
+    name: str | None = None
+    """The Prefect flow run's name, as the Prefect UI shows it."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -203,6 +205,7 @@ def _assemble(
         "version": REPORT_VERSION,
         "run": {
             "id": run.id,
+            "name": run.name,
             "started_at": _iso(run.started_at),
             "finished_at": _iso(run.finished_at),
             "duration_s": round((run.finished_at - run.started_at).total_seconds(), 3),

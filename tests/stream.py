@@ -7,7 +7,28 @@ from datetime import datetime, timedelta
 
 from corpus.article import Article
 
-COMMON = "the a of to in and said on for with at by from after over their has was were will".split()
+COMMON = [
+    "the",
+    "a",
+    "of",
+    "to",
+    "in",
+    "and",
+    "said",
+    "on",
+    "for",
+    "with",
+    "at",
+    "by",
+    "from",
+    "after",
+    "over",
+    "their",
+    "has",
+    "was",
+    "were",
+    "will",
+]
 
 
 def vocabulary(seed: int, size: int = 120) -> list[str]:

@@ -23,11 +23,12 @@ console = Console()
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show debug logging")] = False) -> None:
     """storythreads command line."""
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
-    )
+    handler = RichHandler(console=Console(stderr=True), show_path=False)
+    if not verbose:
+        # Prefect's info lines would tear the progress bar; its API handler still gets them, so
+        # the Prefect UI shows the full run log
+        handler.addFilter(lambda record: record.levelno >= logging.WARNING or not record.name.startswith("prefect"))
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler])
     for package in ("corpus", "embeddings", "clustering", "reports", "flows"):
         logging.getLogger(package).setLevel(logging.DEBUG if verbose else logging.INFO)
 

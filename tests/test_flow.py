@@ -174,3 +174,16 @@ def test_run_through_a_local_sentence_transformers_model(
     assert all(pair["kind"] in {"exact", "near_duplicate", "partial_reuse"} for pair in report["duplicates"])
     threaded = {a for t in report["threads"] for a in t["articles"]}
     assert threaded | set(report["unthreaded"]) == {a["id"] for a in report["articles"]}
+
+
+def test_threads_command_lists_the_stored_threads(seeds_dir: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run = CliRunner().invoke(app, ["run", str(seeds_dir), "--home", str(home), "--encoder", "lexical"])
+    assert run.exit_code == 0, run.output
+    report = json.loads((home / "reports" / "latest" / "report.json").read_text(encoding="utf-8"))
+    (thread,) = report["threads"]
+    listed = CliRunner().invoke(app, ["threads", "--home", str(home)])
+    assert listed.exit_code == 0, listed.output
+    assert thread["id"] in listed.output and "story threads (1)" in listed.output
+    everything = CliRunner().invoke(app, ["threads", "--home", str(home), "--all"])
+    assert "story threads (4)" in everything.output  # the wire pair's thread and three single-article stories

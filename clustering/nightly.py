@@ -12,7 +12,9 @@ the batch pipeline of `clustering.pipeline`.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import signal
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +36,17 @@ from embeddings.index import StoredIndex
 log = logging.getLogger(__name__)
 
 KINDS = ("passage", "quote", "title")
+FAULT_ENV = "STORYTHREADS_FAULT_AFTER"
+"""Fault injection for the crash tests: the process kills itself (SIGKILL) at the checkpoint named here."""
+
+
+def checkpoint(name: str) -> None:
+    """A point where a crash test may kill the run: after each stage, and between a stage's store writes."""
+    if os.environ.get(FAULT_ENV) == name:
+        log.warning("fault injection: killing this run at %r", name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 STRONG_KINDS = ("exact", "near_duplicate")
 
 
@@ -136,6 +149,7 @@ def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Enc
         if missing:
             encoded = encoder.encode(list(missing.values()))
             ids = store.add_vectors(encoder.name, kind, dict(zip(missing, encoded, strict=True)))
+            checkpoint(f"embed: {kind} vectors cached")
             cached.update({h: (ids[h], v) for h, v in zip(missing, encoded, strict=True)})
         embedded += len(missing)
         reused += len(flat) - len(missing)
@@ -223,6 +237,7 @@ def verify_fresh(
             for p in pairs
         ],
     )
+    checkpoint("verify: pairs stored")
     store.mark_analysed(tonight.fresh, encoder.name)
     return pairs
 
@@ -240,6 +255,18 @@ def thread_window(
     fresh_vectors = article_vectors(prepared, vectors.passages, vectors.titles, thread_settings.title_weight)
     store.save_article_vectors(encoder.name, {a.article.id: v for a, v in zip(prepared, fresh_vectors, strict=True)})
     stored = store.article_vectors(encoder.name, tonight.window)
+    missing = [a for a in tonight.window if a not in stored]
+    if missing:
+        # analysed by a run that died before this stage: their vectors are cached, nothing is re-encoded
+        log.info("%d window articles have no article vector yet: computing them", len(missing))
+        earlier = prepare_stored(store, missing, settings, save=False)
+        earlier_vectors = embed_stored(store, earlier, encoder)
+        computed = article_vectors(
+            earlier, earlier_vectors.passages, earlier_vectors.titles, thread_settings.title_weight
+        )
+        found = {a.article.id: v for a, v in zip(earlier, computed, strict=True)}
+        store.save_article_vectors(encoder.name, found)
+        stored.update(found)
     window = [a for a in tonight.window if a in stored]
     matrix = np.stack([stored[a] for a in window]) if window else np.zeros((0, encoder.dim), dtype=np.float32)
     strong = [(p.article_a, p.article_b, p.score) for p in store.pairs_among(window) if p.kind in STRONG_KINDS]
@@ -352,14 +379,22 @@ def run_night(
     run_id: str,
     now: datetime,
     settings: NightSettings | None = None,
+    lock_wait_seconds: float = 0.0,
 ) -> NightResult:
-    """All nightly stages in order (the flow runs the same functions as Prefect tasks)."""
+    """All nightly stages in order, under the store's run lock (the flow runs the same functions as tasks)."""
     settings = settings or NightSettings()
-    tonight = take_in(store, articles, run_id, now, encoder, settings)
-    prepared = prepare_stored(store, tonight.fresh, settings, save=True)
-    vectors = embed_stored(store, prepared, encoder)
-    involved = search_window(store, tonight, prepared, vectors, encoder)
-    pairs = verify_fresh(store, tonight, prepared, vectors, involved, encoder, settings)
-    threads = thread_window(store, tonight, prepared, vectors, encoder, settings)
-    store.finish_run(run_id, now, {"fresh": len(tonight.fresh), "pairs": len(pairs)})
+    with store.run_lock(lock_wait_seconds):
+        tonight = take_in(store, articles, run_id, now, encoder, settings)
+        checkpoint("take in articles")
+        prepared = prepare_stored(store, tonight.fresh, settings, save=True)
+        checkpoint("prepare text")
+        vectors = embed_stored(store, prepared, encoder)
+        checkpoint("embed passages")
+        involved = search_window(store, tonight, prepared, vectors, encoder)
+        checkpoint("index and search candidates")
+        pairs = verify_fresh(store, tonight, prepared, vectors, involved, encoder, settings)
+        checkpoint("verify duplicates")
+        threads = thread_window(store, tonight, prepared, vectors, encoder, settings)
+        checkpoint("find story threads")
+        store.finish_run(run_id, now, {"fresh": len(tonight.fresh), "pairs": len(pairs)})
     return NightResult(tonight, prepared, vectors, pairs, threads)

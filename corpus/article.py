@@ -19,6 +19,8 @@ class Article:
     language: str | None = None
     origin: str = ""
     """Where the article was read from (file, and line for JSON Lines), for messages."""
+    encoding: str | None = None
+    """The character encoding its file was read in (e.g. utf-8, cp1256), when read from a file."""
 
 
 @dataclass(frozen=True)

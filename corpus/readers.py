@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from corpus.article import Article, ReadResult, SkippedInput
+from corpus.html import html_to_text, looks_like_html
 from corpus.pan import is_pan_corpus, pan_document_folders
 from corpus.text import arabic_share
 
@@ -22,8 +24,14 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = frozenset({".txt", ".text"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 JSON_SUFFIXES = frozenset({".json"})
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSONL_SUFFIXES | JSON_SUFFIXES
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | JSONL_SUFFIXES | JSON_SUFFIXES | HTML_SUFFIXES
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+LEGACY_ENCODINGS = (
+    "cp1256", "iso8859_6", "cp720", "cp1252", "latin_1", "cp1251", "koi8_r", "cp1253", "cp1254",
+    "cp1255", "iso8859_8", "gb18030", "big5", "shift_jis", "euc_kr",
+)  # fmt: skip
+"""Encodings tried, by charset-normalizer, for a file that is not UTF-8: those news arrives in."""
 
 
 class InputError(ValueError):
@@ -81,31 +89,65 @@ def _read_file(path: Path) -> Iterator[Article | SkippedInput]:
     if suffix not in SUPPORTED_SUFFIXES:
         expected = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise InputError(f"unsupported file type '{suffix or path.name}' (expected one of {expected})")
-    text = decode(path.read_bytes())
+    text, encoding = decode_with_encoding(path.read_bytes())
+    if encoding not in ("utf-8", "utf-8-sig"):
+        log.info("%s: read as %s", path, encoding)
     if suffix in TEXT_SUFFIXES:
-        yield _article_from_text(path, text)
+        articles: Iterable[Article | SkippedInput] = [_article_from_text(path, text)]
+    elif suffix in HTML_SUFFIXES:
+        articles = [_article_from_html(path, text)]
     elif suffix in JSONL_SUFFIXES:
-        yield from _articles_from_jsonl(path, text)
+        articles = _articles_from_jsonl(path, text)
     else:
-        yield from _articles_from_json(path, text)
+        articles = _articles_from_json(path, text)
+    for item in articles:
+        yield replace(item, encoding=encoding) if isinstance(item, Article) else item
+
+
+def _article_from_html(path: Path, markup: str) -> Article:
+    title, text = html_to_text(markup)
+    if not text.strip():
+        raise InputError("no paragraph left after cleaning the HTML (only markup, scripts or page chrome)")
+    return _make_article(id=path.stem, title=title, text=text, origin=str(path))
 
 
 def decode(data: bytes) -> str:
-    """Decode file bytes as UTF-8 (with or without BOM) or UTF-16 with BOM.
+    """The text of file bytes (see `decode_with_encoding`)."""
+    return decode_with_encoding(data)[0]
 
-    Raises `InputError` for binary data and for text in another encoding.
+
+def decode_with_encoding(data: bytes) -> tuple[str, str]:
+    """(text, encoding) of file bytes: UTF-8 (with or without BOM), UTF-16 with BOM, or a detected
+    legacy encoding such as Windows-1256 or ISO-8859-6 (charset-normalizer).
+
+    Raises `InputError` for binary data and for bytes no encoding reads as text.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16")
+            return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as error:
             raise InputError(f"invalid UTF-16 text ({error.reason} at byte {error.start})") from None
     if b"\x00" in data[:4096]:
         raise InputError("binary file (contains NUL bytes), expected text")
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data.decode("utf-8-sig"), "utf-8-sig"
+        except UnicodeDecodeError as error:
+            raise InputError(f"invalid UTF-8 text after its BOM ({error.reason} at byte {error.start})") from None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as error:
-        raise InputError(f"not UTF-8 text ({error.reason} at byte {error.start}); save the file as UTF-8") from None
+        utf8_error = f"{error.reason} at byte {error.start}"
+    from charset_normalizer import from_bytes  # only for the rare legacy file
+
+    best = from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS)).best()
+    if best is None:
+        raise InputError(f"not text: not UTF-8 ({utf8_error}) and no known encoding reads it")
+    text = str(best)
+    controls = sum(1 for c in text if ord(c) < 32 and c not in "\n\r\t\f")
+    if controls > max(2, len(text) // 100):
+        raise InputError(f"binary file ({controls} control characters when read as {best.encoding}), expected text")
+    return text, best.encoding
 
 
 def _article_from_text(path: Path, text: str) -> Article:
@@ -199,6 +241,11 @@ def _make_article(
 ) -> Article:
     if not text.strip():
         raise InputError("empty text")
+    if looks_like_html(text):
+        html_title, text = html_to_text(text)
+        if not text.strip():
+            raise InputError("no paragraph left after cleaning the HTML in 'text'")
+        title = title or html_title
     if not title:
         first = next(line.strip() for line in text.splitlines() if line.strip())
         title = first[:200]

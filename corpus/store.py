@@ -8,11 +8,15 @@ float32 bytes and evidence is JSON.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
+import os
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -75,6 +79,7 @@ articles_table = Table(
     Column("language", String(20)),
     Column("published_at", DateTime),
     Column("origin", Text),
+    Column("encoding", String(40)),
     Column("content_hash", String(40), nullable=False),
     Column("arrived_at", DateTime, nullable=False),
     Column("first_run", String(64), nullable=False),
@@ -181,6 +186,10 @@ meta_table = Table(
 )
 
 
+class StoreBusy(RuntimeError):
+    """Another run holds the store's run lock."""
+
+
 def content_hash(text: str) -> str:
     """The hash that identifies a text in the store (SHA-1 of its UTF-8 bytes)."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
@@ -264,6 +273,7 @@ class Store:
     def __init__(self, url: str, index_dir: Path) -> None:
         self.url = url
         self.index_dir = Path(index_dir)
+        self.home = self.index_dir.parent
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
@@ -318,11 +328,87 @@ class Store:
                     f"{SCHEMA_VERSION}: point --home/--db at a new store"
                 )
 
+    @contextmanager
+    def run_lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """Hold the store's run lock (a file lock in the home folder, freed even if the process is killed).
+
+        Waits up to `wait_seconds` for another run to finish, then raises `StoreBusy` naming it.
+        """
+        path = self.home / "run.lock"
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+        deadline = time.monotonic() + max(wait_seconds, 0.0)
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = path.read_text(encoding="utf-8").strip() or "unknown process"
+                        raise StoreBusy(
+                            f"another storythreads run ({holder}) is using the store in {self.home}; "
+                            f"waited {wait_seconds:g} s. Let it finish, or wait longer with --lock-wait SECONDS "
+                            "(STORYTHREADS_LOCK_WAIT)"
+                        ) from None
+                    time.sleep(0.2)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} since {datetime.now().isoformat(timespec='seconds')}")
+            handle.flush()
+            yield
+        finally:
+            handle.close()  # closing the file releases the lock
+
+    def check(self) -> list[str]:
+        """Inconsistencies a completed run must not leave behind (empty when the store is sound)."""
+        problems: list[str] = []
+        with self.engine.connect() as connection:
+            has_paragraphs = select(paragraphs_table.c.article_id).where(
+                paragraphs_table.c.article_id == articles_table.c.id
+            )
+            no_paragraphs = connection.execute(
+                select(articles_table.c.id).where(
+                    articles_table.c.analysed_encoder.is_not(None), ~has_paragraphs.exists()
+                )
+            ).all()
+            problems += [f"analysed article {row.id} has no paragraphs" for row in no_paragraphs]
+            orphan_embedded = connection.execute(
+                select(embedded_table.c.article_id, embedded_table.c.vector_id)
+                .outerjoin(vectors_table, vectors_table.c.id == embedded_table.c.vector_id)
+                .where(vectors_table.c.id.is_(None))
+            ).all()
+            problems += [f"article {r.article_id} refers to missing vector {r.vector_id}" for r in orphan_embedded]
+            unprepared = connection.execute(
+                select(embedded_table.c.article_id)
+                .where(
+                    ~select(paragraphs_table.c.article_id)
+                    .where(paragraphs_table.c.article_id == embedded_table.c.article_id)
+                    .exists()
+                )
+                .distinct()
+            ).all()
+            problems += [f"article {r.article_id} has vectors but no paragraphs" for r in unprepared]
+            retired = connection.execute(
+                select(memberships_table.c.article_id, memberships_table.c.thread_id)
+                .join(threads_table, threads_table.c.id == memberships_table.c.thread_id)
+                .where(threads_table.c.merged_into.is_not(None))
+            ).all()
+            problems += [f"article {r.article_id} is in retired thread {r.thread_id}" for r in retired]
+            unanalysed = select(articles_table.c.id).where(articles_table.c.analysed_encoder.is_(None))
+            unanalysed_pairs = connection.execute(
+                select(pairs_table.c.article_a, pairs_table.c.article_b).where(
+                    or_(pairs_table.c.article_a.in_(unanalysed), pairs_table.c.article_b.in_(unanalysed))
+                )
+            ).all()
+            problems += [f"pair {r.article_a}/{r.article_b} of an unanalysed article" for r in unanalysed_pairs]
+        return problems
+
     # runs
 
     def start_run(self, run_id: str, started_at: datetime, encoder: str) -> None:
-        """Record that a run began."""
+        """Record that a run began; runs still marked running were interrupted (the caller holds the lock)."""
         with self.engine.begin() as connection:
+            connection.execute(update(runs_table).where(runs_table.c.status == "running").values(status="interrupted"))
             connection.execute(delete(runs_table).where(runs_table.c.id == run_id))
             connection.execute(
                 insert(runs_table).values(id=run_id, started_at=started_at, encoder=encoder, status="running")
@@ -394,6 +480,7 @@ class Store:
                         url=row["url"],
                         language=row["language"],
                         origin=row["origin"] or "",
+                        encoding=row["encoding"],
                     )
         return [found[i] for i in ids if i in found]
 
@@ -405,6 +492,7 @@ class Store:
             articles_table.c.source,
             articles_table.c.url,
             articles_table.c.language,
+            articles_table.c.encoding,
             articles_table.c.published_at,
             articles_table.c.arrived_at,
             articles_table.c.first_run,
@@ -848,6 +936,7 @@ def _article_row(article: Article, digest: str, run_id: str, now: datetime, firs
         "language": article.language,
         "published_at": article.published_at,
         "origin": article.origin,
+        "encoding": article.encoding,
         "content_hash": digest,
         "updated_run": run_id,
         "analysed_encoder": None,

@@ -58,10 +58,14 @@ def run(
     retention_days: Annotated[
         float | None, typer.Option(help="compare with stored articles this many days old or newer")
     ] = None,
+    lock_wait: Annotated[
+        float | None, typer.Option(help="seconds to wait while another run uses the store [env STORYTHREADS_LOCK_WAIT]")
+    ] = None,
 ) -> None:
     """Take in PATHS, compare them with the stored window, update the threads and write the reports."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from corpus.store import StoreBusy
     from flows.pipeline import STAGES, run_flow  # imports Prefect: keep `--help` fast
 
     defaults = StorythreadsSettings()
@@ -83,18 +87,23 @@ def run(
             upcoming = STAGES[following] if following < len(STAGES) else "done"
             bar.update(stage, completed=percent, description=f"storythreads: {upcoming}")
 
-        result = run_flow(
-            paths,
-            on_progress=on_progress,
-            output=str(output) if output else None,
-            home=str(home) if home else None,
-            db=db,
-            encoder=encoder,
-            device=device,
-            batch_size=batch_size,
-            max_input_bytes=defaults.max_input_bytes,
-            retention_days=retention_days,
-        )
+        try:
+            result = run_flow(
+                paths,
+                on_progress=on_progress,
+                output=str(output) if output else None,
+                home=str(home) if home else None,
+                db=db,
+                encoder=encoder,
+                device=device,
+                batch_size=batch_size,
+                max_input_bytes=defaults.max_input_bytes,
+                retention_days=retention_days,
+                lock_wait_seconds=lock_wait,
+            )
+        except StoreBusy as error:
+            console.print(f"[red]error:[/red] {error}")
+            raise typer.Exit(3) from error
     report = result["report"]
     _print_summary(report, result["files"])
     if report["run"]["articles_read"] == 0:

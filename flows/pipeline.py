@@ -63,6 +63,7 @@ class _Progress:
             logging.getLogger(__name__).debug("no progress artifact: %s", error)
 
     def done(self, stage: str) -> None:
+        nightly.checkpoint(stage)
         percent = 100.0 * (STAGES.index(stage) + 1) / len(STAGES)
         get_run_logger().info("%3.0f%% · %s done", percent, stage)
         if self._artifact is not None:
@@ -182,6 +183,7 @@ def storythreads_flow(
     batch_size: int | None = None,
     max_input_bytes: int = DEFAULT_MAX_BYTES,
     retention_days: float | None = None,
+    lock_wait_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Take in PATHS, compare them with the store's window, update threads and write the reports.
 
@@ -202,7 +204,8 @@ def storythreads_flow(
     if choice.fallback_reason:
         logger.warning("encoder %r fell back to %s: %s", choice.requested, choice.encoder.name, choice.fallback_reason)
     home_dir = Path(home).expanduser() if home else defaults.home
-    with Store.open(home_dir, db or defaults.db) as store:
+    wait = defaults.lock_wait if lock_wait_seconds is None else lock_wait_seconds
+    with Store.open(home_dir, db or defaults.db) as store, store.run_lock(wait):
         tonight = take_in_task(store, read, run_id, started, choice.encoder, settings)
         progress.done("take in articles")
         prepared = prepare_task(store, tonight, settings)

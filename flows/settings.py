@@ -26,6 +26,9 @@ class StorythreadsSettings(BaseSettings):
         None,
         description="SQLAlchemy URL of the store, e.g. postgresql+psycopg://user@host/db (default: SQLite in home)",
     )
+    lock_wait: float = Field(
+        0.0, ge=0, description="seconds to wait for another run holding the store before giving up"
+    )
     retention_days: float = Field(30.0, gt=0, description="articles this many days old or newer are compared")
     max_input_bytes: int = Field(DEFAULT_MAX_BYTES, ge=1, description="inputs larger than this are skipped")
 

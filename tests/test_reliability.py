@@ -1,0 +1,130 @@
+"""Crash safety and concurrency: a run killed at any point, two runs at once, on a real store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from clustering.nightly import FAULT_ENV, index_path, run_night
+from corpus.readers import read_articles
+from corpus.store import Store
+from embeddings.encoders import LexicalEncoder
+from tests.conftest import ROOT, SEEDS, WIRE_PAIR
+from tests.stream import article, vocabulary
+
+CHECKPOINTS = [
+    "take in articles",
+    "prepare text",
+    "embed: passage vectors cached",
+    "embed passages",
+    "index and search candidates",
+    "verify: pairs stored",
+    "verify duplicates",
+    "find story threads",
+]
+
+
+def _night_process(home: Path, run_id: str, *options: str, fault: str | None = None) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    if fault:
+        env[FAULT_ENV] = fault
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.night_process", str(home), run_id, *options, str(SEEDS)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _findings(store: Store) -> tuple[list, dict]:
+    window = store.window(datetime(2000, 1, 1))
+    pairs = [(p.article_a, p.article_b, p.kind, p.score) for p in store.pairs_among(window)]
+    groups: dict[str, set[str]] = {}
+    for member, thread in store.memberships().items():
+        groups.setdefault(thread, set()).add(member)
+    return pairs, {thread: members for thread, members in groups.items() if len(members) > 1}
+
+
+@pytest.fixture(scope="module")
+def clean_findings(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, dict]:
+    with Store.open(tmp_path_factory.mktemp("clean")) as store:
+        run_night(store, read_articles([SEEDS]).articles, LexicalEncoder(), "clean", datetime(2026, 11, 23, 2))
+        return _findings(store)
+
+
+@pytest.mark.parametrize("point", CHECKPOINTS)
+def test_run_killed_at_any_point_is_completed_by_the_next_run(
+    point: str, tmp_path: Path, clean_findings: tuple[list, dict]
+) -> None:
+    killed = _night_process(tmp_path, "killed", fault=point)
+    killed.communicate(timeout=120)
+    assert killed.returncode == -9, f"the run was not killed at {point!r}"
+
+    with Store.open(tmp_path) as store:
+        result = run_night(store, read_articles([SEEDS]).articles, LexicalEncoder(), "next", datetime(2026, 11, 23, 3))
+        assert store.check() == []
+        assert _findings(store) == clean_findings
+        assert [r["status"] for r in store.runs()] == ["interrupted", "completed"]
+        assert {(p.article_a, p.article_b) for p in store.pairs_among(result.tonight.window)} == {WIRE_PAIR}
+
+
+def test_two_runs_at_once_one_waits_and_the_store_stays_sound(
+    tmp_path: Path, clean_findings: tuple[list, dict]
+) -> None:
+    runs = [_night_process(tmp_path, f"run-{i}", "--lock-wait", "120") for i in range(2)]
+    outputs = [run.communicate(timeout=180) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    with Store.open(tmp_path) as store:
+        assert store.check() == []
+        assert _findings(store) == clean_findings
+        assert store.counts()["articles"] == 5
+        assert sorted(r["status"] for r in store.runs()) == ["completed", "completed"]
+
+
+def test_a_run_that_finds_the_store_busy_exits_with_a_clear_message(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store, store.run_lock():
+        started = time.monotonic()
+        busy = _night_process(tmp_path, "second")
+        _, error = busy.communicate(timeout=120)
+        assert busy.returncode == 3
+        assert "another storythreads run (pid" in error and str(tmp_path) in error and "--lock-wait" in error
+        assert time.monotonic() - started < 60
+        assert store.counts()["articles"] == 0
+
+
+def test_a_waiting_run_proceeds_once_the_lock_is_released(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    with store.run_lock():
+        waiting = _night_process(tmp_path, "waiting", "--lock-wait", "120")
+        time.sleep(3)
+        assert waiting.poll() is None, "the second run should still be waiting"
+    out, error = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, error
+    assert store.check() == [] and store.counts()["articles"] == 5
+    store.close()
+
+
+def test_index_that_disagrees_with_the_store_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    encoder = LexicalEncoder()
+    seeds = read_articles([SEEDS]).articles
+    with Store.open(tmp_path) as store:
+        run_night(store, [a for a in seeds if a.id != WIRE_PAIR[1]], encoder, "one", datetime(2026, 11, 23, 2))
+        # an index file from elsewhere: more vectors than the store has
+        other = tmp_path / "other"
+        with Store.open(other) as elsewhere:
+            extra = [article(f"extra{i}", vocabulary(i), datetime(2026, 11, 22), i) for i in range(5)]
+            run_night(elsewhere, seeds + extra, encoder, "x", datetime(2026, 11, 23, 2))
+        Path(index_path(store, encoder, "passage")).write_bytes(
+            Path(index_path(elsewhere, encoder, "passage")).read_bytes()
+        )
+        result = run_night(store, seeds, encoder, "two", datetime(2026, 11, 23, 3))
+        assert "rebuilding it" in caplog.text
+        assert [(p.article_a, p.article_b) for p in result.pairs] == [WIRE_PAIR]

@@ -158,6 +158,8 @@ def _article_from_text(path: Path, text: str) -> Article:
 
 
 def _articles_from_jsonl(path: Path, text: str) -> Iterator[Article | SkippedInput]:
+    if not text.strip():
+        raise InputError("empty file (no JSON line)")
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -179,6 +181,8 @@ def _articles_from_json(path: Path, text: str) -> Iterator[Article | SkippedInpu
     if isinstance(data, dict):
         yield _article_from_news_please(data, path)
     elif isinstance(data, list):
+        if not data:
+            raise InputError("empty JSON list (no article)")
         for number, record in enumerate(data):
             where = f"{path}[{number}]"
             try:

@@ -1,0 +1,103 @@
+"""Property tests: text preparation, readers on arbitrary bytes, report writers on arbitrary text."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clustering.pipeline import analyse
+from corpus.article import Article
+from corpus.prepare import prepare_article, prepare_articles
+from corpus.readers import read_articles
+from corpus.text import fold
+from embeddings.encoders import LexicalEncoder
+from reports.render import to_html, to_json, to_markdown
+from reports.report import RunInfo, build_report
+
+ARABIC = st.characters(min_codepoint=0x0600, max_codepoint=0x06FF)
+TEXT = st.text(
+    alphabet=st.one_of(ARABIC, st.characters(codec="utf-8"), st.sampled_from(" \n«»“”\"'.:،؟")), max_size=400
+)
+FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FEW
+@given(TEXT)
+def test_fold_never_raises_and_is_idempotent(text: str) -> None:
+    once = fold(text)
+    assert fold(once) == once
+
+
+@FEW
+@given(st.lists(TEXT, min_size=1, max_size=6))
+def test_every_offset_maps_back_to_the_original_text(paragraphs: list[str]) -> None:
+    text = "\n".join(paragraphs)
+    if not text.strip():
+        return
+    prepared = prepare_article(Article(id="a", title="t", text=text))
+    for paragraph in prepared.paragraphs:
+        assert text[paragraph.start : paragraph.end] == paragraph.text
+    for passage in prepared.passages:
+        assert text[passage.start : passage.end] == passage.text
+        assert passage.folded == fold(passage.text)
+    for quote in prepared.quotes:
+        assert text[quote.start : quote.end] == quote.text
+
+
+@FEW
+@given(st.binary(max_size=2000), st.sampled_from([".txt", ".jsonl", ".json", ".html", ".ndjson", ".bin"]))
+def test_arbitrary_bytes_never_crash_the_readers(data: bytes, suffix: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"input{suffix}"
+        path.write_bytes(data)
+        result = read_articles([path])
+    assert result.articles or result.skipped, "every input is either read or listed as skipped"
+    assert all(s.reason for s in result.skipped)
+    assert all(a.text.strip() for a in result.articles)
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+OUR_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "b", "ul", "li", "code", "div"}
+OUR_TAGS |= {"span", "table", "tr", "th", "td", "section", "a", "bdi"}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TEXT.filter(lambda t: t.strip()), TEXT, st.one_of(st.none(), TEXT), st.one_of(st.none(), TEXT))
+def test_any_text_round_trips_through_json_and_is_only_text_in_html(
+    title: str, body: str, source: str | None, url: str | None
+) -> None:
+    shared = "نص مشترك بين الخبرين يتكرر كما هو في المقالين لغرض الاختبار فقط وليس لغيره"
+    articles = [
+        Article(id=f"x{title[:10]}", title=title, text=f"{shared}\n{body}", source=source, url=url),
+        Article(id="plain", title="خبر", text=f"{shared}\nنهاية"),
+    ]
+    prepared = prepare_articles(articles)
+    moment = datetime(2026, 11, 23)
+    info = RunInfo("run", moment, moment, "lexical", "lexical", None, 0, [])
+    report = build_report(info, prepared, analyse(prepared, LexicalEncoder()), [])
+    assert json.loads(to_json(report)) == json.loads(json.dumps(report))
+    assert json.loads(to_json(report))["articles"][0]["title"] == title
+    parser = _Tags()
+    parser.feed(to_html(report))
+    assert parser.tags <= OUR_TAGS, f"input text became markup: {parser.tags - OUR_TAGS}"
+    if title.strip() == title and "\n" not in title:
+        assert any(title in chunk for chunk in parser.text) or title in "".join(parser.text)
+    to_markdown(report)  # never raises

@@ -160,6 +160,8 @@ class StoredIndex:
         """
         path = Path(path)
         index = _read_index(path, dim)
+        if index is None and not path.exists() and stored_count:
+            log.warning("index %s is missing but the store has %d vectors: rebuilding it", path, stored_count)
         if index is not None and index.ntotal > stored_count:
             log.warning("index %s holds %d vectors but the store %d: rebuilding it", path, index.ntotal, stored_count)
             index = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -247,7 +248,9 @@ def storythreads_flow(
 
 
 def _run_folder(started: datetime, run_id: str) -> str:
-    return f"{started:%Y-%m-%dT%H%M%S}_{run_id[:8]}"
+    """A report folder name from the run's start and id; never anything read from the inputs."""
+    safe_id = re.sub(r"[^A-Za-z0-9-]", "", run_id)[:8] or "run"
+    return f"{started:%Y-%m-%dT%H%M%S}_{safe_id}"
 
 
 def run_flow(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -128,3 +130,33 @@ def test_index_that_disagrees_with_the_store_is_rebuilt(tmp_path: Path, caplog: 
         result = run_night(store, seeds, encoder, "two", datetime(2026, 11, 23, 3))
         assert "rebuilding it" in caplog.text
         assert [(p.article_a, p.article_b) for p in result.pairs] == [WIRE_PAIR]
+
+
+def test_flow_killed_mid_run_is_completed_by_the_next_command(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    home = tmp_path / "home"
+    command = [sys.executable, "-m", "flows.cli", "run", str(SEEDS), "--home", str(home), "--encoder", "lexical"]
+    env = {**os.environ, FAULT_ENV: "embed passages"}
+    with open(tmp_path / "killed.log", "w") as log:
+        # its own session: killing it orphans Prefect's temporary server, which we then stop too
+        killed = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            killed.wait(timeout=300)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(killed.pid, signal.SIGKILL)
+    assert killed.returncode == -9, (tmp_path / "killed.log").read_text()
+    assert not (home / "reports" / "latest" / "report.json").exists()
+
+    result = CliRunner().invoke(app, ["run", str(SEEDS), "--home", str(home), "--encoder", "lexical"])
+    assert result.exit_code == 0, result.output
+    with Store.open(home) as store:
+        assert store.check() == []
+        assert [r["status"] for r in store.runs()] == ["interrupted", "completed"]
+    report = (home / "reports" / "latest" / "report.json").read_text(encoding="utf-8")
+    assert WIRE_PAIR[0] in report and '"near_duplicate": 1' in report

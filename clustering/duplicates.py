@@ -14,7 +14,7 @@ import numpy as np
 from clustering.verify import PassageTerms, dense_region
 from corpus.article import Passage, PreparedArticle, Quote
 from corpus.text import content_terms, fold, words
-from embeddings.index import CandidatePairs, candidate_pairs
+from embeddings.index import EXACT_LIMIT, CandidatePairs, candidate_pairs
 
 
 class PairKind(StrEnum):
@@ -275,11 +275,14 @@ def _verify(
 
 
 def find_candidates(
-    prepared: Sequence[PreparedArticle], passage_vectors: np.ndarray, threshold: float
+    prepared: Sequence[PreparedArticle],
+    passage_vectors: np.ndarray,
+    threshold: float,
+    exact_limit: int = EXACT_LIMIT,
 ) -> CandidatePairs:
     """Candidate passage pairs across different articles (see `embeddings.index.candidate_pairs`)."""
     owners = np.array([i for i, article in enumerate(prepared) for _ in article.passages], dtype=np.int64)
-    return candidate_pairs(passage_vectors, owners, threshold)
+    return candidate_pairs(passage_vectors, owners, threshold, exact_limit)
 
 
 def _coverage(article: PreparedArticle, spans: list[tuple[int, int]]) -> float:

@@ -1,0 +1,45 @@
+"""The approximate (IVF) index path finds the same verified pairs as exact search on a small corpus."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import replace
+from datetime import datetime
+
+from clustering.duplicates import find_candidates, find_duplicates
+from clustering.pipeline import embed
+from corpus.prepare import prepare_articles
+from corpus.readers import read_articles
+from embeddings.encoders import LexicalEncoder
+from tests.conftest import SEEDS
+from tests.stream import article, vocabulary
+
+
+def _corpus() -> list:
+    seeds = read_articles([SEEDS]).articles
+    seed = itertools.count(1)
+    stories = [article(f"s{i}", vocabulary(i % 7), datetime(2026, 11, 1 + i % 20), next(seed)) for i in range(60)]
+    rng = random.Random(7)
+    copies = []
+    for original in rng.sample(stories + seeds, 12):
+        paragraphs = original.text.split("\n")
+        rng.shuffle(paragraphs)
+        copies.append(replace(original, id=f"copy-of-{original.id}", text="\n".join(paragraphs[:3])))
+    return seeds + stories + copies
+
+
+def test_ivf_index_finds_the_same_verified_pairs_as_exact_search() -> None:
+    encoder = LexicalEncoder()
+    prepared = prepare_articles(_corpus())
+    vectors = embed(prepared, encoder)
+    found = {}
+    for name, limit in (("exact", 10**9), ("ivf", 50)):
+        candidates = find_candidates(prepared, vectors.passages, encoder.candidate_threshold, exact_limit=limit)
+        pairs = find_duplicates(prepared, vectors.passages, candidates, vectors.quotes, encoder.candidate_threshold)
+        found[name] = {(p.article_a, p.article_b, p.kind) for p in pairs}
+    assert len(vectors.passages) > 50, "the IVF path must really be taken"
+    planted = {a.article.id for a in prepared if a.article.id.startswith("copy-of-")}
+    paired = {frozenset((a, b)) for a, b, _ in found["exact"]}
+    assert {frozenset((c, c.removeprefix("copy-of-"))) for c in planted} <= paired, "every planted copy is found"
+    assert found["ivf"] == found["exact"]

@@ -33,6 +33,7 @@ from corpus.article import Article
 
 KINDS = ("verbatim", "reworded", "reordered", "partial", "quote")
 _SENTENCE_END = re.compile(r"(?<=[.!؟?])\s+")
+_STATEMENT = re.compile(r"وقال ([^:«»]+): «([^«»]+)»")
 SPEAKERS = ["أحمد الخطيب", "سارة المنصور", "خالد العمري", "ليلى حداد", "يوسف القاسم", "منى الشريف"]
 
 
@@ -64,7 +65,12 @@ def sentences_of(texts: Sequence[str], min_words: int = 6) -> list[str]:
     found = []
     for text in texts:
         for line in text.splitlines():
-            found += [s.strip() for s in _SENTENCE_END.split(line) if len(s.split()) >= min_words]
+            if "\t" in line:
+                continue  # table rows repeat their headers: not prose
+            for sentence in _SENTENCE_END.split(line):
+                digits = sum(c.isdigit() for c in sentence)
+                if len(sentence.split()) >= min_words and digits <= len(sentence) // 10:
+                    found.append(sentence.strip())
     return found
 
 
@@ -83,6 +89,8 @@ def generate(
     if len(pool) < 50:
         raise ValueError(f"the texts hold {len(pool)} usable sentences; expected at least 50")
     rng = random.Random(seed)
+    # neighbouring sentences of one document share its topic and phrasing: spread them out
+    rng.shuffle(pool)
     vocabulary = sorted({w for s in pool for w in s.split() if len(w) > 3})
     copies = int(articles * copy_share)
     corpus = PlantedCorpus()
@@ -134,12 +142,11 @@ def generate(
             taken = rng.sample(paragraphs, 2)
             text = "\n".join(host[:2] + taken + host[2:])
         else:
-            quoted = [p for p in paragraphs if "«" in p]
-            if not quoted:
+            statements = [m for p in paragraphs for m in _STATEMENT.finditer(p)]
+            if not statements:
                 kind, text = "verbatim", original.text
             else:
-                statement = re.search(r"وقال ([^:]+): «([^»]+)»", rng.choice(quoted))
-                assert statement is not None
+                statement = rng.choice(statements)
                 host = base(articles + number).text.split("\n")
                 host.insert(1, f"وأضاف {statement.group(1)} أن “{statement.group(2)}”.")
                 text = "\n".join(host)

@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from clustering.duplicates import DuplicatePair, PairKind
 from corpus.article import PreparedArticle
 from corpus.text import STOPWORDS, fold, stem, token_terms, words
+from embeddings.index import PassageIndex
 
 
 @dataclass(frozen=True)
@@ -25,10 +28,14 @@ class ThreadSettings:
     title_weight: float = 1.0
     attach_similarity: float = 0.5
     label_terms: int = 4
+    neighbours: int = 30
+    """Nearest neighbours per article in the graph HDBSCAN clusters (see `neighbour_graph`)."""
 
     def __post_init__(self) -> None:
         if self.min_cluster_size < 2:
             raise ValueError(f"ThreadSettings.min_cluster_size must be at least 2, got {self.min_cluster_size}")
+        if self.neighbours < 1:
+            raise ValueError(f"ThreadSettings.neighbours must be at least 1, got {self.neighbours}")
         if self.min_samples < 1:
             raise ValueError(f"ThreadSettings.min_samples must be at least 1, got {self.min_samples}")
 
@@ -155,10 +162,43 @@ def _cluster(vectors: np.ndarray, settings: ThreadSettings) -> np.ndarray:
     clusterer = hdbscan.HDBSCAN(
         min_cluster_size=settings.min_cluster_size,
         min_samples=settings.min_samples,
-        metric="euclidean",
+        metric="precomputed",
         allow_single_cluster=False,
     )
-    return np.asarray(clusterer.fit_predict(vectors.astype(np.float64)))
+    return np.asarray(clusterer.fit_predict(neighbour_graph(vectors, settings.neighbours)))
+
+
+FAR = 2.0
+"""The largest distance between unit vectors: joins parts of the graph that share no neighbours."""
+
+
+def neighbour_graph(vectors: np.ndarray, neighbours: int) -> sparse.csr_matrix:
+    """Euclidean distances from each unit vector to its `neighbours` nearest, as a symmetric sparse matrix.
+
+    HDBSCAN on this graph builds its hierarchy from the edges that matter for clusters of
+    near neighbours, at a cost linear in the number of articles (the dense version is
+    quadratic). Parts of the graph with no edge between them are joined at `FAR`, the
+    top of the hierarchy, where the full matrix would join them too.
+    """
+    count = len(vectors)
+    k = min(count - 1, neighbours)
+    index = PassageIndex.from_vectors(vectors)
+    similarity, rows = index.nearest(vectors, k + 1)
+    sources = np.repeat(np.arange(count), k + 1)
+    targets = rows.ravel()
+    distances = np.sqrt(np.clip(2.0 - 2.0 * similarity.ravel(), 0.0, None))
+    keep = (targets >= 0) & (targets != sources)
+    # zero means "no edge" in a sparse matrix: identical articles get the smallest positive distance
+    distances = np.maximum(distances[keep], 1e-9)
+    graph = sparse.coo_matrix((distances, (sources[keep], targets[keep])), shape=(count, count)).tocsr()
+    graph = graph.maximum(graph.T).tocsr()
+    parts, labels = csgraph.connected_components(graph, directed=False)
+    if parts > 1:
+        first = np.unique(labels, return_index=True)[1]
+        anchor = np.full(parts - 1, first[0])
+        bridges = sparse.coo_matrix((np.full(parts - 1, FAR), (anchor, first[1:])), shape=(count, count)).tocsr()
+        graph = graph.maximum(bridges).maximum(bridges.T).tocsr()
+    return graph
 
 
 def _attach_duplicates(ids: list[str], labels: np.ndarray, strong: Sequence[tuple[str, str, float]]) -> np.ndarray:

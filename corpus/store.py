@@ -665,14 +665,27 @@ class Store:
         self, encoder: str, kind: str, skip: int, batch: int = 50_000
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) of the cache in id order, skipping the first `skip`, in batches."""
+        kind_filter = (vectors_table.c.encoder == encoder, vectors_table.c.kind == kind)
         with self.engine.connect() as connection:
-            offset = skip
+            # one OFFSET to find where to start, then keyset pages: OFFSET on every page rescans from the start
+            last = (
+                connection.execute(
+                    select(vectors_table.c.id)
+                    .where(*kind_filter)
+                    .order_by(vectors_table.c.id)
+                    .offset(skip - 1)
+                    .limit(1)
+                ).scalar()
+                if skip
+                else 0
+            )
+            if last is None:
+                return
             while True:
                 rows = connection.execute(
                     select(vectors_table.c.id, vectors_table.c.vector)
-                    .where(vectors_table.c.encoder == encoder, vectors_table.c.kind == kind)
+                    .where(*kind_filter, vectors_table.c.id > last)
                     .order_by(vectors_table.c.id)
-                    .offset(offset)
                     .limit(batch)
                 ).all()
                 if not rows:
@@ -681,7 +694,7 @@ class Store:
                     np.array([r.id for r in rows], dtype=np.int64),
                     np.stack([_vector(r.vector) for r in rows]),
                 )
-                offset += len(rows)
+                last = rows[-1].id
 
     def set_embedded(self, encoder: str, kind: str, vector_ids: dict[str, list[int]]) -> None:
         """Record, per article, the vector ids of its texts of `kind` in order (replacing earlier ones)."""

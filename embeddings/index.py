@@ -78,6 +78,13 @@ class PassageIndex:
         if len(vectors):
             self._index.add(vectors)
 
+    def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(similarities, rows) of the `k` most similar indexed rows of each query; rows of -1 where fewer exist."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        similarity, rows = self._index.search(_as_matrix(queries, self.dim), k)
+        return similarity, rows
+
     def within(
         self, queries: np.ndarray, threshold: float, batch_size: int = 4096
     ) -> list[tuple[int, np.ndarray, np.ndarray]]:
@@ -161,7 +168,8 @@ class StoredIndex:
         path = Path(path)
         index = _read_index(path, dim)
         if index is None and not path.exists() and stored_count:
-            log.warning("index %s is missing but the store has %d vectors: rebuilding it", path, stored_count)
+            # the first run of an encoder, or a deleted file: both are rebuilt from the store
+            log.info("building index %s from %d stored vectors", path, stored_count)
         if index is not None and index.ntotal > stored_count:
             log.warning("index %s holds %d vectors but the store %d: rebuilding it", path, index.ntotal, stored_count)
             index = None

@@ -1,0 +1,48 @@
+"""The thread stage's clustering: HDBSCAN over a nearest-neighbour graph."""
+
+from __future__ import annotations
+
+import hdbscan
+import numpy as np
+from scipy.sparse import csgraph
+
+from clustering.threads import ThreadSettings, group_articles, neighbour_graph
+
+
+def _stories(count: int, seed: int = 0) -> np.ndarray:
+    """Unit vectors around count // 5 story centres, plus a third as many unrelated articles."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(count // 5, 64))
+    vectors = centres[rng.integers(0, len(centres), count)] + 0.5 * rng.normal(size=(count, 64))
+    vectors = np.concatenate([vectors, rng.normal(size=(count // 3, 64))]).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def _partition(labels: np.ndarray) -> set[frozenset[int]]:
+    return {frozenset(np.flatnonzero(labels == label).tolist()) for label in set(labels.tolist()) if label >= 0}
+
+
+def test_neighbour_graph_gives_the_same_threads_as_hdbscan_on_all_distances() -> None:
+    vectors = _stories(600)
+    settings = ThreadSettings()
+    ids = [f"a{i}" for i in range(len(vectors))]
+    dense = hdbscan.HDBSCAN(min_cluster_size=2, min_samples=1).fit_predict(vectors.astype(np.float64))
+    expected = {frozenset(ids[i] for i in group) for group in _partition(dense)}
+    # without the noise attachment, group_articles is the clustering itself
+    found = group_articles(ids, vectors, settings=ThreadSettings(attach_similarity=1.01))
+    assert len(expected) > 50
+    assert {frozenset(group) for group in found} == expected
+    assert settings.neighbours < len(vectors)  # the graph really is sparse here
+
+
+def test_neighbour_graph_joins_unconnected_parts_and_keeps_identical_articles_linked() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=16)
+    b = -a  # as far from a as unit vectors get
+    vectors = np.stack([a, a, a * 1.01, b, b * 1.02, b]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    graph = neighbour_graph(vectors, neighbours=2)
+    assert csgraph.connected_components(graph, directed=False)[0] == 1
+    assert graph[0, 1] > 0  # identical articles are neighbours at a tiny positive distance, not "no edge"
+    groups = group_articles([f"a{i}" for i in range(6)], vectors, settings=ThreadSettings(neighbours=2))
+    assert sorted(sorted(g) for g in groups) == [["a0", "a1", "a2"], ["a3", "a4", "a5"]]

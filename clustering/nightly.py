@@ -31,7 +31,7 @@ from corpus.boilerplate import RepeatedLines
 from corpus.prepare import prepare_articles
 from corpus.store import Intake, ParagraphRow, Store, StoredPair, ThreadEvent, ThreadUpdate, content_hash
 from embeddings.encoders import Encoder
-from embeddings.index import StoredIndex
+from embeddings.index import CandidatePairs, StoredIndex
 
 log = logging.getLogger(__name__)
 
@@ -170,15 +170,10 @@ def index_path(store: Store, encoder: Encoder, kind: str) -> str:
     return str(store.index_dir / f"{slug}-{content_hash(encoder.name)[:8]}.{kind}.faiss")
 
 
-def search_window(
-    store: Store, tonight: Tonight, prepared: Sequence[PreparedArticle], vectors: Vectors, encoder: Encoder
-) -> list[str]:
-    """Bring the index files up to date and find the stored window articles that share passages or quotes
-    with tonight's fresh articles."""
-    fresh = set(tonight.fresh)
-    older = set(tonight.window) - fresh
-    involved: set[str] = set()
-    for kind, queries in (("passage", vectors.passages), ("quote", vectors.quotes)):
+def update_indexes(store: Store, encoder: Encoder) -> dict[str, StoredIndex]:
+    """Bring the passage and quote index files level with the store's vectors and save them."""
+    indexes = {}
+    for kind in ("passage", "quote"):
         index = StoredIndex.sync(
             index_path(store, encoder, kind),
             encoder.dim,
@@ -186,35 +181,65 @@ def search_window(
             lambda skip, kind=kind: store.vectors_after(encoder.name, kind, skip),
         )
         index.save()
-        if not older or not len(queries):
+        indexes[kind] = index
+    checkpoint("index: files saved")
+    return indexes
+
+
+def search_window(
+    store: Store, tonight: Tonight, vectors: Vectors, encoder: Encoder, indexes: dict[str, StoredIndex]
+) -> list[str]:
+    """The stored window articles that share passages or quotes with tonight's fresh articles."""
+    older = set(tonight.window) - set(tonight.fresh)
+    involved: set[str] = set()
+    if not older:
+        return []
+    for kind, queries in (("passage", vectors.passages), ("quote", vectors.quotes)):
+        if not len(queries):
             continue
-        hits = index.within(queries, encoder.candidate_threshold)
+        hits = indexes[kind].within(queries, encoder.candidate_threshold)
         owners = store.owners(encoder.name, kind, (int(v) for _, ids, _ in hits for v in ids))
         involved |= {a for found in owners.values() for a in found if a in older}
     return sorted(involved)
 
 
-def verify_fresh(
+@dataclass
+class Candidates:
+    """Tonight's fresh articles with the stored ones they may share text with, and the passage pairs to verify."""
+
+    articles: list[PreparedArticle]
+    passages: np.ndarray
+    quotes: np.ndarray
+    pairs: CandidatePairs
+
+
+def gather_candidates(
     store: Store,
-    tonight: Tonight,
     prepared: Sequence[PreparedArticle],
     vectors: Vectors,
     involved: Sequence[str],
     encoder: Encoder,
     settings: NightSettings,
-) -> list[DuplicatePair]:
-    """Verify duplicates between the fresh articles and each other or the involved stored ones; store them."""
+) -> Candidates:
+    """Candidate passage pairs among the fresh articles and the involved stored ones."""
     others = prepare_stored(store, involved, settings, save=False) if involved else []
     other_vectors = embed_stored(store, others, encoder) if others else None
     everything = [*prepared, *others]
     passages = _stack(vectors.passages, other_vectors.passages if other_vectors else None)
     quotes = _stack(vectors.quotes, other_vectors.quotes if other_vectors else None)
-    candidates = find_candidates(everything, passages, encoder.candidate_threshold)
+    return Candidates(everything, passages, quotes, find_candidates(everything, passages, encoder.candidate_threshold))
+
+
+def verify_fresh(
+    store: Store, tonight: Tonight, candidates: Candidates, encoder: Encoder, settings: NightSettings
+) -> list[DuplicatePair]:
+    """Verify duplicates between the fresh articles and each other or the involved stored ones; store them."""
+    everything = candidates.articles
     pairs = find_duplicates(
         everything,
-        passages,
-        candidates,
-        quote_vectors=quotes,
+        candidates.passages,
+        candidates.pairs,
+        quote_vectors=candidates.quotes,
         quote_threshold=encoder.candidate_threshold,
         settings=settings.pipeline.duplicates,
     )
@@ -390,9 +415,11 @@ def run_night(
         checkpoint("prepare text")
         vectors = embed_stored(store, prepared, encoder)
         checkpoint("embed passages")
-        involved = search_window(store, tonight, prepared, vectors, encoder)
+        indexes = update_indexes(store, encoder)
+        involved = search_window(store, tonight, vectors, encoder, indexes)
+        candidates = gather_candidates(store, prepared, vectors, involved, encoder, settings)
         checkpoint("index and search candidates")
-        pairs = verify_fresh(store, tonight, prepared, vectors, involved, encoder, settings)
+        pairs = verify_fresh(store, tonight, candidates, encoder, settings)
         checkpoint("verify duplicates")
         threads = thread_window(store, tonight, prepared, vectors, encoder, settings)
         checkpoint("find story threads")

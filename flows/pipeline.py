@@ -24,7 +24,7 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 
 from clustering import nightly
 from clustering.duplicates import DuplicatePair
-from clustering.nightly import NightSettings, Tonight, Vectors
+from clustering.nightly import Candidates, NightSettings, Tonight, Vectors
 from corpus.article import PreparedArticle, ReadResult
 from corpus.readers import DEFAULT_MAX_BYTES, read_articles
 from corpus.store import Store, ThreadUpdate
@@ -109,24 +109,25 @@ def embed_task(store: Store, prepared: list[PreparedArticle], encoder: Encoder) 
 
 @task(name="index and search candidates", **_STAGE)
 def index_task(
-    store: Store, tonight: Tonight, prepared: list[PreparedArticle], vectors: Vectors, encoder: Encoder
-) -> list[str]:
-    """Add new vectors to the index files; find stored window articles near tonight's."""
-    return nightly.search_window(store, tonight, prepared, vectors, encoder)
-
-
-@task(name="verify duplicates", **_STAGE)
-def duplicates_task(
     store: Store,
     tonight: Tonight,
     prepared: list[PreparedArticle],
     vectors: Vectors,
-    involved: list[str],
     encoder: Encoder,
     settings: NightSettings,
+) -> Candidates:
+    """Add new vectors to the index files; find stored window articles near tonight's and candidate passages."""
+    indexes = nightly.update_indexes(store, encoder)
+    involved = nightly.search_window(store, tonight, vectors, encoder, indexes)
+    return nightly.gather_candidates(store, prepared, vectors, involved, encoder, settings)
+
+
+@task(name="verify duplicates", **_STAGE)
+def duplicates_task(
+    store: Store, tonight: Tonight, candidates: Candidates, encoder: Encoder, settings: NightSettings
 ) -> list[DuplicatePair]:
     """Verified duplicate pairs with evidence between tonight's articles and the window."""
-    return nightly.verify_fresh(store, tonight, prepared, vectors, involved, encoder, settings)
+    return nightly.verify_fresh(store, tonight, candidates, encoder, settings)
 
 
 @task(name="find story threads", **_STAGE)
@@ -213,9 +214,9 @@ def storythreads_flow(
         progress.done("prepare text")
         vectors = embed_task(store, prepared, choice.encoder)
         progress.done("embed passages")
-        involved = index_task(store, tonight, prepared, vectors, choice.encoder)
+        candidates = index_task(store, tonight, prepared, vectors, choice.encoder, settings)
         progress.done("index and search candidates")
-        pairs = duplicates_task(store, tonight, prepared, vectors, involved, choice.encoder, settings)
+        pairs = duplicates_task(store, tonight, candidates, choice.encoder, settings)
         progress.done("verify duplicates")
         update = threads_task(store, tonight, prepared, vectors, choice.encoder, settings)
         progress.done("find story threads")

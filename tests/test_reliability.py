@@ -25,6 +25,7 @@ CHECKPOINTS = [
     "prepare text",
     "embed: passage vectors cached",
     "embed passages",
+    "index: files saved",
     "index and search candidates",
     "verify: pairs stored",
     "verify duplicates",

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from corpus.article import Article
+from corpus.text import content_terms, fold
 
 KINDS = ("verbatim", "reworded", "reordered", "partial", "quote")
 _SENTENCE_END = re.compile(r"(?<=[.!؟?])\s+")
@@ -60,17 +61,42 @@ class PlantedCorpus:
         (folder / "truth.json").write_text(json.dumps(self.truth, ensure_ascii=False), encoding="utf-8")
 
 
+def source_texts(documents: Path) -> list[str]:
+    """The texts of a PAN corpus's source documents, or of every `.txt` file under a folder."""
+    folder = documents / "source-documents" if (documents / "source-documents").is_dir() else documents
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no folder of documents at {str(folder)!r}; expected a PAN corpus or a folder of .txt")
+    return [p.read_text(encoding="utf-8", errors="replace") for p in sorted(folder.rglob("*.txt"))]
+
+
 def sentences_of(texts: Sequence[str], min_words: int = 6) -> list[str]:
-    """The sentences of `texts` with at least `min_words` words, in order."""
+    """The sentences of `texts` with at least `min_words` words, in order.
+
+    A sentence that shares a word 4-gram with an earlier one, or several pairs of
+    neighbouring content words (a third of its pairs or more), is left out: the documents
+    quote one another and follow templates, and that reuse is not planted truth.
+    """
     found = []
+    seen: set[tuple[str, ...]] = set()
+    seen_pairs: set[tuple[str, str]] = set()
     for text in texts:
         for line in text.splitlines():
             if "\t" in line:
                 continue  # table rows repeat their headers: not prose
             for sentence in _SENTENCE_END.split(line):
                 digits = sum(c.isdigit() for c in sentence)
-                if len(sentence.split()) >= min_words and digits <= len(sentence) // 10:
-                    found.append(sentence.strip())
+                tokens = sentence.split()
+                if len(tokens) < min_words or digits > len(sentence) // 10:
+                    continue
+                grams = {tuple(tokens[i : i + 4]) for i in range(len(tokens) - 3)}
+                terms = content_terms(fold(sentence))
+                pairs = set(zip(terms, terms[1:], strict=False))
+                shared = len(pairs & seen_pairs)
+                if grams & seen or (shared >= 3 and shared * 3 >= len(pairs)):
+                    continue
+                seen |= grams
+                seen_pairs |= pairs
+                found.append(sentence.strip())
     return found
 
 
@@ -86,12 +112,13 @@ def generate(
     if articles < 2:
         raise ValueError(f"articles must be at least 2, got {articles}")
     pool = sentences_of(texts)
-    if len(pool) < 50:
-        raise ValueError(f"the texts hold {len(pool)} usable sentences; expected at least 50")
+    if len(pool) < 30:
+        raise ValueError(f"the texts hold {len(pool)} usable sentences; expected at least 30")
     rng = random.Random(seed)
     # neighbouring sentences of one document share its topic and phrasing: spread them out
     rng.shuffle(pool)
-    vocabulary = sorted({w for s in pool for w in s.split() if len(w) > 3})
+    # plain words only: a stray quote mark or bracket from a word list would open a quote
+    vocabulary = sorted({w for s in pool for w in s.split() if len(w) > 3 and w.isalpha()})
     copies = int(articles * copy_share)
     corpus = PlantedCorpus()
     cursor = 0
@@ -105,7 +132,7 @@ def generate(
             return text
         # a sentence used again: new content words on its skeleton of short function words, so two
         # base articles never share reporting by accident
-        return " ".join(rng.choice(vocabulary) if len(w) > 3 else w for w in text.split())
+        return " ".join(w if _function_word(w) else rng.choice(vocabulary) for w in text.split())
 
     def base(index: int) -> Article:
         paragraphs = []
@@ -142,7 +169,10 @@ def generate(
             taken = rng.sample(paragraphs, 2)
             text = "\n".join(host[:2] + taken + host[2:])
         else:
-            statements = [m for p in paragraphs for m in _STATEMENT.finditer(p)]
+            # a statement worth tracing: a handful of content words, not "it happens"
+            statements = [
+                m for p in paragraphs for m in _STATEMENT.finditer(p) if len(content_terms(fold(m.group(2)))) >= 5
+            ]
             if not statements:
                 kind, text = "verbatim", original.text
             else:
@@ -154,6 +184,10 @@ def generate(
         corpus.articles.append(Article(copy_id, title, text, published, source))
         corpus.truth.append((copy_id, original.id, kind))
     return corpus
+
+
+def _function_word(word: str) -> bool:
+    return not content_terms(fold(word))
 
 
 def _swap_words(text: str, rng: random.Random, vocabulary: Sequence[str], share: float) -> str:
@@ -175,9 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    folder = args.documents / "source-documents" if (args.documents / "source-documents").is_dir() else args.documents
-    texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(folder.rglob("*.txt"))]
-    corpus = generate(texts, args.articles, args.seed)
+    corpus = generate(source_texts(args.documents), args.articles, args.seed)
     corpus.write(args.out)
     print(f"{len(corpus.articles)} articles, {len(corpus.truth)} planted copies -> {args.out}")
     return 0

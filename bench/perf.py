@@ -48,11 +48,15 @@ class Stopwatch:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mib: dict[str, float] = {}
+        """Peak resident memory of the process by the end of each stage."""
 
     def time(self, stage: str, work: Callable[[], T]) -> T:
         started = time.perf_counter()
         result = work()
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+        self.peak_mib[stage] = peak_rss_mib()
+        logging.getLogger(__name__).info("%s: %.1f s, peak %.0f MiB", stage, self.seconds[stage], self.peak_mib[stage])
         return result
 
 
@@ -112,6 +116,7 @@ def night(home: Path, articles_file: Path, now: datetime, run_id: str, exact_sam
             "seconds": clock.seconds,
             "total_seconds": sum(clock.seconds.values()),
             "peak_rss_mib": peak_rss_mib(),
+            "peak_mib_by_stage": clock.peak_mib,
             "pairs": [list(normalise_pair(p.article_a, p.article_b)) for p in store.pairs_among(tonight.window)],
         }
     if exact_sample:
@@ -397,7 +402,10 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if os.environ.get("STORYTHREADS_BENCH_VERBOSE") else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command")
     one = commands.add_parser("night", help="(internal) one timed night in this process")

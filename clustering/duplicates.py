@@ -248,11 +248,10 @@ def _verify(
         left, right = right, left
     set_left, set_right = terms.set_of(left), terms.set_of(right)
     overlap, shared = term_overlap(set_left, set_right)
-    region_a = dense_region(terms.terms[left], terms.neighbourhood(right), terms.weights, settings.min_density)
+    region_a = dense_region(terms.terms_of(left), terms.neighbourhood(right), terms.weights, settings.min_density)
     if region_a.strength >= settings.min_strength:
-        region_b = dense_region(terms.terms[right], terms.neighbourhood(left), terms.weights, settings.min_density)
+        region_b = dense_region(terms.terms_of(right), terms.neighbourhood(left), terms.weights, settings.min_density)
         if region_b.strength >= settings.min_strength:
-            spans_a, spans_b = terms.spans[left], terms.spans[right]
             return PassageMatch(
                 passages[left],
                 passages[right],
@@ -260,10 +259,10 @@ def _verify(
                 overlap,
                 min(region_a.strength, region_b.strength),
                 True,
-                spans_a[region_a.first][0],
-                spans_a[region_a.last][1],
-                spans_b[region_b.first][0],
-                spans_b[region_b.last][1],
+                terms.span_of(left, region_a.first)[0],
+                terms.span_of(left, region_a.last)[1],
+                terms.span_of(right, region_b.first)[0],
+                terms.span_of(right, region_b.last)[1],
             )
     longer = max(len(set_left), len(set_right))
     same_paragraph = shared >= settings.min_longer_overlap * longer

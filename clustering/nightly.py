@@ -48,6 +48,8 @@ def checkpoint(name: str) -> None:
 
 
 STRONG_KINDS = ("exact", "near_duplicate")
+EMBED_BATCH = 20_000
+"""Texts encoded and cached per step of the embed stage: bounds the memory of one step."""
 
 
 @dataclass(frozen=True)
@@ -144,21 +146,34 @@ def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Enc
     for kind in KINDS:
         flat = [t for per_article in texts[kind] for t in per_article]
         hashes = [content_hash(t) for t in flat]
-        cached = store.cached_vectors(encoder.name, kind, hashes)
-        missing = {h: t for h, t in zip(hashes, flat, strict=True) if h not in cached}
+        text_of = dict(zip(hashes, flat, strict=True))
+        unique = list(text_of)
+        position = {h: i for i, h in enumerate(unique)}
+        # one row per distinct text: copies and repeated furniture are encoded and held once
+        matrix = np.zeros((len(unique), encoder.dim), dtype=np.float32)
+        ids = np.zeros(len(unique), dtype=np.int64)
+        for digest, (vector_id, vector) in store.cached_vectors(encoder.name, kind, unique).items():
+            matrix[position[digest]] = vector
+            ids[position[digest]] = vector_id
+        missing = [h for h in unique if not ids[position[h]]]
+        for start in range(0, len(missing), EMBED_BATCH):
+            batch = missing[start : start + EMBED_BATCH]
+            encoded = encoder.encode([text_of[h] for h in batch])
+            added = store.add_vectors(encoder.name, kind, dict(zip(batch, encoded, strict=True)))
+            rows = [position[h] for h in batch]
+            matrix[rows] = encoded
+            ids[rows] = [added[h] for h in batch]
         if missing:
-            encoded = encoder.encode(list(missing.values()))
-            ids = store.add_vectors(encoder.name, kind, dict(zip(missing, encoded, strict=True)))
             checkpoint(f"embed: {kind} vectors cached")
-            cached.update({h: (ids[h], v) for h, v in zip(missing, encoded, strict=True)})
         embedded += len(missing)
         reused += len(flat) - len(missing)
-        rows = [cached[h][1] for h in hashes]
-        arrays[kind] = np.stack(rows).astype(np.float32) if rows else np.zeros((0, encoder.dim), dtype=np.float32)
+        row_of_text = np.fromiter((position[h] for h in hashes), dtype=np.int64, count=len(hashes))
+        arrays[kind] = matrix[row_of_text]
+        del matrix
         vector_ids: dict[str, list[int]] = {}
         row = 0
         for article, per_article in zip(prepared, texts[kind], strict=True):
-            vector_ids[article.article.id] = [cached[h][0] for h in hashes[row : row + len(per_article)]]
+            vector_ids[article.article.id] = ids[row_of_text[row : row + len(per_article)]].tolist()
             row += len(per_article)
         store.set_embedded(encoder.name, kind, vector_ids)
     return Vectors(arrays["passage"], arrays["quote"], arrays["title"], embedded, reused)

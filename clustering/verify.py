@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from corpus.article import PreparedArticle
-from corpus.text import term_positions
+from corpus.text import term_positions, token_terms
 
 PRIOR_DOCUMENTS = 1000
 """Pseudo-documents without the term: in a small batch every word weighs about the same,
@@ -85,48 +85,69 @@ def dense_region(terms: Sequence[str], other: set[str], weights: dict[str, float
 
 
 class PassageTerms:
-    """Terms of every passage of a run with their offsets; sets and neighbourhoods on demand.
+    """Terms of the passages of a run with their offsets, built on demand.
 
-    Each paragraph is tokenised once and its windows take slices of it, so overlapping
-    windows cost nothing extra; sets and neighbourhoods are built only for passages that
-    appear in a candidate pair.
+    Document frequencies (for the weights) need one pass over every article's words; the
+    terms and offsets of a paragraph are kept only once one of its passages is in a
+    candidate pair, and its windows take slices of them. Memory grows with the candidates,
+    not with the run.
     """
 
     def __init__(self, prepared: Sequence[PreparedArticle], reach: int) -> None:
-        self.terms: list[list[str]] = []
-        self.spans: list[list[tuple[int, int]]] = []
-        self._owners: list[int] = []
-        article_terms: list[set[str]] = []
+        self._prepared = prepared
+        self._passages: list[tuple[int, int, int, int]] = []
+        """(owner article, paragraph, start, end) of each passage, in order."""
+        frequency: Counter[str] = Counter()
         for owner, article in enumerate(prepared):
-            by_paragraph: dict[int, tuple[list[str], list[int], list[int]]] = {}
             vocabulary: set[str] = set()
-            for passage in article.passages:
-                if passage.paragraph not in by_paragraph:
-                    paragraph = article.paragraphs[passage.paragraph]
-                    found = term_positions(paragraph.text, paragraph.start)
-                    by_paragraph[passage.paragraph] = (
-                        [t for t, _, _ in found],
-                        [s for _, s, _ in found],
-                        [e for _, _, e in found],
-                    )
-                    vocabulary.update(by_paragraph[passage.paragraph][0])
-                words, starts, ends = by_paragraph[passage.paragraph]
-                first, last = bisect_left(starts, passage.start), bisect_left(starts, passage.end)
-                self.terms.append(words[first:last])
-                self.spans.append(list(zip(starts[first:last], ends[first:last], strict=True)))
-                self._owners.append(owner)
-            article_terms.append(vocabulary)
-        model = TermWeights.from_documents(article_terms)
-        self.weights: dict[str, float] = {t: model.raw(t) / model.unit for t in set().union(*article_terms)}
+            for paragraph in sorted({p.paragraph for p in article.passages}):
+                for token in article.paragraphs[paragraph].text.split():
+                    vocabulary.update(token_terms(token))
+            frequency.update(vocabulary)
+            self._passages.extend((owner, p.paragraph, p.start, p.end) for p in article.passages)
+        model = TermWeights(frequency, len(prepared))
+        self.weights: dict[str, float] = {t: model.raw(t) / model.unit for t in frequency}
         self._reach = reach
+        self._paragraphs: dict[tuple[int, int], tuple[list[str], list[int], list[int]]] = {}
+        self._terms: dict[int, list[str]] = {}
         self._sets: dict[int, set[str]] = {}
         self._neighbourhoods: dict[int, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._passages)
+
+    def _paragraph(self, owner: int, paragraph: int) -> tuple[list[str], list[int], list[int]]:
+        found = self._paragraphs.get((owner, paragraph))
+        if found is None:
+            text = self._prepared[owner].paragraphs[paragraph]
+            positions = term_positions(text.text, text.start)
+            found = ([t for t, _, _ in positions], [s for _, s, _ in positions], [e for _, _, e in positions])
+            self._paragraphs[(owner, paragraph)] = found
+        return found
+
+    def _range(self, index: int) -> tuple[list[str], list[int], list[int], int, int]:
+        owner, paragraph, start, end = self._passages[index]
+        words, starts, ends = self._paragraph(owner, paragraph)
+        return words, starts, ends, bisect_left(starts, start), bisect_left(starts, end)
+
+    def terms_of(self, index: int) -> list[str]:
+        """The content terms of passage `index`, in order."""
+        found = self._terms.get(index)
+        if found is None:
+            words, _, _, first, last = self._range(index)
+            found = self._terms[index] = words[first:last]
+        return found
+
+    def span_of(self, index: int, term: int) -> tuple[int, int]:
+        """Offsets in the article's text of the `term`-th term of passage `index`."""
+        _, starts, ends, first, _ = self._range(index)
+        return starts[first + term], ends[first + term]
 
     def set_of(self, index: int) -> set[str]:
         """The distinct terms of passage `index`."""
         found = self._sets.get(index)
         if found is None:
-            found = self._sets[index] = set(self.terms[index])
+            found = self._sets[index] = set(self.terms_of(index))
         return found
 
     def neighbourhood(self, index: int) -> set[str]:
@@ -134,9 +155,9 @@ class PassageTerms:
         found = self._neighbourhoods.get(index)
         if found is None:
             found = set(self.set_of(index))
-            owner = self._owners[index]
-            for other in range(max(0, index - self._reach), min(len(self.terms), index + self._reach + 1)):
-                if other != index and self._owners[other] == owner:
+            owner = self._passages[index][0]
+            for other in range(max(0, index - self._reach), min(len(self._passages), index + self._reach + 1)):
+                if other != index and self._passages[other][0] == owner:
                     found |= self.set_of(other)
             self._neighbourhoods[index] = found
         return found

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from corpus.text import fold
+
 
 @dataclass(frozen=True)
 class Article:
@@ -39,12 +41,13 @@ class ReadResult:
     skipped: list[SkippedInput] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Passage:
     """A span of an article's text that is compared on its own: a paragraph or a window of one.
 
     `start`/`end` are offsets into `Article.text`, so reports can always show the original
-    wording; `folded` is the matching form (see `corpus.text.fold`).
+    wording. The passage keeps a reference to its article's text, not a copy: a run holds
+    millions of overlapping windows.
     """
 
     article_id: str
@@ -52,11 +55,20 @@ class Passage:
     paragraph: int
     start: int
     end: int
-    text: str
-    folded: str
+    article_text: str = field(repr=False, compare=False)
+
+    @property
+    def text(self) -> str:
+        """The passage's original wording."""
+        return self.article_text[self.start : self.end]
+
+    @property
+    def folded(self) -> str:
+        """The matching form of the passage (see `corpus.text.fold`)."""
+        return fold(self.text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Quote:
     """A quoted statement inside an article, with its speaker when the text names one."""
 
@@ -69,7 +81,7 @@ class Quote:
     speaker: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Paragraph:
     """One paragraph of an article with its offsets and, if it is site furniture, the reason."""
 

@@ -81,7 +81,7 @@ def prepare_article(
             long_enough = folded.count(" ") >= 4 * settings.min_passage_terms
             if not long_enough and len(content_terms(folded)) < settings.min_passage_terms:
                 continue
-            passages.append(Passage(article.id, len(passages), index, w_start, w_end, text[w_start:w_end], folded))
+            passages.append(Passage(article.id, len(passages), index, w_start, w_end, text))
         paragraph_quotes = find_quotes(line, previous_speaker)
         for span in paragraph_quotes:
             quote_text = line[span.start : span.end]

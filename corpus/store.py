@@ -641,14 +641,29 @@ class Store:
         if not vectors:
             return {}
         with self.engine.begin() as connection:
-            connection.execute(
-                insert(vectors_table),
-                [
-                    {"encoder": encoder, "kind": kind, "content_hash": digest, "vector": _blob(vector)}
-                    for digest, vector in vectors.items()
-                ],
-            )
-        return {digest: vector_id for digest, (vector_id, _) in self.cached_vectors(encoder, kind, vectors).items()}
+            items = list(vectors.items())
+            for start in range(0, len(items), 10_000):  # bounded memory for the blobs of one statement
+                connection.execute(
+                    insert(vectors_table),
+                    [
+                        {"encoder": encoder, "kind": kind, "content_hash": digest, "vector": _blob(vector)}
+                        for digest, vector in items[start : start + 10_000]
+                    ],
+                )
+        return self.vector_ids(encoder, kind, vectors)
+
+    def vector_ids(self, encoder: str, kind: str, hashes: Iterable[str]) -> dict[str, int]:
+        """Vector ids of the cached texts among `hashes` (hash -> id), without reading the vectors."""
+        found: dict[str, int] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(sorted(set(hashes))):
+                query = select(vectors_table.c.content_hash, vectors_table.c.id).where(
+                    vectors_table.c.encoder == encoder,
+                    vectors_table.c.kind == kind,
+                    vectors_table.c.content_hash.in_(chunk),
+                )
+                found.update({digest: vector_id for digest, vector_id in connection.execute(query)})
+        return found
 
     def vector_count(self, encoder: str, kind: str) -> int:
         """How many vectors of this kind the cache holds for `encoder`."""

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from corpus.article import Article
-from corpus.text import content_terms, fold
+from corpus.text import content_terms, fold, token_terms
 
 KINDS = ("verbatim", "reworded", "reordered", "partial", "quote")
 _SENTENCE_END = re.compile(r"(?<=[.!؟?])\s+")
@@ -187,7 +187,7 @@ def generate(
 
 
 def _function_word(word: str) -> bool:
-    return not content_terms(fold(word))
+    return not token_terms(word)
 
 
 def _swap_words(text: str, rng: random.Random, vocabulary: Sequence[str], share: float) -> str:

@@ -37,6 +37,7 @@ import numpy as np
 
 from bench.corpus import PlantedCorpus, generate, source_texts
 from bench.scoring import normalise_pair
+from embeddings.index import EXACT_LIMIT
 
 T = TypeVar("T")
 NIGHT_STAGES = ("read", "store", "prepare", "embed", "index", "search", "verify", "cluster", "report")
@@ -85,11 +86,11 @@ def night(home: Path, articles_file: Path, now: datetime, run_id: str, exact_sam
         tonight = clock.time("store", lambda: nightly.take_in(store, read.articles, run_id, now, encoder, settings))
         prepared = clock.time("prepare", lambda: nightly.prepare_stored(store, tonight.fresh, settings, save=True))
         vectors = clock.time("embed", lambda: nightly.embed_stored(store, prepared, encoder))
-        indexes = clock.time("index", lambda: nightly.update_indexes(store, encoder))
+        indexes = clock.time("index", lambda: nightly.update_indexes(store, encoder, settings))
 
         def search() -> nightly.Candidates:
-            involved = nightly.search_window(store, tonight, vectors, encoder, indexes)
-            return nightly.gather_candidates(store, prepared, vectors, involved, encoder, settings)
+            found = nightly.search_window(store, tonight, vectors, encoder, indexes)
+            return nightly.gather_candidates(store, prepared, vectors, found, encoder, settings)
 
         candidates = clock.time("search", search)
         pairs = clock.time("verify", lambda: nightly.verify_fresh(store, tonight, candidates, encoder, settings))
@@ -120,17 +121,19 @@ def night(home: Path, articles_file: Path, now: datetime, run_id: str, exact_sam
             "pairs": [list(normalise_pair(p.article_a, p.article_b)) for p in store.pairs_among(tonight.window)],
         }
     if exact_sample:
-        result["index_check"] = approximate_against_exact(candidates, prepared, encoder, settings, exact_sample)
+        result["index_check"] = approximate_against_exact(
+            candidates, vectors.passages, settings, encoder.candidate_threshold, exact_sample
+        )
     return result
 
 
 def approximate_against_exact(
-    candidates: Any, prepared: Sequence[Any], encoder: Any, settings: Any, sample_size: int
+    candidates: Any, vectors: np.ndarray, settings: Any, threshold: float, sample_size: int
 ) -> dict[str, Any]:
-    """Verified article pairs of a sample of articles: approximate index against exact search.
+    """Verified article pairs of a sample of articles: the run's candidates (approximate index) against exact search.
 
-    The sample's passages are searched both ways over all passages of the night; both
-    candidate sets are verified over the same articles, so only the index differs.
+    Exact search takes the sample's passages against every passage of the night; both
+    candidate sets are verified over the same articles, so only the search differs.
     """
     import faiss
 
@@ -139,46 +142,44 @@ def approximate_against_exact(
 
     articles = candidates.articles
     owners = np.array([i for i, a in enumerate(articles) for _ in a.passages], dtype=np.int64)
-    vectors = np.ascontiguousarray(candidates.passages, dtype=np.float32)
-    rng = random.Random(7)
-    sample = set(rng.sample(range(len(articles)), min(sample_size, len(articles))))
-    queries = np.flatnonzero(np.isin(owners, sorted(sample)))
-    approximate = PassageIndex.from_vectors(vectors)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    sample = set(random.Random(7).sample(range(len(articles)), min(sample_size, len(articles))))
+    in_sample = np.isin(owners, sorted(sample))
+    queries = np.flatnonzero(in_sample)
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
-    found: dict[str, set[tuple[int, int]]] = {}
-    for name, index in (("approximate", approximate), ("exact", PassageIndex(vectors.shape[1], exact))):
-        rows = set()
-        for query, hits, _ in index.within(vectors[queries], encoder.candidate_threshold):
-            for hit in hits:
-                if owners[hit] != owners[queries[query]]:
-                    rows.add((min(int(queries[query]), int(hit)), max(int(queries[query]), int(hit))))
-        found[name] = rows
+    found: dict[str, set[tuple[int, int]]] = {"exact": set()}
+    for query, hits, _ in PassageIndex(vectors.shape[1], exact).within(vectors[queries], threshold):
+        row = int(queries[query])
+        found["exact"] |= {(min(row, int(h)), max(row, int(h))) for h in hits if owners[h] != owners[row]}
+    run = candidates.passages
+    touching = in_sample[run.left] | in_sample[run.right]
+    found["approximate"] = {(int(a), int(b)) for a, b in zip(run.left[touching], run.right[touching], strict=True)}
     involved = sorted({int(owners[r]) for pair in found["exact"] | found["approximate"] for r in pair} | sample)
     subset = [articles[i] for i in involved]
     keep = np.isin(owners, involved)
     new_row = np.cumsum(keep) - 1
+    sampled_ids = {articles[i].article.id for i in sample}
     verified: dict[str, set[tuple[str, str]]] = {}
     for name, rows in found.items():
-        left = np.array([new_row[a] for a, _ in sorted(rows)], dtype=np.int64)
-        right = np.array([new_row[b] for _, b in sorted(rows)], dtype=np.int64)
-        similarity = np.einsum("ij,ij->i", vectors[[a for a, _ in sorted(rows)]], vectors[[b for _, b in sorted(rows)]])
+        ordered = sorted(rows)
+        left = np.array([a for a, _ in ordered], dtype=np.int64)
+        right = np.array([b for _, b in ordered], dtype=np.int64)
+        similarity = np.einsum("ij,ij->i", vectors[left], vectors[right]).astype(np.float32)
         pairs = find_duplicates(
             subset,
-            vectors[keep],
-            CandidatePairs(left, right, similarity.astype(np.float32)),
+            None,
+            CandidatePairs(new_row[left], new_row[right], similarity),
             settings=settings.pipeline.duplicates,
         )
-        sampled_ids = {articles[i].article.id for i in sample}
         verified[name] = {p.articles for p in pairs if p.article_a in sampled_ids or p.article_b in sampled_ids}
-    exact_pairs, approximate_pairs = verified["exact"], verified["approximate"]
     return {
         "sample_articles": len(sample),
-        "index": "IVF" if not approximate.exact else "flat (exact)",
+        "index": "IVF" if len(vectors) > EXACT_LIMIT else "flat (exact)",
         "passages": int(len(vectors)),
         "candidate_recall": len(found["exact"] & found["approximate"]) / max(len(found["exact"]), 1),
-        "verified_pairs_exact": len(exact_pairs),
-        "verified_recall": len(exact_pairs & approximate_pairs) / max(len(exact_pairs), 1),
+        "verified_pairs_exact": len(verified["exact"]),
+        "verified_recall": len(verified["exact"] & verified["approximate"]) / max(len(verified["exact"]), 1),
     }
 
 

@@ -147,22 +147,24 @@ def term_overlap(terms_a: set[str], terms_b: set[str]) -> tuple[float, int]:
 
 def find_duplicates(
     prepared: Sequence[PreparedArticle],
-    passage_vectors: np.ndarray,
+    passage_vectors: np.ndarray | None,
     candidates: CandidatePairs,
     quote_vectors: np.ndarray | None = None,
     quote_threshold: float = 0.3,
     settings: DuplicateSettings | None = None,
+    quote_candidates: CandidatePairs | None = None,
 ) -> list[DuplicatePair]:
     """Verify candidate passage pairs and gather them into article pairs with evidence.
 
     `passage_vectors` rows follow the passages of `prepared` in order; `candidates` index
     those rows. Quotes are compared too (through `quote_vectors`, rows following the quotes
     of `prepared` in order), so two articles that share a statement but no paragraph are
-    still reported.
+    still reported. With `quote_candidates` (pairs of quote rows, e.g. from a stored index),
+    the quotes are not searched again.
     """
     settings = settings or DuplicateSettings()
     passages = [p for article in prepared for p in article.passages]
-    if len(passages) != len(passage_vectors):
+    if passage_vectors is not None and len(passages) != len(passage_vectors):
         raise ValueError(f"got {len(passage_vectors)} passage vectors for {len(passages)} passages")
     by_id = {article.article.id: article for article in prepared}
     terms = PassageTerms(prepared, settings.neighbour_windows)
@@ -173,7 +175,7 @@ def find_duplicates(
         if match is not None:
             matches[(match.passage_a.article_id, match.passage_b.article_id)].append(match)
 
-    quotes_by_pair = _shared_quotes(prepared, quote_vectors, quote_threshold, settings)
+    quotes_by_pair = _shared_quotes(prepared, quote_vectors, quote_threshold, settings, quote_candidates)
     # several short shared paragraphs add up; one shared heading or caption does not
     established = {key for key, found in matches.items() if _establishes(found, settings)} | set(quotes_by_pair)
     pairs = []
@@ -339,14 +341,17 @@ def _shared_quotes(
     quote_vectors: np.ndarray | None,
     threshold: float,
     settings: DuplicateSettings,
+    candidates: CandidatePairs | None = None,
 ) -> dict[tuple[str, str], list[SharedQuote]]:
     quotes = [q for article in prepared for q in article.quotes]
-    if quote_vectors is None or not quotes:
+    if not quotes or (quote_vectors is None and candidates is None):
         return {}
-    if len(quotes) != len(quote_vectors):
-        raise ValueError(f"got {len(quote_vectors)} quote vectors for {len(quotes)} quotes")
-    owners = np.array([i for i, article in enumerate(prepared) for _ in article.quotes], dtype=np.int64)
-    candidates = candidate_pairs(quote_vectors, owners, threshold)
+    if candidates is None:
+        assert quote_vectors is not None
+        if len(quotes) != len(quote_vectors):
+            raise ValueError(f"got {len(quote_vectors)} quote vectors for {len(quotes)} quotes")
+        owners = np.array([i for i, article in enumerate(prepared) for _ in article.quotes], dtype=np.int64)
+        candidates = candidate_pairs(quote_vectors, owners, threshold)
     terms = [set(content_terms(q.folded)) for q in quotes]
     found: dict[tuple[str, str], list[SharedQuote]] = defaultdict(list)
     ranked = sorted(

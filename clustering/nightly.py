@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from clustering.continuity import Continuity, carry_threads
-from clustering.duplicates import DuplicatePair, find_candidates, find_duplicates, pair_evidence
+from clustering.duplicates import DuplicatePair, find_duplicates, pair_evidence
 from clustering.pipeline import PipelineSettings
 from clustering.threads import article_vectors, group_articles, label_terms, thread_label
 from corpus.article import Article, PreparedArticle
@@ -31,7 +31,7 @@ from corpus.boilerplate import RepeatedLines
 from corpus.prepare import prepare_articles
 from corpus.store import Intake, ParagraphRow, Store, StoredPair, ThreadEvent, ThreadUpdate, content_hash
 from embeddings.encoders import Encoder
-from embeddings.index import CandidatePairs, StoredIndex
+from embeddings.index import EXACT_LIMIT, CandidatePairs, Hits, StoredIndex
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class NightSettings:
     """Articles published or arrived within this many days before the run are compared and clustered."""
     continue_similarity: float = 0.8
     """A new group with no members of an old thread continues it when their centroids are this similar."""
+    exact_limit: int = EXACT_LIMIT
+    """Index files hold up to this many vectors for exact search; beyond, an inverted-file index."""
 
     def __post_init__(self) -> None:
         if self.retention_days <= 0:
@@ -86,6 +88,9 @@ class Vectors:
     passages: np.ndarray
     quotes: np.ndarray
     titles: np.ndarray
+    passage_ids: np.ndarray
+    """The store's vector id of each passage row (one id per distinct text)."""
+    quote_ids: np.ndarray
     embedded: int = 0
     """Texts encoded by this call (cache misses)."""
     reused: int = 0
@@ -142,6 +147,7 @@ def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Enc
         "title": [[a.article.title] for a in prepared],
     }
     arrays: dict[str, np.ndarray] = {}
+    row_ids: dict[str, np.ndarray] = {}
     embedded = reused = 0
     for kind in KINDS:
         flat = [t for per_article in texts[kind] for t in per_article]
@@ -169,6 +175,7 @@ def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Enc
         reused += len(flat) - len(missing)
         row_of_text = np.fromiter((position[h] for h in hashes), dtype=np.int64, count=len(hashes))
         arrays[kind] = matrix[row_of_text]
+        row_ids[kind] = ids[row_of_text]
         del matrix
         vector_ids: dict[str, list[int]] = {}
         row = 0
@@ -176,7 +183,9 @@ def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Enc
             vector_ids[article.article.id] = ids[row_of_text[row : row + len(per_article)]].tolist()
             row += len(per_article)
         store.set_embedded(encoder.name, kind, vector_ids)
-    return Vectors(arrays["passage"], arrays["quote"], arrays["title"], embedded, reused)
+    return Vectors(
+        arrays["passage"], arrays["quote"], arrays["title"], row_ids["passage"], row_ids["quote"], embedded, reused
+    )
 
 
 def index_path(store: Store, encoder: Encoder, kind: str) -> str:
@@ -185,7 +194,7 @@ def index_path(store: Store, encoder: Encoder, kind: str) -> str:
     return str(store.index_dir / f"{slug}-{content_hash(encoder.name)[:8]}.{kind}.faiss")
 
 
-def update_indexes(store: Store, encoder: Encoder) -> dict[str, StoredIndex]:
+def update_indexes(store: Store, encoder: Encoder, settings: NightSettings | None = None) -> dict[str, StoredIndex]:
     """Bring the passage and quote index files level with the store's vectors and save them."""
     indexes = {}
     for kind in ("passage", "quote"):
@@ -194,6 +203,7 @@ def update_indexes(store: Store, encoder: Encoder) -> dict[str, StoredIndex]:
             encoder.dim,
             store.vector_count(encoder.name, kind),
             lambda skip, kind=kind: store.vectors_after(encoder.name, kind, skip),
+            (settings or NightSettings()).exact_limit,
         )
         index.save()
         indexes[kind] = index
@@ -201,48 +211,67 @@ def update_indexes(store: Store, encoder: Encoder) -> dict[str, StoredIndex]:
     return indexes
 
 
+@dataclass
+class WindowSearch:
+    """What tonight's passages and quotes found in the index: the stored articles involved, and the raw hits."""
+
+    involved: list[str]
+    passage_hits: Hits
+    quote_hits: Hits
+
+
 def search_window(
     store: Store, tonight: Tonight, vectors: Vectors, encoder: Encoder, indexes: dict[str, StoredIndex]
-) -> list[str]:
-    """The stored window articles that share passages or quotes with tonight's fresh articles."""
+) -> WindowSearch:
+    """Search the indexes (which hold tonight's vectors too) for everything near tonight's passages and quotes.
+
+    The hits give both the stored window articles that share text with tonight's and the
+    candidate pairs among tonight's articles, from one search.
+    """
     older = set(tonight.window) - set(tonight.fresh)
     involved: set[str] = set()
-    if not older:
-        return []
+    hits: dict[str, Hits] = {}
     for kind, queries in (("passage", vectors.passages), ("quote", vectors.quotes)):
-        if not len(queries):
-            continue
-        hits = indexes[kind].within(queries, encoder.candidate_threshold)
-        owners = store.owners(encoder.name, kind, (int(v) for _, ids, _ in hits for v in ids))
-        involved |= {a for found in owners.values() for a in found if a in older}
-    return sorted(involved)
+        hits[kind] = indexes[kind].hits(queries, encoder.candidate_threshold)
+        if older and len(hits[kind]):
+            # ids carried by tonight's own rows need no lookup: only the others can belong to stored articles
+            foreign = np.setdiff1d(hits[kind].ids, vectors.passage_ids if kind == "passage" else vectors.quote_ids)
+            owners = store.owners(encoder.name, kind, foreign.tolist())
+            involved |= {a for found in owners.values() for a in found if a in older}
+    return WindowSearch(sorted(involved), hits["passage"], hits["quote"])
 
 
 @dataclass
 class Candidates:
-    """Tonight's fresh articles with the stored ones they may share text with, and the passage pairs to verify."""
+    """Tonight's fresh articles with the stored ones they may share text with, and the pairs to verify."""
 
     articles: list[PreparedArticle]
-    passages: np.ndarray
-    quotes: np.ndarray
-    pairs: CandidatePairs
+    passages: CandidatePairs
+    quotes: CandidatePairs
 
 
 def gather_candidates(
     store: Store,
     prepared: Sequence[PreparedArticle],
     vectors: Vectors,
-    involved: Sequence[str],
+    search: WindowSearch,
     encoder: Encoder,
     settings: NightSettings,
 ) -> Candidates:
-    """Candidate passage pairs among the fresh articles and the involved stored ones."""
-    others = prepare_stored(store, involved, settings, save=False) if involved else []
+    """Candidate passage and quote pairs between the fresh articles and each other or the involved stored ones."""
+    others = prepare_stored(store, search.involved, settings, save=False) if search.involved else []
     other_vectors = embed_stored(store, others, encoder) if others else None
     everything = [*prepared, *others]
-    passages = _stack(vectors.passages, other_vectors.passages if other_vectors else None)
-    quotes = _stack(vectors.quotes, other_vectors.quotes if other_vectors else None)
-    return Candidates(everything, passages, quotes, find_candidates(everything, passages, encoder.candidate_threshold))
+    candidates = {}
+    for kind, hits, fresh_ids, other_ids in (
+        ("passage", search.passage_hits, vectors.passage_ids, other_vectors.passage_ids if other_vectors else None),
+        ("quote", search.quote_hits, vectors.quote_ids, other_vectors.quote_ids if other_vectors else None),
+    ):
+        ids = fresh_ids if other_ids is None else np.concatenate([fresh_ids, other_ids])
+        counts = [len(a.passages) if kind == "passage" else len(a.quotes) for a in everything]
+        owners = np.repeat(np.arange(len(everything), dtype=np.int64), counts)
+        candidates[kind] = hits.candidate_pairs(ids, owners)
+    return Candidates(everything, candidates["passage"], candidates["quote"])
 
 
 def verify_fresh(
@@ -252,10 +281,9 @@ def verify_fresh(
     everything = candidates.articles
     pairs = find_duplicates(
         everything,
+        None,
         candidates.passages,
-        candidates.pairs,
-        quote_vectors=candidates.quotes,
-        quote_threshold=encoder.candidate_threshold,
+        quote_candidates=candidates.quotes,
         settings=settings.pipeline.duplicates,
     )
     fresh = set(tonight.fresh)
@@ -430,9 +458,9 @@ def run_night(
         checkpoint("prepare text")
         vectors = embed_stored(store, prepared, encoder)
         checkpoint("embed passages")
-        indexes = update_indexes(store, encoder)
-        involved = search_window(store, tonight, vectors, encoder, indexes)
-        candidates = gather_candidates(store, prepared, vectors, involved, encoder, settings)
+        indexes = update_indexes(store, encoder, settings)
+        found = search_window(store, tonight, vectors, encoder, indexes)
+        candidates = gather_candidates(store, prepared, vectors, found, encoder, settings)
         checkpoint("index and search candidates")
         pairs = verify_fresh(store, tonight, candidates, encoder, settings)
         checkpoint("verify duplicates")

@@ -28,15 +28,35 @@ class CandidatePairs:
 
 EXACT_LIMIT = 20_000
 """Up to this many vectors, search is exact (flat); beyond, an inverted-file index."""
+PROBES = 32
+"""Inverted lists searched per query (of about 4·√n): finds nearly every pair above cosine 0.7
+and most of those just above the candidate threshold (bench/perf.py prints the recall)."""
+
+
+def _trained_ivf(vectors: np.ndarray, probes: int = PROBES, lists: int | None = None) -> faiss.Index:
+    """An empty inverted-file index (float16 vectors) with coarse centroids trained on a sample of `vectors`.
+
+    `lists` defaults to about 4·√n for the n vectors given.
+    """
+    dim = vectors.shape[1]
+    lists = lists or int(4 * np.sqrt(len(vectors)))
+    ivf = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    )
+    ivf.cp.niter = 10  # coarse centroids only route queries: a rough k-means is enough
+    ivf.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: 40 * lists]])
+    ivf.nprobe = min(probes, lists)
+    return ivf
 
 
 class PassageIndex:
     """Inner-product search over unit vectors (cosine similarity).
 
     Exact (`IndexFlatIP`) for small collections; for larger ones an inverted-file index
-    (`IndexIVFFlat`, about 4·√n lists, `probes` of them searched per query), which compares
-    each query with a small share of the vectors. Its recall against exact search is
-    measured by `bench/perf.py` and tested on a small corpus.
+    with vectors stored as float16 (`IndexIVFScalarQuantizer`, about 4·√n lists, `probes` of
+    them searched per query), which compares each query with a small share of the vectors
+    at half the memory. Its recall against exact search is measured by `bench/perf.py` and
+    tested on a small corpus.
     """
 
     def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
@@ -46,21 +66,11 @@ class PassageIndex:
         self._index = index if index is not None else faiss.IndexFlatIP(dim)
 
     @classmethod
-    def from_vectors(cls, vectors: np.ndarray, exact_limit: int = EXACT_LIMIT, probes: int = 16) -> PassageIndex:
+    def from_vectors(cls, vectors: np.ndarray, exact_limit: int = EXACT_LIMIT, probes: int = PROBES) -> PassageIndex:
         """An index holding `vectors` (rows are unit-length float32), exact or IVF by size."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = vectors.shape[1]
-        if len(vectors) <= exact_limit:
-            index = cls(dim)
-        else:
-            lists = int(4 * np.sqrt(len(vectors)))
-            quantizer = faiss.IndexFlatIP(dim)
-            ivf = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
-            ivf.cp.niter = 10  # coarse centroids only route queries: a rough k-means is enough
-            sample = vectors[np.random.default_rng(0).permutation(len(vectors))[: 40 * lists]]
-            ivf.train(sample)
-            ivf.nprobe = min(probes, lists)
-            index = cls(dim, ivf)
+        index = cls(dim) if len(vectors) <= exact_limit else cls(dim, _trained_ivf(vectors, probes))
         index.add(vectors)
         return index
 
@@ -206,6 +216,53 @@ class StoredIndex:
         """For each query row, the stored vector ids with similarity >= `threshold` (as `PassageIndex.within`)."""
         return PassageIndex(self.dim, self._index).within(queries, threshold, batch_size)
 
+    def hits(self, queries: np.ndarray, threshold: float, batch_size: int = 4096) -> Hits:
+        """Every (query row, stored vector id, similarity) with similarity >= `threshold`, as flat arrays."""
+        queries = _as_matrix(queries, self.dim)
+        rows, ids, sims = [], [], []
+        for start in range(0, len(queries), batch_size):
+            lims, found_sims, found_ids = self._index.range_search(queries[start : start + batch_size], threshold)
+            counts = np.diff(lims.astype(np.int64))
+            rows.append(start + np.repeat(np.arange(len(lims) - 1, dtype=np.int64), counts))
+            ids.append(found_ids.astype(np.int64))
+            sims.append(found_sims.astype(np.float32))
+        if not rows:
+            return Hits(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+        return Hits(np.concatenate(rows), np.concatenate(ids), np.concatenate(sims))
+
+
+@dataclass(frozen=True)
+class Hits:
+    """Search results as flat arrays: query rows, the stored ids they found, and the similarities."""
+
+    rows: np.ndarray
+    ids: np.ndarray
+    similarity: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def candidate_pairs(self, row_ids: np.ndarray, owners: np.ndarray) -> CandidatePairs:
+        """Pairs of rows whose stored ids were found, given each row's stored id and owner.
+
+        A stored id stands for one distinct text; every row carrying that text (a copy, the
+        same paragraph in another article) pairs with the query row.
+        """
+        order = np.argsort(row_ids, kind="stable")
+        sorted_ids = row_ids[order]
+        low = np.searchsorted(sorted_ids, self.ids, side="left")
+        counts = np.searchsorted(sorted_ids, self.ids, side="right") - low
+        total = int(counts.sum())
+        offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        right = order[np.repeat(low, counts) + offsets]
+        left = np.repeat(self.rows, counts)
+        similarity = np.repeat(self.similarity, counts)
+        keep = owners[left] != owners[right]
+        left, right, similarity = left[keep], right[keep], similarity[keep]
+        low_row, high_row = np.minimum(left, right), np.maximum(left, right)
+        _, first = np.unique(low_row * len(row_ids) + high_row, return_index=True)
+        return CandidatePairs(low_row[first], high_row[first], similarity[first])
+
 
 def _is_flat(index: faiss.Index) -> bool:
     try:
@@ -235,15 +292,25 @@ def _build(dim: int, count: int, batches: Iterator[tuple[np.ndarray, np.ndarray]
         for ids, vectors in batches:
             index.add_with_ids(_as_matrix(vectors, dim), ids.astype(np.int64))
         return index
-    all_ids, all_vectors = [], []
+    # train on the first vectors that arrive, then stream the rest in: never all of them in float32 at once
+    lists = int(4 * np.sqrt(count))
+    pending_ids: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+    ivf: faiss.Index | None = None
     for ids, vectors in batches:
-        all_ids.append(ids)
-        all_vectors.append(_as_matrix(vectors, dim))
-    vectors = np.concatenate(all_vectors)
-    lists = int(4 * np.sqrt(len(vectors)))
-    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
-    ivf.cp.niter = 10
-    ivf.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: 40 * lists]])
-    ivf.nprobe = min(16, lists)
-    ivf.add_with_ids(vectors, np.concatenate(all_ids).astype(np.int64))
+        if ivf is not None:
+            ivf.add_with_ids(_as_matrix(vectors, dim), ids.astype(np.int64))
+            continue
+        pending_ids.append(ids)
+        pending.append(_as_matrix(vectors, dim))
+        if sum(len(p) for p in pending) >= 40 * lists:
+            ivf = _trained_ivf(np.concatenate(pending), lists=lists)
+            ivf.add_with_ids(np.concatenate(pending), np.concatenate(pending_ids).astype(np.int64))
+            pending, pending_ids = [], []
+    if ivf is None:
+        vectors = np.concatenate(pending) if pending else np.zeros((0, dim), dtype=np.float32)
+        ivf = _trained_ivf(vectors, lists=lists)
+        ivf.add_with_ids(
+            vectors, np.concatenate(pending_ids).astype(np.int64) if pending_ids else np.zeros(0, np.int64)
+        )
     return ivf

@@ -117,9 +117,9 @@ def index_task(
     settings: NightSettings,
 ) -> Candidates:
     """Add new vectors to the index files; find stored window articles near tonight's and candidate passages."""
-    indexes = nightly.update_indexes(store, encoder)
-    involved = nightly.search_window(store, tonight, vectors, encoder, indexes)
-    return nightly.gather_candidates(store, prepared, vectors, involved, encoder, settings)
+    indexes = nightly.update_indexes(store, encoder, settings)
+    found = nightly.search_window(store, tonight, vectors, encoder, indexes)
+    return nightly.gather_candidates(store, prepared, vectors, found, encoder, settings)
 
 
 @task(name="verify duplicates", **_STAGE)

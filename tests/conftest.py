@@ -50,7 +50,7 @@ def seed_analysis(seed_prepared):
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory) -> Path:
     """A sentence-transformers model trained on nothing but the seeds' vocabulary."""
-    from tests.tiny_model import build_tiny_model
+    from bench.tiny_model import build_tiny_model
 
     texts = [path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt"))]
     return build_tiny_model(texts, tmp_path_factory.mktemp("tiny-model"))

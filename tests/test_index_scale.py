@@ -43,3 +43,19 @@ def test_ivf_index_finds_the_same_verified_pairs_as_exact_search() -> None:
     paired = {frozenset((a, b)) for a, b, _ in found["exact"]}
     assert {frozenset((c, c.removeprefix("copy-of-"))) for c in planted} <= paired, "every planted copy is found"
     assert found["ivf"] == found["exact"]
+
+
+def test_nightly_run_on_an_ivf_index_file_finds_the_same_pairs_as_on_an_exact_one(tmp_path) -> None:
+    from clustering.nightly import NightSettings, run_night
+    from corpus.store import Store
+
+    found = {}
+    for name, limit in (("exact", 10**9), ("ivf", 50)):
+        with Store.open(tmp_path / name, None) as store:
+            night = run_night(
+                store, _corpus(), LexicalEncoder(), "r1", datetime(2026, 12, 1), NightSettings(exact_limit=limit)
+            )
+            found[name] = {(p.article_a, p.article_b, p.kind) for p in night.pairs}
+            assert store.vector_count(LexicalEncoder().name, "passage") > 50, "the IVF path must really be taken"
+    assert len(found["exact"]) >= 12
+    assert found["ivf"] == found["exact"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import signal
 from collections import Counter
@@ -29,9 +30,9 @@ from clustering.threads import article_vectors, group_articles, label_terms, thr
 from corpus.article import Article, PreparedArticle
 from corpus.boilerplate import RepeatedLines
 from corpus.prepare import prepare_articles
-from corpus.store import Intake, ParagraphRow, Store, StoredPair, ThreadEvent, ThreadUpdate, content_hash
+from corpus.store import Intake, ParagraphRow, Store, StoredPair, ThreadEvent, ThreadUpdate, compact, content_hash
 from embeddings.encoders import Encoder
-from embeddings.index import EXACT_LIMIT, CandidatePairs, Hits, StoredIndex
+from embeddings.index import EXACT_LIMIT, CandidatePairs, Hits, PassageIndex, StoredIndex
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,8 @@ def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Enc
         missing = [h for h in unique if not ids[position[h]]]
         for start in range(0, len(missing), EMBED_BATCH):
             batch = missing[start : start + EMBED_BATCH]
-            encoded = encoder.encode([text_of[h] for h in batch])
+            # tonight's vectors exactly as the cache will give them back on later nights
+            encoded = compact(encoder.encode([text_of[h] for h in batch]))
             added = store.add_vectors(encoder.name, kind, dict(zip(batch, encoded, strict=True)))
             rows = [position[h] for h in batch]
             matrix[rows] = encoded
@@ -320,7 +322,7 @@ def thread_window(
 ) -> ThreadUpdate:
     """Re-cluster the window, keep previous thread ids (see `clustering.continuity`) and store the result."""
     thread_settings = settings.pipeline.threads
-    fresh_vectors = article_vectors(prepared, vectors.passages, vectors.titles, thread_settings.title_weight)
+    fresh_vectors = compact(article_vectors(prepared, vectors.passages, vectors.titles, thread_settings.title_weight))
     store.save_article_vectors(encoder.name, {a.article.id: v for a, v in zip(prepared, fresh_vectors, strict=True)})
     stored = store.article_vectors(encoder.name, tonight.window)
     missing = [a for a in tonight.window if a not in stored]
@@ -329,20 +331,40 @@ def thread_window(
         log.info("%d window articles have no article vector yet: computing them", len(missing))
         earlier = prepare_stored(store, missing, settings, save=False)
         earlier_vectors = embed_stored(store, earlier, encoder)
-        computed = article_vectors(
-            earlier, earlier_vectors.passages, earlier_vectors.titles, thread_settings.title_weight
+        computed = compact(
+            article_vectors(earlier, earlier_vectors.passages, earlier_vectors.titles, thread_settings.title_weight)
         )
         found = {a.article.id: v for a, v in zip(earlier, computed, strict=True)}
         store.save_article_vectors(encoder.name, found)
         stored.update(found)
     window = [a for a in tonight.window if a in stored]
-    matrix = np.stack([stored[a] for a in window]) if window else np.zeros((0, encoder.dim), dtype=np.float32)
-    strong = [(p.article_a, p.article_b, p.score) for p in store.pairs_among(window) if p.kind in STRONG_KINDS]
-    groups = group_articles(window, matrix, strong, thread_settings)
-
-    facts = store.article_facts(store.memberships().keys() | set(window))
     previous = store.memberships()
-    row_of = {a: i for i, a in enumerate(window)}
+    # articles a killed run analysed but never threaded count as tonight's too
+    unthreaded = {a for a in window if a not in previous}
+    scope = reclustering_scope(
+        window, stored, set(tonight.fresh) | unthreaded, previous, thread_settings.scope_neighbours
+    )
+    # HDBSCAN finds a story as denser than what surrounds it: a sample of the rest of the window is
+    # clustered along as background, and only the scope's articles take tonight's groups
+    background = _background(window, scope)
+    clustered = sorted(scope + background)
+    log.info(
+        "re-clustering %d of the window's %d articles around tonight's (with %d more as background)",
+        len(scope),
+        len(window),
+        len(background),
+    )
+    matrix = np.stack([stored[a] for a in clustered]) if clustered else np.zeros((0, encoder.dim), dtype=np.float32)
+    strong = [(p.article_a, p.article_b, p.score) for p in store.pairs_among(clustered) if p.kind in STRONG_KINDS]
+    in_scope = set(scope)
+    groups = [
+        kept
+        for group in group_articles(clustered, matrix, strong, thread_settings)
+        if (kept := [a for a in group if a in in_scope])
+    ]
+
+    facts = store.article_facts(scope)
+    row_of = {a: i for i, a in enumerate(clustered)}
     rows_of_thread: dict[str, list[int]] = {}
     for article, thread in previous.items():
         if article in row_of:
@@ -362,10 +384,39 @@ def thread_window(
                 best, best_similarity = thread, similarity
         return best
 
-    continuity = carry_threads(groups, window, previous, store.thread_ids_ever(), founding_order, continue_thread)
-    update = _thread_update(tonight.run_id, continuity, previous, facts, window, thread_settings.label_terms)
+    continuity = carry_threads(groups, scope, previous, store.thread_ids_ever(), founding_order, continue_thread)
+    touched = set(continuity.memberships.values()) | set(continuity.merged.values())
+    members_outside = [a for a, t in previous.items() if t in touched and a not in in_scope]
+    facts.update(store.article_facts(members_outside))
+    update = _thread_update(tonight.run_id, continuity, previous, facts, scope, thread_settings.label_terms)
     store.save_threads(tonight.run_id, update)
     return update
+
+
+def _background(window: Sequence[str], scope: Sequence[str]) -> list[str]:
+    """A fixed sample of the window outside `scope`, as large as the scope (at least 100)."""
+    in_scope = set(scope)
+    rest = [a for a in window if a not in in_scope]
+    size = min(len(rest), max(100, len(scope)))
+    return sorted(random.Random(len(window)).sample(rest, size))
+
+
+def reclustering_scope(
+    window: Sequence[str], vectors: dict[str, np.ndarray], fresh: set[str], previous: dict[str, str], neighbours: int
+) -> list[str]:
+    """The window articles to re-cluster tonight: the `fresh` ones, their nearest neighbours, and every
+    member of the threads those belong to. Threads elsewhere in the window are left as they are,
+    so a night's clustering costs what is new, not the size of the window."""
+    fresh_rows = [i for i, a in enumerate(window) if a in fresh]
+    if len(fresh_rows) == len(window) or not fresh_rows:
+        return list(window) if fresh_rows else []
+    matrix = np.stack([vectors[a] for a in window])
+    _, rows = PassageIndex.from_vectors(matrix).nearest(matrix[fresh_rows], min(neighbours, len(window) - 1) + 1)
+    chosen = {window[r] for r in rows.ravel() if r >= 0} | {window[r] for r in fresh_rows}
+    threads = {previous[a] for a in chosen if a in previous}
+    in_window = set(window)
+    chosen |= {a for a, t in previous.items() if t in threads and a in in_window}
+    return [a for a in window if a in chosen]
 
 
 def _thread_update(

@@ -30,12 +30,17 @@ class ThreadSettings:
     label_terms: int = 4
     neighbours: int = 30
     """Nearest neighbours per article in the graph HDBSCAN clusters (see `neighbour_graph`)."""
+    scope_neighbours: int = 10
+    """A night re-clusters its new articles with this many nearest neighbours of each (and their threads)."""
 
     def __post_init__(self) -> None:
         if self.min_cluster_size < 2:
             raise ValueError(f"ThreadSettings.min_cluster_size must be at least 2, got {self.min_cluster_size}")
-        if self.neighbours < 1:
-            raise ValueError(f"ThreadSettings.neighbours must be at least 1, got {self.neighbours}")
+        if self.neighbours < 1 or self.scope_neighbours < 1:
+            raise ValueError(
+                f"ThreadSettings.neighbours and scope_neighbours must be at least 1, "
+                f"got {self.neighbours} and {self.scope_neighbours}"
+            )
         if self.min_samples < 1:
             raise ValueError(f"ThreadSettings.min_samples must be at least 1, got {self.min_samples}")
 

@@ -3,7 +3,7 @@
 SQLite in a data folder by default (no server); any SQLAlchemy URL, e.g. PostgreSQL
 (`postgresql+psycopg://user@host/db`), works the same. FAISS index files live in the
 store's `index_dir`, beside the database. Nothing read back is unpickled: vectors are raw
-float32 bytes and evidence is JSON.
+float16 bytes (half the size of float32, cosine within 0.001) and evidence is JSON.
 """
 
 from __future__ import annotations
@@ -980,9 +980,20 @@ def _chunks(items: list[Any]) -> Iterator[list[Any]]:
         yield items[start : start + _CHUNK]
 
 
+_HALF = b"\x02"
+"""First byte of a float16 vector blob. Its odd length tells it from the float32 blobs of older stores."""
+
+
+def compact(vector: np.ndarray) -> np.ndarray:
+    """`vector` as the store keeps it: rounded to float16 (returned as float32)."""
+    return np.asarray(vector, dtype="<f2").astype(np.float32)
+
+
 def _blob(vector: np.ndarray) -> bytes:
-    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+    return _HALF + np.ascontiguousarray(vector, dtype="<f2").tobytes()
 
 
 def _vector(blob: bytes) -> np.ndarray:
+    if len(blob) % 2 and blob[:1] == _HALF:
+        return np.frombuffer(blob, dtype="<f2", offset=1).astype(np.float32)
     return np.frombuffer(blob, dtype="<f4").copy()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from clustering.nightly import NightResult, index_path, run_night
+from clustering.nightly import NightResult, NightSettings, index_path, run_night
+from clustering.pipeline import PipelineSettings
+from clustering.threads import ThreadSettings
 from corpus.article import Article
 from corpus.readers import read_articles
 from corpus.store import Store
@@ -143,3 +146,29 @@ def test_truncated_index_file_is_rebuilt(store: Store, caplog: pytest.LogCapture
     _, report = _night(store, seeds, "run-2", NOW + timedelta(hours=1))
     assert "rebuilding it" in caplog.text
     assert [p["articles"] for p in report["tonight"]["new_duplicates"]] == [list(WIRE_PAIR)]
+
+
+def test_a_small_night_reclusters_only_around_its_articles(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    start = datetime(2026, 11, 1)
+    seed = itertools.count(500)
+    stories = [vocabulary(10 + s, size=40) for s in range(8)]
+    first = [
+        article(f"s{s}-{i}", words, night(start, 0), next(seed)) for s, words in enumerate(stories) for i in range(5)
+    ]
+    settings = NightSettings(pipeline=PipelineSettings(threads=ThreadSettings(scope_neighbours=3)))
+    run_night(store, first, LexicalEncoder(), "run-0", night(start, 0) + timedelta(hours=6), settings)
+    before = store.memberships()
+    story_thread = before["s0-0"]
+    assert {before[f"s0-{i}"] for i in range(5)} == {story_thread}
+
+    late = [article(f"s0-{i}", stories[0], night(start, 1), next(seed)) for i in range(5, 7)]
+    with caplog.at_level(logging.INFO, logger="clustering.nightly"):
+        result = run_night(store, late, LexicalEncoder(), "run-1", night(start, 1) + timedelta(hours=6), settings)
+    # the story's five earlier articles and tonight's two: the other seven stories are not re-clustered
+    assert "re-clustering 7 of the window's 42 articles" in caplog.text
+    after = store.memberships()
+    assert after["s0-5"] == after["s0-6"] == story_thread
+    assert {a: t for a, t in after.items() if not a.startswith("s0-")} == {
+        a: t for a, t in before.items() if not a.startswith("s0-")
+    }
+    assert set(result.threads.memberships) == {"s0-5", "s0-6"}

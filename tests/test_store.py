@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import update
 
 from corpus.article import Article
-from corpus.store import Store, StoredPair
+from corpus.store import Store, StoredPair, compact, vectors_table
 
 NOW = datetime(2026, 11, 23, 2, 0)
 
@@ -38,16 +39,23 @@ def test_changed_article_loses_its_old_pairs(store: Store) -> None:
     assert store.pairs_among(["a", "b"]) == []
 
 
-def test_vector_cache_round_trips_exact_float32(store: Store) -> None:
+def test_vector_cache_keeps_float16_and_reads_older_float32_blobs(store: Store) -> None:
     vectors = {"h1": np.array([0.6, 0.8, 0.0], dtype=np.float32), "h2": np.array([1.0, 0.0, 0.0], dtype=np.float32)}
     ids = store.add_vectors("enc", "passage", vectors)
     assert set(ids) == {"h1", "h2"} and ids["h1"] != ids["h2"]
     found = store.cached_vectors("enc", "passage", ["h1", "h2", "missing"])
     assert set(found) == {"h1", "h2"}
-    assert np.array_equal(found["h1"][1], vectors["h1"])
+    assert np.array_equal(found["h1"][1], compact(vectors["h1"]))
+    assert np.abs(found["h1"][1] - vectors["h1"]).max() < 1e-3
     assert store.cached_vectors("other-encoder", "passage", ["h1"]) == {}
     batches = list(store.vectors_after("enc", "passage", 1))
     assert [list(ids) for ids, _ in batches] == [[ids["h2"]]]
+    # a store written before float16: its raw float32 blobs read back unchanged
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(vectors_table).where(vectors_table.c.id == ids["h1"]).values(vector=vectors["h1"].tobytes())
+        )
+    assert np.array_equal(store.cached_vectors("enc", "passage", ["h1"])["h1"][1], vectors["h1"])
 
 
 def test_a_store_from_a_newer_schema_is_refused_with_the_fix(tmp_path: Path) -> None:

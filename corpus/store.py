@@ -114,6 +114,8 @@ vectors_table = Table(
     Column("vector", LargeBinary, nullable=False),
     UniqueConstraint("encoder", "kind", "content_hash", name="vectors_key"),
 )
+vectors_in_order = Index("vectors_in_order", vectors_table.c.encoder, vectors_table.c.kind, vectors_table.c.id)
+"""Reading one encoder's vectors in id order (index rebuilds) is a range scan, not a sort of them all."""
 
 embedded_table = Table(
     "embedded",
@@ -288,6 +290,7 @@ class Store:
                 cursor.close()
 
         metadata.create_all(self.engine)
+        vectors_in_order.create(self.engine, checkfirst=True)  # stores created before this index existed
         self._check_schema()
 
     @classmethod

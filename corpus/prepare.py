@@ -76,10 +76,9 @@ def prepare_article(
         if reason is not None:
             continue
         for w_start, w_end in window_spans(text, start, end, settings.windows):
-            folded = fold(text[w_start:w_end])
             # a window of many words surely has enough content words: skip the costly count
-            long_enough = folded.count(" ") >= 4 * settings.min_passage_terms
-            if not long_enough and len(content_terms(folded)) < settings.min_passage_terms:
+            long_enough = text.count(" ", w_start, w_end) >= 4 * settings.min_passage_terms
+            if not long_enough and len(content_terms(fold(text[w_start:w_end]))) < settings.min_passage_terms:
                 continue
             passages.append(Passage(article.id, len(passages), index, w_start, w_end, text))
         paragraph_quotes = find_quotes(line, previous_speaker)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -65,7 +66,7 @@ class LexicalEncoder:
         return out
 
     def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
-        strings = [" " + " ".join(t for token in text.split() for t in token_terms(token)) + " " for text in texts]
+        strings = [" " + " ".join(filter(None, map(_terms_of_token, text.split()))) + " " for text in texts]
         lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
         codes = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         rows = np.repeat(np.arange(len(strings), dtype=np.int64), lengths)
@@ -102,6 +103,12 @@ class LexicalEncoder:
         flat = np.bincount(row * self.dim + bucket, weights=weight * sign, minlength=len(strings) * self.dim)
         result = flat.reshape(len(strings), self.dim).astype(np.float32)
         return _normalise(result)
+
+
+@lru_cache(maxsize=500_000)
+def _terms_of_token(token: str) -> str:
+    """The content terms of one token of text, space-separated ("" for a function word)."""
+    return " ".join(token_terms(token))
 
 
 def _mix(h: np.ndarray) -> np.ndarray:

@@ -84,6 +84,8 @@ def night(home: Path, articles_file: Path, now: datetime, run_id: str, exact_sam
     read = clock.time("read", lambda: read_articles([articles_file], max_bytes=1 << 40))
     with Store.open(home, None) as store, store.run_lock(0):
         tonight = clock.time("store", lambda: nightly.take_in(store, read.articles, run_id, now, encoder, settings))
+        articles_read = len(read.articles)
+        read.articles.clear()  # as the flow does
         prepared = clock.time("prepare", lambda: nightly.prepare_stored(store, tonight.fresh, settings, save=True))
         vectors = clock.time("embed", lambda: nightly.embed_stored(store, prepared, encoder))
         indexes = clock.time("index", lambda: nightly.update_indexes(store, encoder, settings))
@@ -107,7 +109,7 @@ def night(home: Path, articles_file: Path, now: datetime, run_id: str, exact_sam
 
         clock.time("report", report)
         result: dict[str, Any] = {
-            "articles_read": len(read.articles),
+            "articles_read": articles_read,
             "skipped": len(read.skipped),
             "fresh": len(tonight.fresh),
             "window": len(tonight.window),

@@ -78,7 +78,7 @@ def article_vectors(
     for i, article in enumerate(prepared):
         count = len(article.passages)
         if count:
-            vectors[i] = passage_vectors[row : row + count].mean(axis=0)
+            vectors[i] = passage_vectors[row : row + count].mean(axis=0, dtype=np.float32)
         row += count
         vectors[i] += title_weight * title_vectors[i]
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)

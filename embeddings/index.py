@@ -218,10 +218,10 @@ class StoredIndex:
 
     def hits(self, queries: np.ndarray, threshold: float, batch_size: int = 4096) -> Hits:
         """Every (query row, stored vector id, similarity) with similarity >= `threshold`, as flat arrays."""
-        queries = _as_matrix(queries, self.dim)
         rows, ids, sims = [], [], []
         for start in range(0, len(queries), batch_size):
-            lims, found_sims, found_ids = self._index.range_search(queries[start : start + batch_size], threshold)
+            batch = _as_matrix(queries[start : start + batch_size], self.dim)  # float32 one batch at a time
+            lims, found_sims, found_ids = self._index.range_search(batch, threshold)
             counts = np.diff(lims.astype(np.int64))
             rows.append(start + np.repeat(np.arange(len(lims) - 1, dtype=np.int64), counts))
             ids.append(found_ids.astype(np.int64))

@@ -209,6 +209,7 @@ def storythreads_flow(
     wait = defaults.lock_wait if lock_wait_seconds is None else lock_wait_seconds
     with Store.open(home_dir, db or defaults.db) as store, store.run_lock(wait):
         tonight = take_in_task(store, read, run_id, started, choice.encoder, settings)
+        read.articles.clear()  # stored now, and read back as needed: no second copy of every text in memory
         progress.done("take in articles")
         prepared = prepare_task(store, tonight, settings)
         progress.done("prepare text")

@@ -155,13 +155,9 @@ def term_positions(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
     ]
 
 
-_LETTER = re.compile(r"[^\W\d_]")
-_ARABIC_LETTER = re.compile(r"(?=[\u0600-\u06ff\u0750-\u077f])[^\W\d_]")
-
-
 def arabic_share(text: str) -> float:
     """Share of letters in `text` that are in the Arabic script (0.0 when there are none)."""
-    letters = len(_LETTER.findall(text))
+    letters = [c for c in text if c.isalpha()]
     if not letters:
         return 0.0
-    return len(_ARABIC_LETTER.findall(text)) / letters
+    return sum(1 for c in letters if "\u0600" <= c <= "\u06ff" or "\u0750" <= c <= "\u077f") / len(letters)

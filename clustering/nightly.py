@@ -140,51 +140,76 @@ def prepare_stored(store: Store, ids: Sequence[str], settings: NightSettings, sa
     return [prepare_article(a, None, settings.pipeline.prepare, repeated) for a in articles]
 
 
+def _texts(article: PreparedArticle, kind: str) -> list[str]:
+    if kind == "passage":
+        return [p.text for p in article.passages]
+    if kind == "quote":
+        return [q.text for q in article.quotes]
+    return [article.article.title]
+
+
 def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Encoder) -> Vectors:
-    """Vectors for every passage, quote and title, encoding only texts the cache lacks."""
-    texts = {
-        "passage": [[p.text for p in a.passages] for a in prepared],
-        "quote": [[q.text for q in a.quotes] for a in prepared],
-        "title": [[a.article.title] for a in prepared],
-    }
+    """Vectors for every passage, quote and title, encoding only texts the cache lacks.
+
+    Texts are produced as they are hashed or encoded, never all held at once; each distinct
+    text has one row (copies and repeated furniture are encoded and held once).
+    """
     arrays: dict[str, np.ndarray] = {}
     row_ids: dict[str, np.ndarray] = {}
     embedded = reused = 0
     for kind in KINDS:
-        flat = [t for per_article in texts[kind] for t in per_article]
-        hashes = [content_hash(t) for t in flat]
-        text_of = dict(zip(hashes, flat, strict=True))
-        unique = list(text_of)
-        position = {h: i for i, h in enumerate(unique)}
-        # one row per distinct text: copies and repeated furniture are encoded and held once
-        matrix = np.zeros((len(unique), encoder.dim), dtype=np.float32)
-        ids = np.zeros(len(unique), dtype=np.int64)
-        for digest, (vector_id, vector) in store.cached_vectors(encoder.name, kind, unique).items():
+        counts = [len(a.passages) if kind == "passage" else len(a.quotes) if kind == "quote" else 1 for a in prepared]
+        hashes = [content_hash(t) for a in prepared for t in _texts(a, kind)]
+        position: dict[str, int] = {}
+        for digest in hashes:
+            position.setdefault(digest, len(position))
+        # float16 holds the vectors exactly: they are rounded to it before they are stored
+        matrix = np.zeros((len(position), encoder.dim), dtype=np.float16)
+        ids = np.zeros(len(position), dtype=np.int64)
+        for digest, (vector_id, vector) in store.cached_vectors(encoder.name, kind, position).items():
             matrix[position[digest]] = vector
             ids[position[digest]] = vector_id
-        missing = [h for h in unique if not ids[position[h]]]
-        for start in range(0, len(missing), EMBED_BATCH):
-            batch = missing[start : start + EMBED_BATCH]
+        missing = {digest for digest, row in position.items() if not ids[row]}
+        batch: dict[str, str] = {}
+
+        def encode_batch(
+            batch: dict[str, str],
+            kind: str = kind,
+            position: dict[str, int] = position,
+            matrix: np.ndarray = matrix,
+            ids: np.ndarray = ids,
+        ) -> None:
             # tonight's vectors exactly as the cache will give them back on later nights
-            encoded = compact(encoder.encode([text_of[h] for h in batch]))
+            encoded = compact(encoder.encode(list(batch.values())))
             added = store.add_vectors(encoder.name, kind, dict(zip(batch, encoded, strict=True)))
             rows = [position[h] for h in batch]
             matrix[rows] = encoded
             ids[rows] = [added[h] for h in batch]
+
+        texts = (t for a in prepared for t in _texts(a, kind))
+        pending = set(missing)
+        for digest, text in zip(hashes, texts, strict=True):
+            if digest in pending:
+                pending.discard(digest)
+                batch[digest] = text
+                if len(batch) == EMBED_BATCH:
+                    encode_batch(batch)
+                    batch = {}
+        if batch:
+            encode_batch(batch)
         if missing:
             checkpoint(f"embed: {kind} vectors cached")
         embedded += len(missing)
-        reused += len(flat) - len(missing)
+        reused += len(hashes) - len(missing)
         row_of_text = np.fromiter((position[h] for h in hashes), dtype=np.int64, count=len(hashes))
-        # float16 holds these exactly (they were rounded to it) at half the memory of float32
-        arrays[kind] = matrix.astype(np.float16)[row_of_text]
+        arrays[kind] = matrix[row_of_text]
         row_ids[kind] = ids[row_of_text]
         del matrix
         vector_ids: dict[str, list[int]] = {}
         row = 0
-        for article, per_article in zip(prepared, texts[kind], strict=True):
-            vector_ids[article.article.id] = ids[row_of_text[row : row + len(per_article)]].tolist()
-            row += len(per_article)
+        for article, count in zip(prepared, counts, strict=True):
+            vector_ids[article.article.id] = row_ids[kind][row : row + count].tolist()
+            row += count
         store.set_embedded(encoder.name, kind, vector_ids)
     return Vectors(
         arrays["passage"], arrays["quote"], arrays["title"], row_ids["passage"], row_ids["quote"], embedded, reused

@@ -28,7 +28,7 @@ class CandidatePairs:
 
 EXACT_LIMIT = 20_000
 """Up to this many vectors, search is exact (flat); beyond, an inverted-file index."""
-PROBES = 32
+PROBES = 16
 """Inverted lists searched per query (of about 4·√n): finds nearly every pair above cosine 0.7
 and most of those just above the candidate threshold (bench/perf.py prints the recall)."""
 

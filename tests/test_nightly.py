@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from clustering.nightly import NightResult, NightSettings, index_path, run_night
@@ -172,3 +173,20 @@ def test_a_small_night_reclusters_only_around_its_articles(store: Store, caplog:
         a: t for a, t in before.items() if not a.startswith("s0-")
     }
     assert set(result.threads.memberships) == {"s0-5", "s0-6"}
+
+
+def test_embedding_in_small_steps_encodes_each_text_once_and_gives_the_same_vectors(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clustering import nightly
+
+    articles = read_articles([SEEDS]).articles
+    copies = [replace(a, id=f"copy-{a.id}") for a in articles]  # every text twice
+    whole = run_night(store, articles + copies, LexicalEncoder(), "whole", NOW)
+    monkeypatch.setattr(nightly, "EMBED_BATCH", 3)
+    with Store.open(tmp_path / "steps") as small_steps:
+        stepped = run_night(small_steps, articles + copies, LexicalEncoder(), "steps", NOW)
+    assert stepped.vectors.embedded == whole.vectors.embedded
+    assert whole.vectors.reused >= whole.vectors.embedded  # each copy reused its original's vectors
+    assert np.array_equal(stepped.vectors.passages, whole.vectors.passages)
+    assert {p.articles for p in stepped.pairs} == {p.articles for p in whole.pairs}

@@ -119,6 +119,7 @@ class PassageTerms:
     def _paragraph(self, owner: int, paragraph: int) -> tuple[list[str], list[int], list[int]]:
         found = self._paragraphs.get((owner, paragraph))
         if found is None:
+            _bound(self._paragraphs)
             text = self._prepared[owner].paragraphs[paragraph]
             positions = term_positions(text.text, text.start)
             found = ([t for t, _, _ in positions], [s for _, s, _ in positions], [e for _, _, e in positions])
@@ -134,6 +135,7 @@ class PassageTerms:
         """The content terms of passage `index`, in order."""
         found = self._terms.get(index)
         if found is None:
+            _bound(self._terms)
             words, _, _, first, last = self._range(index)
             found = self._terms[index] = words[first:last]
         return found
@@ -147,6 +149,7 @@ class PassageTerms:
         """The distinct terms of passage `index`."""
         found = self._sets.get(index)
         if found is None:
+            _bound(self._sets)
             found = self._sets[index] = set(self.terms_of(index))
         return found
 
@@ -154,6 +157,7 @@ class PassageTerms:
         """Terms of passage `index` and of the `reach` passages either side in its article."""
         found = self._neighbourhoods.get(index)
         if found is None:
+            _bound(self._neighbourhoods)
             found = set(self.set_of(index))
             owner = self._passages[index][0]
             for other in range(max(0, index - self._reach), min(len(self._passages), index + self._reach + 1)):
@@ -161,3 +165,13 @@ class PassageTerms:
                     found |= self.set_of(other)
             self._neighbourhoods[index] = found
         return found
+
+
+CACHE_LIMIT = 100_000
+"""Entries kept per cache of `PassageTerms`: enough for the locality of sorted candidate pairs,
+bounded so that a night of millions of passages does not hold a term set for each."""
+
+
+def _bound(cache: dict) -> None:
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()

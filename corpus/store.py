@@ -294,9 +294,12 @@ class Store:
                 cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.close()
 
-        metadata.create_all(self.engine)
-        vectors_in_order.create(self.engine, checkfirst=True)  # stores created before this index existed
-        self._check_schema()
+        # two processes opening a new store at once would both see no tables and both create them
+        with open(self.home / "schema.lock", "a+", encoding="utf-8") as schema_lock:
+            fcntl.flock(schema_lock, fcntl.LOCK_EX)
+            metadata.create_all(self.engine)
+            vectors_in_order.create(self.engine, checkfirst=True)  # stores created before this index existed
+            self._check_schema()
 
     @classmethod
     def open(cls, home: str | Path, db_url: str | None = None) -> Store:

@@ -161,3 +161,15 @@ def test_flow_killed_mid_run_is_completed_by_the_next_command(tmp_path: Path) ->
         assert [r["status"] for r in store.runs()] == ["interrupted", "completed"]
     report = (home / "reports" / "latest" / "report.json").read_text(encoding="utf-8")
     assert WIRE_PAIR[0] in report and '"near_duplicate": 1' in report
+
+
+def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> None:
+    opener = "import sys; from corpus.store import Store; Store.open(sys.argv[1]).close()"
+    openers = [
+        subprocess.Popen([sys.executable, "-c", opener, str(tmp_path)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    errors = [process.communicate(timeout=120)[1] for process in openers]
+    assert [process.returncode for process in openers] == [0] * 6, errors
+    with Store.open(tmp_path) as store:
+        assert store.check() == []

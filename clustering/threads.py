@@ -224,19 +224,27 @@ def _attach_duplicates(ids: list[str], labels: np.ndarray, strong: Sequence[tupl
     return labels
 
 
-def _attach_to_nearest(vectors: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+def _attach_to_nearest(vectors: np.ndarray, labels: np.ndarray, threshold: float, batch: int = 4096) -> np.ndarray:
     """Noise articles join the thread with the most similar centroid, when similar enough."""
-    clusters = sorted(int(label) for label in set(labels.tolist()) if label >= 0)
+    clusters = np.unique(labels[labels >= 0])
     noise = np.flatnonzero(labels < 0)
-    if not clusters or not len(noise):
+    if not len(clusters) or not len(noise):
         return labels
-    centroids = np.stack([vectors[labels == label].mean(axis=0) for label in clusters])
+    # centroids as one sparse product (a loop over clusters is quadratic at 100k articles)
+    clustered = np.flatnonzero(labels >= 0)
+    membership = sparse.csr_matrix(
+        (np.ones(len(clustered), dtype=np.float32), (np.searchsorted(clusters, labels[clustered]), clustered)),
+        shape=(len(clusters), len(labels)),
+    )
+    centroids = np.asarray(membership @ vectors, dtype=np.float32)
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-    similarity = vectors[noise] @ centroids.T
-    best = similarity.argmax(axis=1)
     labels = labels.copy()
-    close = similarity[np.arange(len(noise)), best] >= threshold
-    labels[noise[close]] = np.asarray(clusters)[best[close]]
+    for start in range(0, len(noise), batch):  # noise x clusters at once would take gigabytes
+        rows = noise[start : start + batch]
+        similarity = vectors[rows] @ centroids.T
+        best = similarity.argmax(axis=1)
+        close = similarity[np.arange(len(rows)), best] >= threshold
+        labels[rows[close]] = clusters[best[close]]
     return labels
 
 

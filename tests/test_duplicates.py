@@ -128,3 +128,8 @@ def test_a_noise_article_joins_the_thread_it_is_close_to_and_a_far_one_does_not(
     attached = _attach_to_nearest(vectors, labels, threshold=0.5)
     assert attached.tolist() == [0, 0, 1, 1, 0, -1]  # [0.8, 0.6, 0] is nearer thread 0; [0, 0, 1] near none
     assert _attach_to_nearest(vectors, labels, threshold=0.95).tolist() == labels.tolist()
+    # many noise articles are attached a batch at a time; the batch size changes nothing
+    assert _attach_to_nearest(vectors, labels, threshold=0.5, batch=1).tolist() == attached.tolist()
+    # labels need not be consecutive
+    gapped = np.where(labels == 1, 7, labels)
+    assert _attach_to_nearest(vectors, gapped, threshold=0.5).tolist() == [0, 0, 7, 7, 0, -1]

@@ -99,16 +99,19 @@ class PassageTerms:
         """(owner article, paragraph, start, end) of each passage, in order."""
         frequency: Counter[str] = Counter()
         for owner, article in enumerate(prepared):
+            tokens: set[str] = set()
+            for paragraph in {p.paragraph for p in article.passages}:
+                tokens.update(article.paragraphs[paragraph].text.split())
             vocabulary: set[str] = set()
-            for paragraph in sorted({p.paragraph for p in article.passages}):
-                for token in article.paragraphs[paragraph].text.split():
-                    vocabulary.update(token_terms(token))
+            for token in tokens:
+                vocabulary.update(token_terms(token))
             frequency.update(vocabulary)
             self._passages.extend((owner, p.paragraph, p.start, p.end) for p in article.passages)
         model = TermWeights(frequency, len(prepared))
         self.weights: dict[str, float] = {t: model.raw(t) / model.unit for t in frequency}
         self._reach = reach
-        self._paragraphs: dict[tuple[int, int], tuple[list[str], list[int], list[int]]] = {}
+        self._paragraphs: dict[tuple[int, int], tuple[list[str], list[int], list[int], int]] = {}
+        self._shapes: dict[str, tuple[list[str], list[int], list[int]]] = {}
         self._terms: dict[int, list[str]] = {}
         self._sets: dict[int, set[str]] = {}
         self._neighbourhoods: dict[int, set[str]] = {}
@@ -116,34 +119,40 @@ class PassageTerms:
     def __len__(self) -> int:
         return len(self._passages)
 
-    def _paragraph(self, owner: int, paragraph: int) -> tuple[list[str], list[int], list[int]]:
+    def _paragraph(self, owner: int, paragraph: int) -> tuple[list[str], list[int], list[int], int]:
+        """(terms, starts, ends relative to the paragraph, the paragraph's offset in its article)."""
         found = self._paragraphs.get((owner, paragraph))
         if found is None:
             _bound(self._paragraphs)
             text = self._prepared[owner].paragraphs[paragraph]
-            positions = term_positions(text.text, text.start)
-            found = ([t for t, _, _ in positions], [s for _, s, _ in positions], [e for _, _, e in positions])
-            self._paragraphs[(owner, paragraph)] = found
+            # copies repeat paragraphs word for word: each distinct paragraph is tokenised once
+            shape = self._shapes.get(text.text)
+            if shape is None:
+                _bound(self._shapes)
+                positions = term_positions(text.text)
+                shape = ([t for t, _, _ in positions], [s for _, s, _ in positions], [e for _, _, e in positions])
+                self._shapes[text.text] = shape
+            found = self._paragraphs[(owner, paragraph)] = (*shape, text.start)
         return found
 
-    def _range(self, index: int) -> tuple[list[str], list[int], list[int], int, int]:
+    def _range(self, index: int) -> tuple[list[str], list[int], list[int], int, int, int]:
         owner, paragraph, start, end = self._passages[index]
-        words, starts, ends = self._paragraph(owner, paragraph)
-        return words, starts, ends, bisect_left(starts, start), bisect_left(starts, end)
+        words, starts, ends, offset = self._paragraph(owner, paragraph)
+        return words, starts, ends, offset, bisect_left(starts, start - offset), bisect_left(starts, end - offset)
 
     def terms_of(self, index: int) -> list[str]:
         """The content terms of passage `index`, in order."""
         found = self._terms.get(index)
         if found is None:
             _bound(self._terms)
-            words, _, _, first, last = self._range(index)
+            words, _, _, _, first, last = self._range(index)
             found = self._terms[index] = words[first:last]
         return found
 
     def span_of(self, index: int, term: int) -> tuple[int, int]:
         """Offsets in the article's text of the `term`-th term of passage `index`."""
-        _, starts, ends, first, _ = self._range(index)
-        return starts[first + term], ends[first + term]
+        _, starts, ends, offset, first, _ = self._range(index)
+        return offset + starts[first + term], offset + ends[first + term]
 
     def set_of(self, index: int) -> set[str]:
         """The distinct terms of passage `index`."""

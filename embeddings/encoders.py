@@ -88,21 +88,29 @@ class LexicalEncoder:
         result = np.zeros((len(strings), self.dim), dtype=np.float32)
         if not keys_rows:
             return result
-        row = np.concatenate(keys_rows)
-        hashed = np.concatenate(keys_hash)
-        order = np.lexsort((hashed, row))
-        row, hashed = row[order], hashed[order]
-        boundary = np.ones(len(row), dtype=bool)
-        boundary[1:] = (row[1:] != row[:-1]) | (hashed[1:] != hashed[:-1])
+        # one sortable key per n-gram occurrence: the row above the low HASH_BITS bits of its hash
+        # (a single-key sort is several times faster than sorting by row, then hash)
+        keys = (np.concatenate(keys_rows).astype(np.uint64) << np.uint64(HASH_BITS)) | (
+            np.concatenate(keys_hash) & np.uint64((1 << HASH_BITS) - 1)
+        )
+        keys.sort()
+        boundary = np.ones(len(keys), dtype=bool)
+        boundary[1:] = keys[1:] != keys[:-1]
         starts = np.flatnonzero(boundary)
-        counts = np.diff(np.append(starts, len(row)))
-        row, hashed = row[starts], hashed[starts]
+        counts = np.diff(np.append(starts, len(keys)))
+        keys = keys[starts]
+        row = (keys >> np.uint64(HASH_BITS)).astype(np.int64)
+        hashed = keys & np.uint64((1 << HASH_BITS) - 1)
         weight = (1.0 + np.log(counts)).astype(np.float32)
         sign = np.where((hashed >> np.uint64(40)) & np.uint64(1), 1.0, -1.0).astype(np.float32)
         bucket = (hashed % np.uint64(self.dim)).astype(np.int64)
         flat = np.bincount(row * self.dim + bucket, weights=weight * sign, minlength=len(strings) * self.dim)
         result = flat.reshape(len(strings), self.dim).astype(np.float32)
         return _normalise(result)
+
+
+HASH_BITS = 41
+"""Bits of an n-gram hash kept for counting; the sign (bit 40) and the bucket (low bits) are among them."""
 
 
 @lru_cache(maxsize=500_000)

@@ -383,13 +383,14 @@ def thread_window(
     matrix = np.stack([stored[a] for a in clustered]) if clustered else np.zeros((0, encoder.dim), dtype=np.float32)
     strong = [(p.article_a, p.article_b, p.score) for p in store.pairs_among(clustered) if p.kind in STRONG_KINDS]
     in_scope = set(scope)
+    facts = store.article_facts(clustered)
+    published = [facts.get(a, {}).get("published_at") for a in clustered]
     groups = [
         kept
-        for group in group_articles(clustered, matrix, strong, thread_settings)
+        for group in group_articles(clustered, matrix, strong, thread_settings, published)
         if (kept := [a for a in group if a in in_scope])
     ]
 
-    facts = store.article_facts(scope)
     row_of = {a: i for i, a in enumerate(clustered)}
     rows_of_thread: dict[str, list[int]] = {}
     for article, thread in previous.items():

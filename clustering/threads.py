@@ -32,6 +32,11 @@ class ThreadSettings:
     """Nearest neighbours per article in the graph HDBSCAN clusters (see `neighbour_graph`)."""
     scope_neighbours: int = 10
     """A night re-clusters its new articles with this many nearest neighbours of each (and their threads)."""
+    time_distance: float = 0.2
+    """Added to the distance (0 to 2) between two articles published `time_scale_days` or more apart,
+    in proportion below: a story develops over days and weeks, so two similar articles years
+    apart are less likely the same story than two from the same week."""
+    time_scale_days: float = 30.0
 
     def __post_init__(self) -> None:
         if self.min_cluster_size < 2:
@@ -43,6 +48,11 @@ class ThreadSettings:
             )
         if self.min_samples < 1:
             raise ValueError(f"ThreadSettings.min_samples must be at least 1, got {self.min_samples}")
+        if self.time_distance < 0 or self.time_scale_days <= 0:
+            raise ValueError(
+                f"ThreadSettings.time_distance must be >= 0 and time_scale_days > 0, "
+                f"got {self.time_distance} and {self.time_scale_days}"
+            )
 
 
 @dataclass
@@ -95,7 +105,8 @@ def find_threads(
     """Cluster articles into story threads (see `group_articles`), labelled and dated."""
     settings = settings or ThreadSettings()
     ids = [a.article.id for a in prepared]
-    groups = group_articles(ids, vectors, strong_pairs(duplicates), settings)
+    published = [a.article.published_at for a in prepared]
+    groups = group_articles(ids, vectors, strong_pairs(duplicates), settings, published)
     by_id = {a.article.id: a for a in prepared}
     terms = {a.article.id: label_terms(a) for a in prepared}
     document_frequency = Counter(term for found in terms.values() for term in set(found))
@@ -133,10 +144,12 @@ def group_articles(
     vectors: np.ndarray,
     strong: Sequence[tuple[str, str, float]] = (),
     settings: ThreadSettings | None = None,
+    published: Sequence[datetime | None] | None = None,
 ) -> list[list[str]]:
     """Groups of articles about the same story; articles in no group are left out.
 
-    HDBSCAN runs on the article vectors; an article left as noise joins the group of an
+    HDBSCAN runs on the article vectors (distances grow with the time between the articles'
+    `published` dates, see `ThreadSettings.time_distance`); an article left as noise joins the group of an
     article it is a near-duplicate of (`strong` pairs), since the same reporting is the same
     story, and then the group whose centroid it is closest to, if that cosine is at least
     `attach_similarity` (HDBSCAN leaves small stories' late articles as noise).
@@ -144,7 +157,9 @@ def group_articles(
     settings = settings or ThreadSettings()
     if len(ids) != len(vectors):
         raise ValueError(f"got {len(vectors)} article vectors for {len(ids)} articles")
-    labels = _cluster(vectors, settings)
+    if published is not None and len(published) != len(ids):
+        raise ValueError(f"got {len(published)} publication dates for {len(ids)} articles")
+    labels = _cluster(vectors, settings, published)
     labels = _attach_duplicates(list(ids), labels, strong)
     labels = _attach_to_nearest(vectors, labels, settings.attach_similarity)
     members: dict[int, list[str]] = defaultdict(list)
@@ -159,7 +174,7 @@ def thread_id(founding_article: str) -> str:
     return "t-" + hashlib.sha1(founding_article.encode("utf-8")).hexdigest()[:10]
 
 
-def _cluster(vectors: np.ndarray, settings: ThreadSettings) -> np.ndarray:
+def _cluster(vectors: np.ndarray, settings: ThreadSettings, published: Sequence[datetime | None] | None) -> np.ndarray:
     if len(vectors) < settings.min_cluster_size:
         return np.full(len(vectors), -1)
     import hdbscan  # imported here: slow to import, and only this stage needs it
@@ -170,7 +185,22 @@ def _cluster(vectors: np.ndarray, settings: ThreadSettings) -> np.ndarray:
         metric="precomputed",
         allow_single_cluster=False,
     )
-    return np.asarray(clusterer.fit_predict(neighbour_graph(vectors, settings.neighbours)))
+    graph = neighbour_graph(vectors, settings.neighbours)
+    if published is not None and settings.time_distance > 0:
+        graph = _with_time_distance(graph, published, settings.time_distance, settings.time_scale_days)
+    return np.asarray(clusterer.fit_predict(graph))
+
+
+def _with_time_distance(
+    graph: sparse.csr_matrix, published: Sequence[datetime | None], distance: float, scale_days: float
+) -> sparse.csr_matrix:
+    """`graph` with `distance` x min(days apart / `scale_days`, 1) added to each edge between dated articles."""
+    days = np.array([moment.timestamp() / 86400 if moment else np.nan for moment in published])
+    edges = graph.tocoo()
+    apart = np.nan_to_num(np.abs(days[edges.row] - days[edges.col]), nan=0.0)
+    bridge = edges.data >= FAR  # the joins between unconnected parts stay at the top of the hierarchy
+    data = np.where(bridge, edges.data, edges.data + distance * np.minimum(apart / scale_days, 1.0))
+    return sparse.csr_matrix((data, (edges.row, edges.col)), shape=graph.shape)
 
 
 FAR = 2.0

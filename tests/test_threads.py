@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import hdbscan
 import numpy as np
 from scipy.sparse import csgraph
@@ -46,3 +48,28 @@ def test_neighbour_graph_joins_unconnected_parts_and_keeps_identical_articles_li
     assert graph[0, 1] > 0  # identical articles are neighbours at a tiny positive distance, not "no edge"
     groups = group_articles([f"a{i}" for i in range(6)], vectors, settings=ThreadSettings(neighbours=2))
     assert sorted(sorted(g) for g in groups) == [["a0", "a1", "a2"], ["a3", "a4", "a5"]]
+
+
+def test_similar_articles_years_apart_are_two_stories_and_undated_ones_are_judged_on_text() -> None:
+    # one recurring topic (say, an annual summit): six articles in 2019 and six in 2024, every
+    # article as close in wording to the other year's as to its own, among unrelated articles
+    rng = np.random.default_rng(3)
+    topic = rng.normal(size=64)
+    summit = topic + 0.2 * rng.normal(size=(12, 64))
+    unrelated = rng.normal(size=(40, 64))
+    vectors = np.concatenate([summit, unrelated]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"s{i}" for i in range(12)] + [f"u{i}" for i in range(40)]
+    dates = [datetime(2019, 6, 1 + i) for i in range(6)] + [datetime(2024, 6, 1 + i) for i in range(6)]
+    published = [*dates, *(datetime(2021, 1, 1) + timedelta(days=40 * i) for i in range(40))]
+    only_text = ThreadSettings(attach_similarity=1.01, time_distance=0.5)  # this toy's stories are tight
+
+    def summit_groups(found: list[list[str]]) -> list[set[str]]:
+        return [set(g) for g in found if set(g) & set(ids[:12])]
+
+    assert summit_groups(group_articles(ids, vectors, settings=only_text)) == [set(ids[:12])]
+    by_year = summit_groups(group_articles(ids, vectors, settings=only_text, published=published))
+    assert {frozenset(g) for g in by_year} == {frozenset(ids[:6]), frozenset(ids[6:12])}
+    # no dates, no time distance: the same single story as on text alone
+    undated = group_articles(ids, vectors, settings=only_text, published=[None] * len(ids))
+    assert summit_groups(undated) == [set(ids[:12])]

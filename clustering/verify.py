@@ -12,10 +12,11 @@ neighbouring windows, so a reused passage that straddles two windows is still wh
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from corpus.article import PreparedArticle
 from corpus.text import term_positions, token_terms
@@ -60,11 +61,11 @@ class Region:
     last: int
 
 
-def dense_region(terms: Sequence[str], other: set[str], weights: dict[str, float], density: float) -> Region:
+def dense_region(terms: Sequence[int], other: set[int], weights: Sequence[float], density: float) -> Region:
     """Maximum-sum segment of `terms` scoring `(1 - density) * w` for shared terms, `-density * w` otherwise.
 
-    Any segment with a positive score has at least `density` of its weight shared; the
-    returned strength is the shared weight inside the best one.
+    Terms are ids into `weights`. Any segment with a positive score has at least `density`
+    of its weight shared; the returned strength is the shared weight inside the best one.
     """
     best = current = 0.0
     best_strength = current_strength = 0.0
@@ -85,12 +86,12 @@ def dense_region(terms: Sequence[str], other: set[str], weights: dict[str, float
 
 
 class PassageTerms:
-    """Terms of the passages of a run with their offsets, built on demand.
+    """Terms of the passages of a run (as ids into `weights`) with their offsets, built on demand.
 
-    Document frequencies (for the weights) need one pass over every article's words; the
-    terms and offsets of a paragraph are kept only once one of its passages is in a
-    candidate pair, and its windows take slices of them. Memory grows with the candidates,
-    not with the run.
+    Document frequencies (for the weights) need one pass over every article's words; a
+    paragraph is tokenised once, when one of its passages is first in a candidate pair, and
+    kept as three small integer arrays (term ids, starts, ends: 12 bytes a word), so that it is
+    never tokenised twice however its candidates are ordered. Its windows take slices of them.
     """
 
     def __init__(self, prepared: Sequence[PreparedArticle], reach: int) -> None:
@@ -107,63 +108,73 @@ class PassageTerms:
                 vocabulary.update(token_terms(token))
             frequency.update(vocabulary)
             self._passages.extend((owner, p.paragraph, p.start, p.end) for p in article.passages)
-        model = TermWeights(frequency, len(prepared))
-        self.weights: dict[str, float] = {t: model.raw(t) / model.unit for t in frequency}
+        model = self._model = TermWeights(frequency, len(prepared))
+        self.ids: dict[str, int] = {term: number for number, term in enumerate(frequency)}
+        self.weights: list[float] = [model.raw(term) / model.unit for term in frequency]
         self._reach = reach
-        self._paragraphs: dict[tuple[int, int], tuple[list[str], list[int], list[int], int]] = {}
-        self._shapes: dict[str, tuple[list[str], list[int], list[int]]] = {}
-        self._terms: dict[int, list[str]] = {}
-        self._sets: dict[int, set[str]] = {}
-        self._neighbourhoods: dict[int, set[str]] = {}
+        self._paragraphs: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
+        self._shapes: dict[str, np.ndarray] = {}
+        self._terms: dict[int, list[int]] = {}
+        self._sets: dict[int, set[int]] = {}
+        self._neighbourhoods: dict[int, set[int]] = {}
 
     def __len__(self) -> int:
         return len(self._passages)
 
-    def _paragraph(self, owner: int, paragraph: int) -> tuple[list[str], list[int], list[int], int]:
-        """(terms, starts, ends relative to the paragraph, the paragraph's offset in its article)."""
+    def _paragraph(self, owner: int, paragraph: int) -> tuple[np.ndarray, int]:
+        """(rows of term ids, starts and ends relative to the paragraph; the paragraph's offset in its article)."""
         found = self._paragraphs.get((owner, paragraph))
         if found is None:
-            _bound(self._paragraphs)
             text = self._prepared[owner].paragraphs[paragraph]
-            # copies repeat paragraphs word for word: each distinct paragraph is tokenised once
+            # copies repeat paragraphs word for word: a recent paragraph's text is tokenised once
             shape = self._shapes.get(text.text)
             if shape is None:
                 _bound(self._shapes)
+                ids = self.ids
                 positions = term_positions(text.text)
-                shape = ([t for t, _, _ in positions], [s for _, s, _ in positions], [e for _, _, e in positions])
+                for term, _, _ in positions:
+                    if term not in ids:  # a tokenisation corner the vocabulary pass split otherwise
+                        ids[term] = len(self.weights)
+                        self.weights.append(self._model.raw(term) / self._model.unit)
+                shape = np.array(
+                    [[ids[t] for t, _, _ in positions], [s for _, s, _ in positions], [e for _, _, e in positions]],
+                    dtype=np.int32,
+                ).reshape(3, len(positions))
                 self._shapes[text.text] = shape
-            found = self._paragraphs[(owner, paragraph)] = (*shape, text.start)
+            found = self._paragraphs[(owner, paragraph)] = (shape, text.start)
         return found
 
-    def _range(self, index: int) -> tuple[list[str], list[int], list[int], int, int, int]:
+    def _range(self, index: int) -> tuple[np.ndarray, int, int, int]:
         owner, paragraph, start, end = self._passages[index]
-        words, starts, ends, offset = self._paragraph(owner, paragraph)
-        return words, starts, ends, offset, bisect_left(starts, start - offset), bisect_left(starts, end - offset)
+        shape, offset = self._paragraph(owner, paragraph)
+        starts = shape[1]
+        first, last = np.searchsorted(starts, (start - offset, end - offset))
+        return shape, offset, int(first), int(last)
 
-    def terms_of(self, index: int) -> list[str]:
-        """The content terms of passage `index`, in order."""
+    def terms_of(self, index: int) -> list[int]:
+        """The term ids of passage `index`, in order."""
         found = self._terms.get(index)
         if found is None:
             _bound(self._terms)
-            words, _, _, _, first, last = self._range(index)
-            found = self._terms[index] = words[first:last]
+            shape, _, first, last = self._range(index)
+            found = self._terms[index] = shape[0, first:last].tolist()
         return found
 
     def span_of(self, index: int, term: int) -> tuple[int, int]:
         """Offsets in the article's text of the `term`-th term of passage `index`."""
-        _, starts, ends, offset, first, _ = self._range(index)
-        return offset + starts[first + term], offset + ends[first + term]
+        shape, offset, first, _ = self._range(index)
+        return offset + int(shape[1, first + term]), offset + int(shape[2, first + term])
 
-    def set_of(self, index: int) -> set[str]:
-        """The distinct terms of passage `index`."""
+    def set_of(self, index: int) -> set[int]:
+        """The distinct term ids of passage `index`."""
         found = self._sets.get(index)
         if found is None:
             _bound(self._sets)
             found = self._sets[index] = set(self.terms_of(index))
         return found
 
-    def neighbourhood(self, index: int) -> set[str]:
-        """Terms of passage `index` and of the `reach` passages either side in its article."""
+    def neighbourhood(self, index: int) -> set[int]:
+        """Term ids of passage `index` and of the `reach` passages either side in its article."""
         found = self._neighbourhoods.get(index)
         if found is None:
             _bound(self._neighbourhoods)
@@ -177,8 +188,8 @@ class PassageTerms:
 
 
 CACHE_LIMIT = 100_000
-"""Entries kept per cache of `PassageTerms`: enough for the locality of sorted candidate pairs,
-bounded so that a night of millions of passages does not hold a term set for each."""
+"""Entries kept per cache of `PassageTerms` sets and lists: enough for the locality of sorted
+candidate pairs, bounded so that a night of millions of passages does not hold a set for each."""
 
 
 def _bound(cache: dict) -> None:

@@ -459,13 +459,20 @@ def _thread_update(
     for article, thread in current.items():
         members.setdefault(thread, []).append(article)
     touched = set(continuity.memberships.values()) | set(continuity.created)
-    terms = {a: (facts.get(a, {}).get("label_terms") or "").split() for a in current}
+
+    def terms_of(article: str) -> list[str]:
+        return (facts.get(article, {}).get("label_terms") or "").split()
+
+    # terms are split article by article and thread by thread: all of them at once, for a
+    # window of 100,000 articles, would be tens of millions of small strings
     in_window = set(window)
-    document_frequency = Counter(t for a in in_window for t in set(terms.get(a, [])))
+    document_frequency: Counter[str] = Counter()
+    for article in in_window:
+        document_frequency.update(set(terms_of(article)))
     labels = {
         thread: thread_label(
             [facts.get(a, {}).get("title") or "" for a in members.get(thread, [])],
-            [terms.get(a, []) for a in members.get(thread, [])],
+            [terms_of(a) for a in members.get(thread, [])],
             document_frequency,
             max(len(in_window), 1),
             label_count,

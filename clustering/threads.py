@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -314,7 +315,8 @@ def thread_label(
             folded = fold(word)
             if folded not in STOPWORDS:
                 surface[stem(folded)][word] += 1
-    scored = sorted(
+    scored = heapq.nsmallest(
+        count,
         frequency,
         key=lambda t: (-frequency[t] * math.log(1 + total / max(document_frequency[t], 1)), t),
     )

@@ -401,14 +401,24 @@ def thread_window(
         found = facts.get(article, {})
         return (found.get("published_at") or found.get("arrived_at") or datetime.max, article)
 
+    # centroids of the previous threads with articles among the clustered ones, computed once:
+    # a night with many new groups asks about the same threads again and again
+    centred = sorted(rows_of_thread)
+    centroids = (
+        np.stack([_unit(matrix[rows_of_thread[t]].mean(axis=0)) for t in centred])
+        if centred
+        else np.zeros((0, matrix.shape[1]), dtype=np.float32)
+    )
+
     def continue_thread(group: Sequence[str], candidates: set[str]) -> str | None:
+        """The most similar unclaimed previous thread, if similar enough (ties: the last id)."""
         centroid = _unit(matrix[[row_of[a] for a in group]].mean(axis=0))
+        similarity = centroids @ centroid
         best, best_similarity = None, settings.continue_similarity
-        for thread in sorted(candidates):
-            rows = rows_of_thread.get(thread, [])
-            similarity = float(_unit(matrix[rows].mean(axis=0)) @ centroid) if rows else -1.0
-            if similarity >= best_similarity:
-                best, best_similarity = thread, similarity
+        for index in np.flatnonzero(similarity >= best_similarity):
+            thread = centred[index]
+            if thread in candidates and (similarity[index], thread) >= (best_similarity, best or ""):
+                best, best_similarity = thread, float(similarity[index])
         return best
 
     continuity = carry_threads(groups, scope, previous, store.thread_ids_ever(), founding_order, continue_thread)

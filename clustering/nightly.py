@@ -148,11 +148,13 @@ def _texts(article: PreparedArticle, kind: str) -> list[str]:
     return [article.article.title]
 
 
-def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Encoder) -> Vectors:
+def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Encoder, record: bool = True) -> Vectors:
     """Vectors for every passage, quote and title, encoding only texts the cache lacks.
 
     Texts are produced as they are hashed or encoded, never all held at once; each distinct
-    text has one row (copies and repeated furniture are encoded and held once).
+    text has one row (copies and repeated furniture are encoded and held once). With
+    `record`, which vectors each article has is written to the store (articles found through
+    those records need no second write).
     """
     arrays: dict[str, np.ndarray] = {}
     row_ids: dict[str, np.ndarray] = {}
@@ -210,7 +212,8 @@ def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Enc
         for article, count in zip(prepared, counts, strict=True):
             vector_ids[article.article.id] = row_ids[kind][row : row + count].tolist()
             row += count
-        store.set_embedded(encoder.name, kind, vector_ids)
+        if record:
+            store.set_embedded(encoder.name, kind, vector_ids)
     return Vectors(
         arrays["passage"], arrays["quote"], arrays["title"], row_ids["passage"], row_ids["quote"], embedded, reused
     )
@@ -288,7 +291,8 @@ def gather_candidates(
 ) -> Candidates:
     """Candidate passage and quote pairs between the fresh articles and each other or the involved stored ones."""
     others = prepare_stored(store, search.involved, settings, save=False) if search.involved else []
-    other_vectors = embed_stored(store, others, encoder) if others else None
+    # the involved articles were found through their recorded vectors: nothing to record again
+    other_vectors = embed_stored(store, others, encoder, record=False) if others else None
     everything = [*prepared, *others]
     candidates = {}
     for kind, hits, fresh_ids, other_ids in (

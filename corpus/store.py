@@ -495,8 +495,9 @@ class Store:
                     )
         return [found[i] for i in ids if i in found]
 
-    def article_facts(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Report facts of articles (no text): title, source, dates, url, language, label terms."""
+    def article_facts(self, ids: Iterable[str], label_terms: bool = True) -> dict[str, dict[str, Any]]:
+        """Report facts of articles (no text): title, source, dates, url, language, and label terms
+        unless `label_terms` is False."""
         columns = [
             articles_table.c.id,
             articles_table.c.title,
@@ -507,7 +508,7 @@ class Store:
             articles_table.c.published_at,
             articles_table.c.arrived_at,
             articles_table.c.first_run,
-            articles_table.c.label_terms,
+            *([articles_table.c.label_terms] if label_terms else []),
         ]
         facts: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as connection:
@@ -589,14 +590,27 @@ class Store:
                     update(articles_table).where(articles_table.c.id == article_id).values(label_terms=" ".join(terms))
                 )
 
-    def paragraphs(self, ids: Iterable[str]) -> dict[str, list[ParagraphRow]]:
-        """Stored paragraphs of each article, in order."""
+    def paragraph_counts(self, ids: Iterable[str]) -> dict[str, int]:
+        """How many paragraphs each article has (articles with none are left out)."""
+        found: dict[str, int] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(list(ids)):
+                query = (
+                    select(paragraphs_table.c.article_id, func.count())
+                    .where(paragraphs_table.c.article_id.in_(chunk))
+                    .group_by(paragraphs_table.c.article_id)
+                )
+                found.update({article: count for article, count in connection.execute(query)})
+        return found
+
+    def furniture(self, ids: Iterable[str]) -> dict[str, list[ParagraphRow]]:
+        """The paragraphs of each article that are site furniture, in order (articles with none left out)."""
         found: dict[str, list[ParagraphRow]] = defaultdict(list)
         with self.engine.connect() as connection:
             for chunk in _chunks(list(ids)):
                 query = (
                     select(paragraphs_table)
-                    .where(paragraphs_table.c.article_id.in_(chunk))
+                    .where(paragraphs_table.c.article_id.in_(chunk), paragraphs_table.c.furniture.is_not(None))
                     .order_by(paragraphs_table.c.article_id, paragraphs_table.c.ordinal)
                 )
                 for row in connection.execute(query).mappings():

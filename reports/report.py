@@ -99,9 +99,10 @@ def build_night_report(
     """The report of a run against the store: the window's pairs and threads, tonight's news first."""
     window = tonight.window
     in_window = set(window)
-    facts = store.article_facts(window)
-    paragraphs = store.paragraphs(window)
-    texts = {a.id: a.text for a in store.articles(a for a in window if any(p.furniture for p in paragraphs.get(a, [])))}
+    facts = store.article_facts(window, label_terms=False)
+    paragraph_counts = store.paragraph_counts(window)
+    furniture = store.furniture(window)
+    texts = {a.id: a.text for a in store.articles(furniture)}
     memberships = store.memberships()
     stored_threads = store.threads()
     found_keys = {(p.article_a, p.article_b) for p in found}
@@ -168,11 +169,9 @@ def build_night_report(
             "encoding": facts[article]["encoding"],
             "thread": memberships.get(article),
             "analysed_tonight": article in analysed_ids,
-            "paragraphs": len(paragraphs.get(article, [])),
+            "paragraphs": paragraph_counts.get(article, 0),
             "furniture": [
-                {"text": texts[article][p.start : p.end], "reason": p.furniture}
-                for p in paragraphs.get(article, [])
-                if p.furniture
+                {"text": texts[article][p.start : p.end], "reason": p.furniture} for p in furniture.get(article, [])
             ],
         }
         for article in window

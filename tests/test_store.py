@@ -70,3 +70,23 @@ def test_home_that_is_a_file_is_refused(tmp_path: Path) -> None:
     home.write_text("not a folder")
     with pytest.raises(ValueError, match="is a file; expected a folder"):
         Store.open(home)
+
+
+def test_paragraph_counts_and_furniture_match_the_prepared_seeds(store: Store) -> None:
+    from clustering.nightly import NightSettings, prepare_stored, take_in
+    from corpus.readers import read_articles
+    from embeddings.encoders import LexicalEncoder
+    from tests.conftest import SEEDS
+
+    articles = read_articles([SEEDS]).articles
+    tonight = take_in(store, articles, "run-1", datetime(2026, 11, 23), LexicalEncoder(), NightSettings())
+    prepared = prepare_stored(store, tonight.fresh, NightSettings(), save=True)
+    counts = store.paragraph_counts(tonight.fresh)
+    furniture = store.furniture(tonight.fresh)
+    for article in prepared:
+        marked = [p for p in article.paragraphs if p.boilerplate]
+        assert counts[article.article.id] == len(article.paragraphs)
+        assert [(p.start, p.end, p.furniture) for p in furniture.get(article.article.id, [])] == [
+            (p.start, p.end, p.boilerplate) for p in marked
+        ]
+    assert any(furniture.values())  # the seeds' «مقالات ذات صلة» and friends

@@ -29,8 +29,21 @@ def md(text: str | None) -> str:
 
 
 def to_json(report: dict[str, Any]) -> str:
-    """The report as indented JSON, non-ASCII text kept readable."""
-    return json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    """The report as JSON, non-ASCII text kept readable: each top-level entry on its own lines,
+    each article, pair and thread of a list on one line.
+
+    (Indenting everything would run Python's slow JSON encoder over every article of the
+    window; one line per record keeps the fast one and the file easy to grep and diff.)
+    """
+    entries = []
+    for key, value in report.items():
+        if isinstance(value, list) and value:
+            records = ",\n".join("    " + json.dumps(record, ensure_ascii=False) for record in value)
+            entries.append(f"  {json.dumps(key)}: [\n{records}\n  ]")
+        else:
+            text = json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+            entries.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(entries) + "\n}\n"
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -12,7 +12,7 @@ from clustering.pipeline import analyse
 from corpus.article import Article, SkippedInput
 from corpus.prepare import prepare_articles
 from embeddings.encoders import LexicalEncoder
-from reports.render import md, to_html, to_markdown, write_reports
+from reports.render import md, to_html, to_json, to_markdown, write_reports
 from reports.report import RunInfo, build_report
 from tests.browser import dump_dom, probe
 from tests.conftest import WIRE_PAIR
@@ -63,6 +63,15 @@ def test_report_json_has_the_documented_fields(seed_report) -> None:
     thread_of = {a["id"]: a["thread"] for a in report["articles"]}
     thread = next(t for t in report["threads"] if WIRE_PAIR[0] in t["articles"])
     assert thread_of[WIRE_PAIR[0]] == thread_of[WIRE_PAIR[1]] == thread["id"]
+
+
+def test_report_json_has_one_line_per_article_and_pair(seed_report) -> None:
+    text = to_json(seed_report)
+    assert json.loads(text) == json.loads(json.dumps(seed_report))
+    pair_lines = [line for line in text.splitlines() if WIRE_PAIR[0] in line and WIRE_PAIR[1] in line]
+    assert any(json.loads(line.strip().rstrip(","))["articles"] == list(WIRE_PAIR) for line in pair_lines)
+    article_lines = [line for line in text.splitlines() if line.startswith('    {"id": ') and '"title": ' in line]
+    assert len(article_lines) == len(seed_report["articles"])
 
 
 def test_matched_text_in_the_report_is_the_original_wording(seed_report, seeds_dir: Path) -> None:

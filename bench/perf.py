@@ -66,6 +66,20 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def worker_memory() -> dict[str, float]:
+    """Peak memory of the worker processes (see `corpus.parallel`): the largest one, and all of them plus this one."""
+    from corpus.parallel import worker_pids
+
+    peaks = []
+    for pid in worker_pids():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        peaks += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")]
+    return {"worker_peak_mib": max(peaks, default=0.0), "peak_with_workers_mib": peak_rss_mib() + sum(peaks)}
+
+
 # --- one night, in its own process ---------------------------------------------------------
 
 
@@ -119,6 +133,7 @@ def night(home: Path, articles_file: Path, now: datetime, run_id: str, exact_sam
             "seconds": clock.seconds,
             "total_seconds": sum(clock.seconds.values()),
             "peak_rss_mib": peak_rss_mib(),
+            **worker_memory(),
             "peak_mib_by_stage": clock.peak_mib,
             "pairs": [list(normalise_pair(p.article_a, p.article_b)) for p in store.pairs_among(tonight.window)],
         }
@@ -284,7 +299,21 @@ def print_table(result: dict[str, Any]) -> None:
     """The benchmark's result as Markdown tables."""
     first, second = result["night_1"], result.get("night_2")
     print(f"\nperf: {result['articles']:,} articles, {result['date']}, {result['machine']}")
-    print(_row(["run", "articles", *NIGHT_STAGES, "total s", "articles/s", "peak MiB", "precision", "recall", "f1"]))
+    print(
+        _row(
+            [
+                "run",
+                "articles",
+                *NIGHT_STAGES,
+                "total s",
+                "articles/s",
+                "peak MiB (+ workers)",
+                "precision",
+                "recall",
+                "f1",
+            ]
+        )
+    )
     print(_row(["---"] * (len(NIGHT_STAGES) + 9)))
     for name, night_result in (("night 1 (full)", first), ("night 2 (+new)", second)):
         if not night_result:
@@ -300,7 +329,7 @@ def print_table(result: dict[str, Any]) -> None:
                     *[f"{s.get(stage, 0.0):.1f}" for stage in NIGHT_STAGES],
                     f"{total:.1f}",
                     f"{night_result['fresh'] / total:.0f}",
-                    f"{night_result['peak_rss_mib']:.0f}",
+                    f"{night_result['peak_rss_mib']:.0f} ({night_result.get('peak_with_workers_mib', 0):.0f})",
                     q["precision"],
                     q["recall"],
                     q["f1"],

@@ -29,7 +29,7 @@ from clustering.pipeline import PipelineSettings
 from clustering.threads import article_vectors, group_articles, label_terms, thread_label
 from corpus.article import Article, PreparedArticle
 from corpus.boilerplate import RepeatedLines
-from corpus.prepare import prepare_articles
+from corpus.prepare import prepare_articles_then
 from corpus.store import Intake, ParagraphRow, Store, StoredPair, ThreadEvent, ThreadUpdate, compact, content_hash
 from embeddings.encoders import Encoder
 from embeddings.index import EXACT_LIMIT, CandidatePairs, Hits, PassageIndex, StoredIndex
@@ -128,12 +128,12 @@ def prepare_stored(store: Store, ids: Sequence[str], settings: NightSettings, sa
     for source, counts in store.line_counts({a.source for a in articles}, exclude).items():
         repeated.add_counts(source, counts)
     if save:
-        prepared = prepare_articles(articles, settings.pipeline.prepare, repeated)
+        described = prepare_articles_then(articles, _described, settings.pipeline.prepare, repeated)
         store.save_paragraphs(
-            {p.article.id: _paragraph_rows(p) for p in prepared},
-            {p.article.id: label_terms(p) for p in prepared},
+            {p.article.id: rows for p, rows, _ in described},
+            {p.article.id: terms for p, _, terms in described},
         )
-        return prepared
+        return [p for p, _, _ in described]
     # already counted in the store: prepare each without adding its lines again
     from corpus.prepare import prepare_article
 
@@ -510,6 +510,11 @@ def _thread_update(
     for thread, added in sorted(continuity.grew.items()):
         events.append(ThreadEvent(run_id, "grew", thread, sorted(added)))
     return ThreadUpdate(continuity.memberships, labels, continuity.created, continuity.merged, events)
+
+
+def _described(prepared: PreparedArticle) -> tuple[PreparedArticle, list[ParagraphRow], list[str]]:
+    """A prepared article with its paragraph rows and label terms (worked out in the worker that prepared it)."""
+    return prepared, _paragraph_rows(prepared), label_terms(prepared)
 
 
 def _paragraph_rows(prepared: PreparedArticle) -> list[ParagraphRow]:

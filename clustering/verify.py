@@ -12,44 +12,33 @@ neighbouring windows, so a reused passage that straddles two windows is still wh
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from corpus.article import PreparedArticle
-from corpus.text import term_positions, token_terms
+from corpus.parallel import map_chunks
+from corpus.text import term_positions
 
 PRIOR_DOCUMENTS = 1000
 """Pseudo-documents without the term: in a small batch every word weighs about the same,
 in a large one common words weigh less. Keeps weights meaningful from 2 to 2 million articles."""
 
+CHUNK = 200
+"""Articles per chunk of tokenising work sent to a worker process."""
 
-class TermWeights:
-    """Inverse document frequency of terms over the articles of a run, smoothed by a prior."""
 
-    def __init__(self, document_frequency: Counter[str], documents: int) -> None:
-        self._frequency = document_frequency
-        self._total = math.log(documents + PRIOR_DOCUMENTS)
-        occurrences = sum(document_frequency.values())
-        mean = sum(self.raw(t) * c for t, c in document_frequency.items()) / occurrences if occurrences else 1.0
-        self.unit = mean or 1.0
-        """Weight of an average word: strengths are expressed in average words."""
+def term_weights(document_frequency: np.ndarray, documents: int) -> np.ndarray:
+    """Inverse document frequency smoothed by a prior, in units of the average word's weight.
 
-    @classmethod
-    def from_documents(cls, documents: Iterable[Iterable[str]]) -> TermWeights:
-        """Weights from the terms of each document (an article's terms, each counted once)."""
-        frequency: Counter[str] = Counter()
-        count = 0
-        for terms in documents:
-            frequency.update(set(terms))
-            count += 1
-        return cls(frequency, count)
-
-    def raw(self, term: str) -> float:
-        """log((documents + prior) / (document frequency + 1))."""
-        return self._total - math.log(self._frequency.get(term, 0) + 1)
+    `log((documents + prior) / (document frequency + 1))`, divided by its mean over all
+    occurrences, so that strengths read as "average words".
+    """
+    raw = math.log(documents + PRIOR_DOCUMENTS) - np.log(document_frequency.astype(np.float64) + 1.0)
+    occurrences = float(document_frequency.sum())
+    unit = float(raw @ document_frequency) / occurrences if occurrences else 1.0
+    return raw / (unit or 1.0)
 
 
 @dataclass(frozen=True)
@@ -86,84 +75,74 @@ def dense_region(terms: Sequence[int], other: set[int], weights: Sequence[float]
 
 
 class PassageTerms:
-    """Terms of the passages of a run (as ids into `weights`) with their offsets, built on demand.
+    """Terms of the passages of a run (as ids into `weights`) with their offsets.
 
-    Document frequencies (for the weights) need one pass over every article's words; a
-    paragraph is tokenised once, when one of its passages is first in a candidate pair, and
-    kept as three small integer arrays (term ids, starts, ends: 12 bytes a word), so that it is
-    never tokenised twice however its candidates are ordered. Its windows take slices of them.
+    Every paragraph that has passages is tokenised once (in worker processes for large runs,
+    see `corpus.parallel`) into three integer rows per article: term ids, starts, ends
+    (12 bytes a word). The same pass counts document frequencies for the weights. A passage
+    is a slice of its article's rows.
     """
 
-    def __init__(self, prepared: Sequence[PreparedArticle], reach: int) -> None:
-        self._prepared = prepared
-        self._passages: list[tuple[int, int, int, int]] = []
-        """(owner article, paragraph, start, end) of each passage, in order."""
-        frequency: Counter[str] = Counter()
-        for owner, article in enumerate(prepared):
-            tokens: set[str] = set()
-            for paragraph in {p.paragraph for p in article.passages}:
-                tokens.update(article.paragraphs[paragraph].text.split())
-            vocabulary: set[str] = set()
-            for token in tokens:
-                vocabulary.update(token_terms(token))
-            frequency.update(vocabulary)
-            self._passages.extend((owner, p.paragraph, p.start, p.end) for p in article.passages)
-        model = self._model = TermWeights(frequency, len(prepared))
-        self.ids: dict[str, int] = {term: number for number, term in enumerate(frequency)}
-        self.weights: list[float] = [model.raw(term) / model.unit for term in frequency]
+    def __init__(self, prepared: Sequence[PreparedArticle], reach: int, workers: int | None = None) -> None:
+        jobs = [
+            (
+                article.article.text,
+                sorted(
+                    {
+                        (article.paragraphs[p.paragraph].start, article.paragraphs[p.paragraph].end)
+                        for p in article.passages
+                    }
+                ),
+                [(p.start, p.end) for p in article.passages],
+            )
+            for article in prepared
+        ]
+        self.ids: dict[str, int] = {}
+        self._tokens: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
+        firsts: list[np.ndarray] = []
+        lasts: list[np.ndarray] = []
+        distinct: list[np.ndarray] = []
+        for owner_base, (chunk_terms, articles) in zip(
+            range(0, len(jobs), CHUNK), map_chunks(tokenise_chunk, jobs, CHUNK, workers), strict=True
+        ):
+            ids = self.ids
+            to_global = np.fromiter((ids.setdefault(t, len(ids)) for t in chunk_terms), np.int32, len(chunk_terms))
+            for offset, (tokens, first, last) in enumerate(articles):
+                tokens[0] = to_global[tokens[0]]
+                self._tokens.append(tokens)
+                distinct.append(np.unique(tokens[0]))
+                owners.append(np.full(len(first), owner_base + offset, dtype=np.int32))
+                firsts.append(first)
+                lasts.append(last)
+        frequency = np.bincount(np.concatenate(distinct), minlength=len(self.ids)) if distinct else np.zeros(0, int)
+        self.weights: list[float] = term_weights(frequency, len(prepared)).tolist()
+        self._owner: list[int] = np.concatenate(owners).tolist() if owners else []
+        self._first: list[int] = np.concatenate(firsts).tolist() if firsts else []
+        self._last: list[int] = np.concatenate(lasts).tolist() if lasts else []
         self._reach = reach
-        self._paragraphs: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
-        self._shapes: dict[str, np.ndarray] = {}
         self._terms: dict[int, list[int]] = {}
         self._sets: dict[int, set[int]] = {}
         self._neighbourhoods: dict[int, set[int]] = {}
 
     def __len__(self) -> int:
-        return len(self._passages)
-
-    def _paragraph(self, owner: int, paragraph: int) -> tuple[np.ndarray, int]:
-        """(rows of term ids, starts and ends relative to the paragraph; the paragraph's offset in its article)."""
-        found = self._paragraphs.get((owner, paragraph))
-        if found is None:
-            text = self._prepared[owner].paragraphs[paragraph]
-            # copies repeat paragraphs word for word: a recent paragraph's text is tokenised once
-            shape = self._shapes.get(text.text)
-            if shape is None:
-                _bound(self._shapes)
-                ids = self.ids
-                positions = term_positions(text.text)
-                for term, _, _ in positions:
-                    if term not in ids:  # a tokenisation corner the vocabulary pass split otherwise
-                        ids[term] = len(self.weights)
-                        self.weights.append(self._model.raw(term) / self._model.unit)
-                shape = np.array(
-                    [[ids[t] for t, _, _ in positions], [s for _, s, _ in positions], [e for _, _, e in positions]],
-                    dtype=np.int32,
-                ).reshape(3, len(positions))
-                self._shapes[text.text] = shape
-            found = self._paragraphs[(owner, paragraph)] = (shape, text.start)
-        return found
-
-    def _range(self, index: int) -> tuple[np.ndarray, int, int, int]:
-        owner, paragraph, start, end = self._passages[index]
-        shape, offset = self._paragraph(owner, paragraph)
-        starts = shape[1]
-        first, last = np.searchsorted(starts, (start - offset, end - offset))
-        return shape, offset, int(first), int(last)
+        return len(self._owner)
 
     def terms_of(self, index: int) -> list[int]:
         """The term ids of passage `index`, in order."""
         found = self._terms.get(index)
         if found is None:
             _bound(self._terms)
-            shape, _, first, last = self._range(index)
-            found = self._terms[index] = shape[0, first:last].tolist()
+            found = self._terms[index] = self._tokens[self._owner[index]][
+                0, self._first[index] : self._last[index]
+            ].tolist()
         return found
 
     def span_of(self, index: int, term: int) -> tuple[int, int]:
         """Offsets in the article's text of the `term`-th term of passage `index`."""
-        shape, offset, first, _ = self._range(index)
-        return offset + int(shape[1, first + term]), offset + int(shape[2, first + term])
+        tokens = self._tokens[self._owner[index]]
+        position = self._first[index] + term
+        return int(tokens[1, position]), int(tokens[2, position])
 
     def set_of(self, index: int) -> set[int]:
         """The distinct term ids of passage `index`."""
@@ -179,12 +158,37 @@ class PassageTerms:
         if found is None:
             _bound(self._neighbourhoods)
             found = set(self.set_of(index))
-            owner = self._passages[index][0]
-            for other in range(max(0, index - self._reach), min(len(self._passages), index + self._reach + 1)):
-                if other != index and self._passages[other][0] == owner:
+            owner = self._owner[index]
+            for other in range(max(0, index - self._reach), min(len(self._owner), index + self._reach + 1)):
+                if other != index and self._owner[other] == owner:
                     found |= self.set_of(other)
             self._neighbourhoods[index] = found
         return found
+
+
+def tokenise_chunk(
+    jobs: Sequence[tuple[str, list[tuple[int, int]], list[tuple[int, int]]]],
+) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Tokenise articles given as (text, paragraph spans, passage spans); a worker's step.
+
+    Returns the chunk's distinct terms and, per article, its (3, n) int32 rows of term
+    numbers (into those terms), starts and ends, with each passage's first and last+1 token.
+    """
+    numbers: dict[str, int] = {}
+    found = []
+    for text, paragraphs, passages in jobs:
+        positions = [found_term for start, end in paragraphs for found_term in term_positions(text[start:end], start)]
+        tokens = np.array(
+            [
+                [numbers.setdefault(term, len(numbers)) for term, _, _ in positions],
+                [start for _, start, _ in positions],
+                [end for _, _, end in positions],
+            ],
+            dtype=np.int32,
+        ).reshape(3, len(positions))
+        bounds = np.searchsorted(tokens[1], np.array(passages, dtype=np.int64).reshape(-1, 2))
+        found.append((tokens, bounds[:, 0].astype(np.int32), bounds[:, 1].astype(np.int32)))
+    return list(numbers), found
 
 
 CACHE_LIMIT = 100_000

@@ -120,6 +120,15 @@ class RepeatedLines:
         keys = {self.key_of(line) for line in lines}
         self._counts[source].update(k for k in keys if k)
 
+    def add_keys(self, source: str | None, keys: Iterable[str | None]) -> None:
+        """Count one article of `source` whose lines have these keys (`key_of`)."""
+        if source:
+            self._counts[source].update({k for k in keys if k})
+
+    def is_repeated_key(self, source: str | None, key: str | None) -> bool:
+        """`is_repeated` for a line given by its key."""
+        return bool(source) and key is not None and self._counts[source][key] >= _REPEATS_NEEDED
+
     def add_counts(self, source: str, counts: dict[str, int]) -> None:
         """Add article counts per line key (as kept by the store) for `source`."""
         self._counts[source].update(counts)

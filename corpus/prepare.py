@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from corpus.article import Article, Paragraph, Passage, PreparedArticle, Quote
 from corpus.boilerplate import RepeatedLines, furniture_reason
+from corpus.parallel import map_items
 from corpus.quotes import find_quotes, named_speaker
 from corpus.segment import WindowSettings, paragraph_spans, window_spans
 from corpus.text import content_terms, fold
@@ -23,25 +25,106 @@ class PrepareSettings:
     min_passage_terms: int = MIN_PASSAGE_TERMS
 
 
+CHUNK = 100
+"""Articles per chunk of work sent to a worker process."""
+
+T = TypeVar("T")
+
+
 def prepare_articles(
     articles: Sequence[Article],
     settings: PrepareSettings | None = None,
     repeated: RepeatedLines | None = None,
+    workers: int | None = None,
 ) -> list[PreparedArticle]:
     """Split each article into paragraphs, mark furniture, and cut passages and quotes.
 
     `repeated` holds per-source line counts from earlier runs; the lines of `articles` are
     added to it, so furniture that a source repeats is recognised within one batch too.
+    Large batches are prepared in `workers` processes (default: see `corpus.parallel`).
+    """
+    return prepare_articles_then(articles, None, settings, repeated, workers)
+
+
+def prepare_articles_then(
+    articles: Sequence[Article],
+    then: Callable[[PreparedArticle], T] | None,
+    settings: PrepareSettings | None = None,
+    repeated: RepeatedLines | None = None,
+    workers: int | None = None,
+) -> list[Any]:
+    """`prepare_articles`, with `then` (a module-level function) applied to each prepared article in the worker.
+
+    Lets a caller derive what it needs from each prepared article where it was prepared.
     """
     settings = settings or PrepareSettings()
-    spans_by_article = [paragraph_spans(a.text) for a in articles]
     repeated = repeated if repeated is not None else RepeatedLines()
-    for article, spans in zip(articles, spans_by_article, strict=True):
-        repeated.add(article.source, [article.text[s:e] for s, e in spans])
-    return [
-        prepare_article(article, spans, settings, repeated)
-        for article, spans in zip(articles, spans_by_article, strict=True)
+    split = map_items(paragraph_keys, articles, CHUNK, workers)
+    for article, (_, keys) in zip(articles, split, strict=True):
+        repeated.add_keys(article.source, keys)
+    jobs = [
+        (article, spans, [repeated.is_repeated_key(article.source, key) for key in keys], settings, then)
+        for article, (spans, keys) in zip(articles, split, strict=True)
     ]
+    found = map_items(prepare_jobs, jobs, CHUNK, workers)
+    # workers send back offsets, not objects: rebuilding them here is cheaper than unpickling them
+    return [
+        _unpack(article, packed) if then is None else (_unpack(article, packed[0]), *packed[1:])
+        for article, packed in zip(articles, found, strict=True)
+    ]
+
+
+def paragraph_keys(articles: Sequence[Article]) -> list[tuple[list[tuple[int, int]], list[str | None]]]:
+    """Each article's paragraph spans, and each paragraph's repeated-line key (see `RepeatedLines.key_of`)."""
+    found = []
+    for article in articles:
+        spans = paragraph_spans(article.text)
+        found.append((spans, [RepeatedLines.key_of(article.text[s:e]) for s, e in spans]))
+    return found
+
+
+def prepare_jobs(jobs: Sequence[tuple[Article, list[tuple[int, int]], list[bool], PrepareSettings, Any]]) -> list[Any]:
+    """Prepare each (article, paragraph spans, repeated flags, settings, then) job; a worker's step."""
+    found: list[Any] = []
+    for article, spans, repeated, settings, then in jobs:
+        prepared = _prepare(article, spans, repeated, settings)
+        if then is None:
+            found.append(_pack(prepared))
+            continue
+        derived = then(prepared)
+        found.append((_pack(derived[0]), *derived[1:]) if isinstance(derived, tuple) else (_pack(prepared), derived))
+    return found
+
+
+Packed = tuple[
+    list[tuple[int, int, str | None]], list[tuple[int, int, int]], list[tuple[int, int, int, str, str | None]]
+]
+
+
+def _pack(prepared: PreparedArticle) -> Packed:
+    """A prepared article as offsets and strings only (its article is known to the receiver)."""
+    return (
+        [(p.start, p.end, p.boilerplate) for p in prepared.paragraphs],
+        [(p.paragraph, p.start, p.end) for p in prepared.passages],
+        [(q.paragraph, q.start, q.end, q.folded, q.speaker) for q in prepared.quotes],
+    )
+
+
+def _unpack(article: Article, packed: Packed) -> PreparedArticle:
+    paragraphs, passages, quotes = packed
+    text = article.text
+    return PreparedArticle(
+        article,
+        [
+            Paragraph(index, start, end, text[start:end], reason)
+            for index, (start, end, reason) in enumerate(paragraphs)
+        ],
+        [Passage(article.id, index, *passage, text) for index, passage in enumerate(passages)],
+        [
+            Quote(article.id, paragraph, start, end, text[start:end], folded, speaker)
+            for paragraph, start, end, folded, speaker in quotes
+        ],
+    )
 
 
 def _nobody() -> None:
@@ -61,8 +144,17 @@ def prepare_article(
 ) -> PreparedArticle:
     """Prepare one article (see `prepare_articles`)."""
     settings = settings or PrepareSettings()
+    spans = paragraph_spans(article.text) if spans is None else spans
+    flags = [
+        repeated is not None and repeated.is_repeated(article.source, article.text[start:end]) for start, end in spans
+    ]
+    return _prepare(article, spans, flags, settings)
+
+
+def _prepare(
+    article: Article, spans: list[tuple[int, int]], repeated: list[bool], settings: PrepareSettings
+) -> PreparedArticle:
     text = article.text
-    spans = paragraph_spans(text) if spans is None else spans
     paragraphs: list[Paragraph] = []
     passages: list[Passage] = []
     quotes: list[Quote] = []
@@ -70,7 +162,7 @@ def prepare_article(
     for index, (start, end) in enumerate(spans):
         line = text[start:end]
         reason = furniture_reason(line)
-        if reason is None and repeated is not None and repeated.is_repeated(article.source, line):
+        if reason is None and repeated[index]:
             reason = "repeated by its source across articles"
         paragraphs.append(Paragraph(index, start, end, line, reason))
         if reason is not None:

@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from corpus.parallel import map_chunks
 from corpus.text import token_terms
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,9 @@ class LexicalEncoder:
     vectors stay valid from one run to the next.
     """
 
-    def __init__(self, dim: int = 256, ngram_sizes: tuple[int, ...] = (3, 4), batch_size: int = 4096):
+    def __init__(
+        self, dim: int = 256, ngram_sizes: tuple[int, ...] = (3, 4), batch_size: int = 4096, workers: int | None = None
+    ):
         if dim < 16 or dim & (dim - 1):
             raise ValueError(f"LexicalEncoder dim must be a power of two >= 16, got {dim}")
         if not ngram_sizes or min(ngram_sizes) < 1:
@@ -52,6 +55,8 @@ class LexicalEncoder:
         self.dim = dim
         self.ngram_sizes = tuple(sorted(ngram_sizes))
         self.batch_size = batch_size
+        self.workers = workers
+        """Processes that hash large inputs (None: `corpus.parallel.default_workers()`); never changes a vector."""
         self.name = f"lexical-v2-char{'-'.join(map(str, self.ngram_sizes))}-d{dim}"
         # every annotated reused window pair of the Arabic dev corpus scores >= 0.35,
         # paraphrased and word-shuffled ones included (bench/quality.py)
@@ -59,11 +64,9 @@ class LexicalEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` (original or folded wording; both give the same vector)."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            batch = texts[start : start + self.batch_size]
-            out[start : start + len(batch)] = self._encode_batch(batch)
-        return out
+        # batches are independent: large inputs are hashed in worker processes (see corpus.parallel)
+        batches = map_chunks(self._encode_batch, texts, self.batch_size, self.workers)
+        return np.concatenate(batches) if batches else np.zeros((0, self.dim), dtype=np.float32)
 
     def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         strings = [" " + " ".join(filter(None, map(_terms_of_token, text.split()))) + " " for text in texts]

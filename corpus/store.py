@@ -583,8 +583,7 @@ class Store:
                 for article_id, rows in paragraphs.items()
                 for p in rows
             ]
-            if rows:
-                connection.execute(insert(paragraphs_table), rows)
+            _insert_rows(connection, paragraphs_table, rows)
             for article_id, terms in label_terms.items():
                 connection.execute(
                     update(articles_table).where(articles_table.c.id == article_id).values(label_terms=" ".join(terms))
@@ -667,16 +666,22 @@ class Store:
         items = list(vectors.items())
         with self.engine.begin() as connection:
             for start in range(0, len(items), 10_000):  # bounded memory for the blobs of one statement
-                rows = connection.execute(
-                    insert(vectors_table).returning(
-                        vectors_table.c.content_hash, vectors_table.c.id, sort_by_parameter_order=True
-                    ),
+                batch = items[start : start + 10_000]
+                _insert_rows(
+                    connection,
+                    vectors_table,
                     [
                         {"encoder": encoder, "kind": kind, "content_hash": digest, "vector": _blob(vector)}
-                        for digest, vector in items[start : start + 10_000]
+                        for digest, vector in batch
                     ],
                 )
-                ids.update({digest: vector_id for digest, vector_id in rows})
+                for chunk in _chunks([digest for digest, _ in batch]):
+                    query = select(vectors_table.c.content_hash, vectors_table.c.id).where(
+                        vectors_table.c.encoder == encoder,
+                        vectors_table.c.kind == kind,
+                        vectors_table.c.content_hash.in_(chunk),
+                    )
+                    ids.update({digest: vector_id for digest, vector_id in connection.execute(query)})
         return ids
 
     def vector_ids(self, encoder: str, kind: str, hashes: Iterable[str]) -> dict[str, int]:
@@ -754,8 +759,7 @@ class Store:
                 for article_id, ids in vector_ids.items()
                 for i, vector_id in enumerate(ids)
             ]
-            if rows:
-                connection.execute(insert(embedded_table), rows)
+            _insert_rows(connection, embedded_table, rows)
 
     def owners(self, encoder: str, kind: str, vector_ids: Iterable[int]) -> dict[int, list[str]]:
         """The articles whose current text includes each vector."""
@@ -1000,6 +1004,22 @@ def _article_row(article: Article, digest: str, run_id: str, now: datetime, firs
     if first_run is not None:
         row |= {"first_run": first_run, "arrived_at": now}
     return row
+
+
+def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert plain rows (all with the same keys) with one driver-level executemany.
+
+    SQLAlchemy's per-row parameter processing costs more than the insert itself for the
+    millions of vector, paragraph and membership rows of a large night.
+    """
+    if not rows:
+        return
+    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    if connection.dialect.positional:
+        order = compiled.positiontup or []
+        connection.exec_driver_sql(str(compiled), [tuple(row[key] for key in order) for row in rows])
+    else:
+        connection.exec_driver_sql(str(compiled), rows)
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:

@@ -134,10 +134,8 @@ def prepare_stored(store: Store, ids: Sequence[str], settings: NightSettings, sa
             {p.article.id: terms for p, _, terms in described},
         )
         return [p for p, _, _ in described]
-    # already counted in the store: prepare each without adding its lines again
-    from corpus.prepare import prepare_article
-
-    return [prepare_article(a, None, settings.pipeline.prepare, repeated) for a in articles]
+    # already counted in the store: prepared without adding their lines again
+    return prepare_articles_then(articles, None, settings.pipeline.prepare, repeated, count_lines=False)
 
 
 def _texts(article: PreparedArticle, kind: str) -> list[str]:
@@ -512,9 +510,13 @@ def _thread_update(
     return ThreadUpdate(continuity.memberships, labels, continuity.created, continuity.merged, events)
 
 
-def _described(prepared: PreparedArticle) -> tuple[PreparedArticle, list[ParagraphRow], list[str]]:
-    """A prepared article with its paragraph rows and label terms (worked out in the worker that prepared it)."""
-    return prepared, _paragraph_rows(prepared), label_terms(prepared)
+def _described(prepared: PreparedArticle) -> tuple[PreparedArticle, list[ParagraphRow], str]:
+    """A prepared article with its paragraph rows and label terms (worked out in the worker that prepared it).
+
+    The terms come back as one string: a list of them per article, unpickled, is a few
+    hundred separate strings per article, gigabytes over a large night.
+    """
+    return prepared, _paragraph_rows(prepared), " ".join(label_terms(prepared))
 
 
 def _paragraph_rows(prepared: PreparedArticle) -> list[ParagraphRow]:

@@ -52,16 +52,19 @@ def prepare_articles_then(
     settings: PrepareSettings | None = None,
     repeated: RepeatedLines | None = None,
     workers: int | None = None,
+    count_lines: bool = True,
 ) -> list[Any]:
     """`prepare_articles`, with `then` (a module-level function) applied to each prepared article in the worker.
 
     Lets a caller derive what it needs from each prepared article where it was prepared.
+    Without `count_lines`, the articles' lines are not added to `repeated` (they are in it already).
     """
     settings = settings or PrepareSettings()
     repeated = repeated if repeated is not None else RepeatedLines()
     split = map_items(paragraph_keys, articles, CHUNK, workers)
-    for article, (_, keys) in zip(articles, split, strict=True):
-        repeated.add_keys(article.source, keys)
+    if count_lines:
+        for article, (_, keys) in zip(articles, split, strict=True):
+            repeated.add_keys(article.source, keys)
     jobs = [
         (article, spans, [repeated.is_repeated_key(article.source, key) for key in keys], settings, then)
         for article, (spans, keys) in zip(articles, split, strict=True)

@@ -36,6 +36,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     delete,
     func,
@@ -556,8 +557,8 @@ class Store:
 
     # paragraphs
 
-    def save_paragraphs(self, paragraphs: dict[str, list[ParagraphRow]], label_terms: dict[str, list[str]]) -> None:
-        """Replace the stored paragraphs (and thread-label terms) of these articles."""
+    def save_paragraphs(self, paragraphs: dict[str, list[ParagraphRow]], label_terms: dict[str, str]) -> None:
+        """Replace the stored paragraphs (and thread-label terms, space-separated) of these articles."""
         with self.engine.begin() as connection:
             ids = list(paragraphs)
             sources = {
@@ -584,9 +585,12 @@ class Store:
                 for p in rows
             ]
             _insert_rows(connection, paragraphs_table, rows)
-            for article_id, terms in label_terms.items():
+            if label_terms:
                 connection.execute(
-                    update(articles_table).where(articles_table.c.id == article_id).values(label_terms=" ".join(terms))
+                    update(articles_table)
+                    .where(articles_table.c.id == bindparam("article"))
+                    .values(label_terms=bindparam("terms")),
+                    [{"article": article_id, "terms": terms} for article_id, terms in label_terms.items()],
                 )
 
     def paragraph_counts(self, ids: Iterable[str]) -> dict[str, int]:

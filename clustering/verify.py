@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from corpus import parallel
 from corpus.article import PreparedArticle
 from corpus.parallel import map_chunks
 from corpus.text import term_positions
@@ -104,7 +105,9 @@ class PassageTerms:
         lasts: list[np.ndarray] = []
         distinct: list[np.ndarray] = []
         for owner_base, (chunk_terms, articles) in zip(
-            range(0, len(jobs), CHUNK), map_chunks(tokenise_chunk, jobs, CHUNK, workers), strict=True
+            range(0, len(jobs), CHUNK),
+            map_chunks(tokenise_chunk, jobs, CHUNK, workers, parallel.PARALLEL_MIN_ARTICLES),
+            strict=True,
         ):
             ids = self.ids
             to_global = np.fromiter((ids.setdefault(t, len(ids)) for t in chunk_terms), np.int32, len(chunk_terms))

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 WORKERS_ENV = "STORYTHREADS_WORKERS"
 
+PARALLEL_MIN_ARTICLES = 2000
+"""Below this many articles a step runs in the run's process: each worker starts with cold caches
+(every word's stem computed again), which only a large batch pays back."""
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 

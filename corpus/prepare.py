@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from corpus import parallel
 from corpus.article import Article, Paragraph, Passage, PreparedArticle, Quote
 from corpus.boilerplate import RepeatedLines, furniture_reason
 from corpus.parallel import map_items
@@ -61,7 +62,7 @@ def prepare_articles_then(
     """
     settings = settings or PrepareSettings()
     repeated = repeated if repeated is not None else RepeatedLines()
-    split = map_items(paragraph_keys, articles, CHUNK, workers)
+    split = map_items(paragraph_keys, articles, CHUNK, workers, parallel.PARALLEL_MIN_ARTICLES)
     if count_lines:
         for article, (_, keys) in zip(articles, split, strict=True):
             repeated.add_keys(article.source, keys)
@@ -69,7 +70,7 @@ def prepare_articles_then(
         (article, spans, [repeated.is_repeated_key(article.source, key) for key in keys], settings, then)
         for article, (spans, keys) in zip(articles, split, strict=True)
     ]
-    found = map_items(prepare_jobs, jobs, CHUNK, workers)
+    found = map_items(prepare_jobs, jobs, CHUNK, workers, parallel.PARALLEL_MIN_ARTICLES)
     # workers send back offsets, not objects: rebuilding them here is cheaper than unpickling them
     return [
         _unpack(article, packed) if then is None else (_unpack(article, packed[0]), *packed[1:])

@@ -65,7 +65,7 @@ class LexicalEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` (original or folded wording; both give the same vector)."""
         # batches are independent: large inputs are hashed in worker processes (see corpus.parallel)
-        batches = map_chunks(self._encode_batch, texts, self.batch_size, self.workers)
+        batches = map_chunks(self._encode_batch, texts, self.batch_size, self.workers, PARALLEL_MIN_TEXTS)
         return np.concatenate(batches) if batches else np.zeros((0, self.dim), dtype=np.float32)
 
     def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -111,6 +111,9 @@ class LexicalEncoder:
         result = flat.reshape(len(strings), self.dim).astype(np.float32)
         return _normalise(result)
 
+
+PARALLEL_MIN_TEXTS = 30_000
+"""Below this many texts, hashing stays in the run's process (cold worker caches cost more than they save)."""
 
 HASH_BITS = 41
 """Bits of an n-gram hash kept for counting; the sign (bit 40) and the bucket (low bits) are among them."""

@@ -9,9 +9,18 @@ import numpy as np
 import pytest
 
 from clustering.verify import PassageTerms
+from corpus import parallel
 from corpus.parallel import WORKERS_ENV, default_workers, map_chunks
 from corpus.prepare import CHUNK, prepare_articles
+from embeddings import encoders
 from embeddings.encoders import LexicalEncoder
+
+
+@pytest.fixture(autouse=True)
+def small_batches_go_to_workers(monkeypatch) -> None:
+    """The real thresholds keep test-sized batches in process; these tests want the worker path."""
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_ARTICLES", 2 * CHUNK)
+    monkeypatch.setattr(encoders, "PARALLEL_MIN_TEXTS", 128)
 
 
 @pytest.fixture(scope="module")

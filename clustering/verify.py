@@ -11,6 +11,7 @@ neighbouring windows, so a reused passage that straddles two windows is still wh
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 from corpus import parallel
 from corpus.article import PreparedArticle
 from corpus.parallel import map_chunks
-from corpus.text import term_positions
+from corpus.text import token_terms
 
 PRIOR_DOCUMENTS = 1000
 """Pseudo-documents without the term: in a small batch every word weighs about the same,
@@ -98,27 +99,29 @@ class PassageTerms:
             )
             for article in prepared
         ]
-        self.ids: dict[str, int] = {}
+        in_process = parallel.too_little_text(sum(end - start for _, spans, _ in jobs for start, end in spans))
+        self.ids: dict[str, int] = _Numbering()
         self._tokens: list[np.ndarray] = []
         owners: list[np.ndarray] = []
         firsts: list[np.ndarray] = []
         lasts: list[np.ndarray] = []
-        distinct: list[np.ndarray] = []
-        for owner_base, (chunk_terms, articles) in zip(
+        frequencies: list[tuple[np.ndarray, np.ndarray]] = []
+        for owner_base, (chunk_terms, chunk_frequency, articles) in zip(
             range(0, len(jobs), CHUNK),
-            map_chunks(tokenise_chunk, jobs, CHUNK, workers, parallel.PARALLEL_MIN_ARTICLES),
+            map_chunks(tokenise_chunk, jobs, CHUNK, workers, in_process=in_process),
             strict=True,
         ):
-            ids = self.ids
-            to_global = np.fromiter((ids.setdefault(t, len(ids)) for t in chunk_terms), np.int32, len(chunk_terms))
+            to_global = np.fromiter(map(self.ids.__getitem__, chunk_terms), np.int32, len(chunk_terms))
+            frequencies.append((to_global, chunk_frequency))
             for offset, (tokens, first, last) in enumerate(articles):
                 tokens[0] = to_global[tokens[0]]
                 self._tokens.append(tokens)
-                distinct.append(np.unique(tokens[0]))
                 owners.append(np.full(len(first), owner_base + offset, dtype=np.int32))
                 firsts.append(first)
                 lasts.append(last)
-        frequency = np.bincount(np.concatenate(distinct), minlength=len(self.ids)) if distinct else np.zeros(0, int)
+        frequency = np.zeros(len(self.ids), dtype=np.int64)
+        for to_global, chunk_frequency in frequencies:
+            frequency[to_global] += chunk_frequency  # a chunk's terms map to distinct global ids
         self.weights: list[float] = term_weights(frequency, len(prepared)).tolist()
         self._owner: list[int] = np.concatenate(owners).tolist() if owners else []
         self._first: list[int] = np.concatenate(firsts).tolist() if firsts else []
@@ -171,27 +174,58 @@ class PassageTerms:
 
 def tokenise_chunk(
     jobs: Sequence[tuple[str, list[tuple[int, int]], list[tuple[int, int]]]],
-) -> tuple[list[str], list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+) -> tuple[list[str], np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """Tokenise articles given as (text, paragraph spans, passage spans); a worker's step.
 
-    Returns the chunk's distinct terms and, per article, its (3, n) int32 rows of term
-    numbers (into those terms), starts and ends, with each passage's first and last+1 token.
+    Returns the chunk's distinct terms, the number of its articles using each, and, per
+    article, its (3, n) int32 rows of term numbers (into those terms), starts and ends, with
+    each passage's first and last+1 token. The same terms, at the same offsets, as
+    `corpus.text.term_positions` over each paragraph.
     """
-    numbers: dict[str, int] = {}
+    numbers = _Numbering()
+    used: list[np.ndarray] = []
     found = []
     for text, paragraphs, passages in jobs:
-        positions = [found_term for start, end in paragraphs for found_term in term_positions(text[start:end], start)]
-        tokens = np.array(
-            [
-                [numbers.setdefault(term, len(numbers)) for term, _, _ in positions],
-                [start for _, start, _ in positions],
-                [end for _, _, end in positions],
-            ],
-            dtype=np.int32,
-        ).reshape(3, len(positions))
+        starts, ends = _word_spans(text, paragraphs)
+        # C-level loops over the words: token_terms is cached, numbers are looked up, not computed
+        per_word = list(map(token_terms, [word for s, e in paragraphs for word in text[s:e].split()]))
+        counts = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
+        tokens = np.empty((3, int(counts.sum())), dtype=np.int32)
+        terms = map(numbers.__getitem__, itertools.chain.from_iterable(per_word))
+        tokens[0] = np.fromiter(terms, dtype=np.int32, count=tokens.shape[1])
+        tokens[1] = np.repeat(starts, counts)
+        tokens[2] = np.repeat(ends, counts)
         bounds = np.searchsorted(tokens[1], np.array(passages, dtype=np.int64).reshape(-1, 2))
         found.append((tokens, bounds[:, 0].astype(np.int32), bounds[:, 1].astype(np.int32)))
-    return list(numbers), found
+        used.append(np.unique(tokens[0]))
+    frequency = np.bincount(np.concatenate(used), minlength=len(numbers)) if used else np.zeros(0, np.int64)
+    return list(numbers), frequency, found
+
+
+class _Numbering(dict):
+    """Term -> id, giving each new term the next id."""
+
+    def __missing__(self, term: str) -> int:
+        number = self[term] = len(self)
+        return number
+
+
+_SPACE_LIMIT = 0x3001  # no code point above U+3000 is whitespace
+_IS_SPACE = np.array([chr(code).isspace() for code in range(_SPACE_LIMIT)] + [False])
+
+
+def _word_spans(text: str, paragraphs: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the whitespace-separated words of `text` inside `paragraphs`, in order."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    inside = np.zeros(len(codes), dtype=bool)
+    opens = np.zeros(len(codes) + 1, dtype=bool)  # paragraph bounds end a word even without a space
+    for start, end in paragraphs:
+        inside[start:end] = True
+        opens[start] = opens[end] = True
+    word = ~_IS_SPACE[np.minimum(codes, _SPACE_LIMIT)] & inside
+    before = np.concatenate(([True], ~word[:-1])) | opens[:-1]
+    after = np.concatenate((~word[1:], [True])) | opens[1:]
+    return np.flatnonzero(word & before), np.flatnonzero(word & after) + 1
 
 
 CACHE_LIMIT = 100_000

@@ -25,9 +25,10 @@ log = logging.getLogger(__name__)
 
 WORKERS_ENV = "STORYTHREADS_WORKERS"
 
-PARALLEL_MIN_ARTICLES = 2000
-"""Below this many articles a step runs in the run's process: each worker starts with cold caches
-(every word's stem computed again), which only a large batch pays back."""
+PARALLEL_MIN_CHARS = 5_000_000
+"""Below this much article text (about 2,000 news articles) a step runs in the run's process: each
+worker starts with cold caches (every word's stem computed again), which only a large batch pays
+back. Measured in characters, not articles: 700 long documents are as much work as 2,000 short ones."""
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -57,19 +58,20 @@ def map_chunks(
     chunk_size: int,
     workers: int | None = None,
     min_items: int | None = None,
+    in_process: bool = False,
 ) -> list[Result]:
     """`step` applied to consecutive chunks of `items`: one result per chunk, in order.
 
     `step` must be picklable by reference (a module-level function, or a method of a
     picklable object). With one worker, or fewer than `min_items` items (default: two
-    chunks), everything runs in this process: the answer is the same either way.
+    chunks), or with `in_process`, everything runs in this process: the answer is the same either way.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     workers = default_workers() if workers is None else workers
     min_items = 2 * chunk_size if min_items is None else min_items
     chunks = [items[start : start + chunk_size] for start in range(0, len(items), chunk_size)]
-    if workers <= 1 or len(items) < min_items or len(chunks) < 2:
+    if in_process or workers <= 1 or len(items) < min_items or len(chunks) < 2:
         return [step(chunk) for chunk in chunks]
     try:
         return list(_executor(workers, step.__module__).map(step, chunks))
@@ -86,9 +88,16 @@ def map_items(
     chunk_size: int,
     workers: int | None = None,
     min_items: int | None = None,
+    in_process: bool = False,
 ) -> list[Result]:
     """`map_chunks` for a `step` that returns one result per item: the results, flattened in order."""
-    return [result for chunk in map_chunks(step, items, chunk_size, workers, min_items) for result in chunk]
+    chunks = map_chunks(step, items, chunk_size, workers, min_items, in_process)
+    return [result for chunk in chunks for result in chunk]
+
+
+def too_little_text(chars: int) -> bool:
+    """Whether a step over `chars` characters of article text should stay in this process."""
+    return chars < PARALLEL_MIN_CHARS
 
 
 def _executor(workers: int, preload: str) -> Executor:

@@ -62,7 +62,8 @@ def prepare_articles_then(
     """
     settings = settings or PrepareSettings()
     repeated = repeated if repeated is not None else RepeatedLines()
-    split = map_items(paragraph_keys, articles, CHUNK, workers, parallel.PARALLEL_MIN_ARTICLES)
+    in_process = parallel.too_little_text(sum(len(article.text) for article in articles))
+    split = map_items(paragraph_keys, articles, CHUNK, workers, in_process=in_process)
     if count_lines:
         for article, (_, keys) in zip(articles, split, strict=True):
             repeated.add_keys(article.source, keys)
@@ -70,7 +71,7 @@ def prepare_articles_then(
         (article, spans, [repeated.is_repeated_key(article.source, key) for key in keys], settings, then)
         for article, (spans, keys) in zip(articles, split, strict=True)
     ]
-    found = map_items(prepare_jobs, jobs, CHUNK, workers, parallel.PARALLEL_MIN_ARTICLES)
+    found = map_items(prepare_jobs, jobs, CHUNK, workers, in_process=in_process)
     # workers send back offsets, not objects: rebuilding them here is cheaper than unpickling them
     return [
         _unpack(article, packed) if then is None else (_unpack(article, packed[0]), *packed[1:])

@@ -19,7 +19,7 @@ from embeddings.encoders import LexicalEncoder
 @pytest.fixture(autouse=True)
 def small_batches_go_to_workers(monkeypatch) -> None:
     """The real thresholds keep test-sized batches in process; these tests want the worker path."""
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_ARTICLES", 2 * CHUNK)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_CHARS", 1000)
     monkeypatch.setattr(encoders, "PARALLEL_MIN_TEXTS", 128)
 
 
@@ -79,6 +79,7 @@ def test_chunks_come_back_in_order_and_small_inputs_stay_in_process() -> None:
     assert map_chunks(_lengths, [], 10, workers=2) == []
     assert set(map_chunks(_process, items, 10, workers=2)) - {os.getpid()}, "no chunk ran in a worker process"
     assert set(map_chunks(_process, items, 10, workers=1)) == {os.getpid()}
+    assert set(map_chunks(_process, items, 10, workers=2, in_process=True)) == {os.getpid()}
     with pytest.raises(ValueError, match="chunk_size must be at least 1, got 0"):
         map_chunks(_lengths, items, 0)
 

@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clustering.pipeline import analyse
+from clustering.verify import tokenise_chunk
 from corpus.article import Article
 from corpus.prepare import prepare_article, prepare_articles
 from corpus.readers import read_articles
-from corpus.text import fold
+from corpus.text import fold, term_positions
 from embeddings.encoders import LexicalEncoder
 from reports.render import to_html, to_json, to_markdown
 from reports.report import RunInfo, build_report
@@ -48,6 +49,22 @@ def test_every_offset_maps_back_to_the_original_text(paragraphs: list[str]) -> N
         assert passage.folded == fold(passage.text)
     for quote in prepared.quotes:
         assert text[quote.start : quote.end] == quote.text
+
+
+SPACES = st.sampled_from([" ", "\n", "\t", "\xa0", "\u2003", "\u3000", "\u200b", "\x1c"])
+
+
+@FEW
+@given(st.lists(st.one_of(TEXT, SPACES), max_size=30), st.lists(st.integers(0, 500), max_size=10))
+def test_fast_tokeniser_finds_the_terms_and_offsets_of_term_positions(pieces: list[str], cuts: list[int]) -> None:
+    text = "".join(pieces)
+    bounds = sorted({min(cut, len(text)) for cut in cuts} | {0, len(text)})
+    # paragraphs that touch (no space between them), skip parts of the text, and may be empty
+    paragraphs = [(start, end) for index, (start, end) in enumerate(zip(bounds, bounds[1:])) if index % 3 != 1]
+    terms, frequency, [(tokens, _, _)] = tokenise_chunk([(text, paragraphs, [])])
+    expected = [found for start, end in paragraphs for found in term_positions(text[start:end], start)]
+    assert [(terms[t], int(s), int(e)) for t, s, e in tokens.T] == expected
+    assert frequency.tolist() == [1] * len(terms)
 
 
 @FEW

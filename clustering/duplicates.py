@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from clustering.verify import PassageTerms, dense_region
+from clustering.verify import PassageTerms, Region, dense_region, ordered_weight
 from corpus.article import Passage, PreparedArticle, Quote
 from corpus.text import content_terms, fold, words
 from embeddings.index import EXACT_LIMIT, CandidatePairs, candidate_pairs
@@ -36,6 +36,15 @@ class DuplicateSettings:
     (and `min_shared_terms` of them) are in the other, and they make at least
     `min_longer_overlap` of the longer one's (a heading inside a long paragraph is not it).
 
+    Reworded text keeps the order of the words it did not change; words two articles merely
+    have in common come in any order. So two windows whose shared words, taken in the same
+    order (longest common subsequence), weigh `min_ordered_strength` and make `min_density` of
+    the lighter window match too.
+    Text whose words were shuffled over a long passage has no dense region at window scale:
+    two articles with at least `scattered_windows` candidate window pairs are also tested
+    window by window against all the other side's candidate windows (and their neighbours)
+    together, where a region must reach `scattered_strength`.
+
     Two articles share reporting when one dense region reaches `min_strength`, when the
     passages matched whole add up to `min_strength`, when one passage is copied nearly
     verbatim (`copied_overlap`) with at least `min_copied_strength` weighted words, or when
@@ -46,6 +55,9 @@ class DuplicateSettings:
     """
 
     min_strength: float = 14.0
+    min_ordered_strength: float = 10.0
+    scattered_strength: float = 28.0
+    scattered_windows: int = 3
     min_copied_strength: float = 8.0
     copied_overlap: float = 0.9
     min_density: float = 0.5
@@ -69,8 +81,11 @@ class DuplicateSettings:
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"DuplicateSettings.{name} must be in (0, 1], got {value}")
-        if self.min_strength <= 0:
-            raise ValueError(f"DuplicateSettings.min_strength must be positive, got {self.min_strength}")
+        for name in ("min_strength", "min_ordered_strength", "scattered_strength"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"DuplicateSettings.{name} must be positive, got {getattr(self, name)}")
+        if self.scattered_windows < 1:
+            raise ValueError(f"DuplicateSettings.scattered_windows must be at least 1, got {self.scattered_windows}")
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,8 @@ class PassageMatch:
     end_a: int
     start_b: int
     end_b: int
+    in_order: float = 0.0
+    """For passages matched as reworded text: the weighted words they share in the same order (else 0.0)."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +195,9 @@ def find_duplicates(
     quotes_by_pair = _shared_quotes(prepared, quote_vectors, quote_threshold, settings, quote_candidates)
     # several short shared paragraphs add up; one shared heading or caption does not
     established = {key for key, found in matches.items() if _establishes(found, settings)} | set(quotes_by_pair)
+    for key, match in _scattered_matches(passages, terms, candidates, established, settings).items():
+        matches[key].append(match)
+        established.add(key)
     pairs = []
     for key in sorted(established):
         article_a, article_b = by_id[key[0]], by_id[key[1]]
@@ -232,6 +252,8 @@ def _establishes(matches: list[PassageMatch], settings: DuplicateSettings) -> bo
     """Whether the matches between two articles show shared reporting (see `DuplicateSettings`)."""
     if any(m.dense and m.strength >= settings.min_strength for m in matches):
         return True
+    if any(m.in_order >= settings.min_ordered_strength for m in matches):
+        return True
     # short passages matched whole do not overlap one another, so their weights add up;
     # dense regions come from overlapping windows and would be counted several times
     if sum(m.strength for m in matches if not m.dense) >= settings.min_strength:
@@ -242,6 +264,94 @@ def _establishes(matches: list[PassageMatch], settings: DuplicateSettings) -> bo
     )
 
 
+def _scattered_matches(
+    passages: list[Passage],
+    terms: PassageTerms,
+    candidates: CandidatePairs,
+    established: set[tuple[str, str]],
+    settings: DuplicateSettings,
+) -> dict[tuple[str, str], PassageMatch]:
+    """Matches of text shuffled over a long passage, for article pairs not yet established.
+
+    Each candidate window of one article is tested against all the other article's
+    candidate windows (and their neighbours) together; see `DuplicateSettings`.
+    """
+    windows: dict[tuple[str, str], tuple[set[int], set[int], float]] = {}
+    for left, right, similarity in zip(
+        candidates.left.tolist(), candidates.right.tolist(), candidates.similarity.tolist(), strict=True
+    ):
+        if passages[left].article_id > passages[right].article_id:
+            left, right = right, left
+        key = (passages[left].article_id, passages[right].article_id)
+        if key in established:
+            continue
+        found = windows.get(key)
+        if found is None:
+            found = windows[key] = (set(), set(), similarity)
+        found[0].add(left)
+        found[1].add(right)
+    matches = {}
+    for key, (lefts, rights, similarity) in windows.items():
+        if min(len(lefts), len(rights)) < settings.scattered_windows:
+            continue
+        side_a = _best_region(lefts, rights, terms, settings.min_density)
+        if side_a[0] < settings.scattered_strength:
+            continue
+        side_b = _best_region(rights, lefts, terms, settings.min_density)
+        if side_b[0] < settings.scattered_strength:
+            continue
+        (strength_a, left, region_a), (strength_b, right, region_b) = side_a, side_b
+        overlap, _ = term_overlap(terms.set_of(left), terms.set_of(right))
+        matches[key] = PassageMatch(
+            passages[left],
+            passages[right],
+            similarity,
+            overlap,
+            min(strength_a, strength_b),
+            True,
+            terms.span_of(left, region_a.first)[0],
+            terms.span_of(left, region_a.last)[1],
+            terms.span_of(right, region_b.first)[0],
+            terms.span_of(right, region_b.last)[1],
+        )
+    return matches
+
+
+def _best_region(own: set[int], others: set[int], terms: PassageTerms, density: float) -> tuple[float, int, Region]:
+    """The densest region of any of the `own` windows against the terms of all `others` and their neighbours."""
+    other_terms = set().union(*(terms.neighbourhood(index) for index in others))
+    best = max(
+        ((dense_region(terms.terms_of(index), other_terms, terms.weights, density), index) for index in sorted(own)),
+        key=lambda found: found[0].strength,
+    )
+    return best[0].strength, best[1], best[0]
+
+
+def _in_order(
+    terms_a: list[int],
+    terms_b: list[int],
+    set_a: set[int],
+    set_b: set[int],
+    weights: list[float],
+    settings: DuplicateSettings,
+) -> float:
+    """Weight of the words two windows share in the same order, when it shows reworded text (else 0.0).
+
+    Reworded text keeps the order of the words it did not replace: at least
+    `min_ordered_strength` average words, and `min_density` of the lighter window's weight.
+    """
+    shared_a = sum(weights[t] for t in terms_a if t in set_b)  # bounds the ordered weight, which costs more
+    if shared_a < settings.min_ordered_strength:
+        return 0.0
+    shared_b = sum(weights[t] for t in terms_b if t in set_a)
+    lighter = min(sum(weights[t] for t in terms_a), sum(weights[t] for t in terms_b))
+    needed = max(settings.min_ordered_strength, settings.min_density * lighter)
+    if min(shared_a, shared_b) < needed:
+        return 0.0
+    found = ordered_weight(terms_a, terms_b, weights)
+    return found if found >= needed else 0.0
+
+
 def _verify(
     passages: list[Passage], terms: PassageTerms, left: int, right: int, similarity: float, settings: DuplicateSettings
 ) -> PassageMatch | None:
@@ -250,9 +360,10 @@ def _verify(
         left, right = right, left
     set_left, set_right = terms.set_of(left), terms.set_of(right)
     overlap, shared = term_overlap(set_left, set_right)
-    region_a = dense_region(terms.terms_of(left), terms.neighbourhood(right), terms.weights, settings.min_density)
+    terms_left, terms_right = terms.terms_of(left), terms.terms_of(right)
+    region_a = dense_region(terms_left, terms.neighbourhood(right), terms.weights, settings.min_density)
     if region_a.strength >= settings.min_strength:
-        region_b = dense_region(terms.terms_of(right), terms.neighbourhood(left), terms.weights, settings.min_density)
+        region_b = dense_region(terms_right, terms.neighbourhood(left), terms.weights, settings.min_density)
         if region_b.strength >= settings.min_strength:
             return PassageMatch(
                 passages[left],
@@ -266,6 +377,10 @@ def _verify(
                 terms.span_of(right, region_b.first)[0],
                 terms.span_of(right, region_b.last)[1],
             )
+    in_order = _in_order(terms_left, terms_right, set_left, set_right, terms.weights, settings)
+    if in_order:
+        a, b = passages[left], passages[right]
+        return PassageMatch(a, b, similarity, overlap, in_order, False, a.start, a.end, b.start, b.end, in_order)
     longer = max(len(set_left), len(set_right))
     same_paragraph = shared >= settings.min_longer_overlap * longer
     if overlap >= settings.min_overlap and shared >= settings.min_shared_terms and same_paragraph:
@@ -399,6 +514,7 @@ def _match(match: PassageMatch, texts: dict[str, str]) -> dict[str, Any]:
         "similarity": round(match.similarity, 4),
         "overlap": round(match.overlap, 4),
         "strength": round(match.strength, 2),
+        "in_order": round(match.in_order, 2),
         "a": {
             "paragraph": a.paragraph,
             "start": match.start_a,

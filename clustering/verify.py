@@ -76,6 +76,18 @@ def dense_region(terms: Sequence[int], other: set[int], weights: Sequence[float]
     return Region(best_strength, best_first, best_last)
 
 
+def ordered_weight(terms_a: Sequence[int], terms_b: Sequence[int], weights: Sequence[float]) -> float:
+    """Weight of the heaviest sequence of terms found in the same order in both (weighted LCS)."""
+    previous = [0.0] * (len(terms_b) + 1)
+    for term in terms_a:
+        weight = weights[term]
+        current = [0.0]
+        for index, other in enumerate(terms_b):
+            current.append(previous[index] + weight if term == other else max(previous[index + 1], current[index]))
+        previous = current
+    return previous[-1]
+
+
 class PassageTerms:
     """Terms of the passages of a run (as ids into `weights`) with their offsets.
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
 from datetime import datetime
 
-from clustering.duplicates import PairKind
-from clustering.pipeline import analyse
+from clustering.duplicates import DuplicateSettings, PairKind
+from clustering.pipeline import PipelineSettings, analyse
+from clustering.verify import ordered_weight
 from corpus.article import Article
 from corpus.prepare import prepare_articles
 from embeddings.encoders import LexicalEncoder
@@ -133,3 +136,59 @@ def test_a_noise_article_joins_the_thread_it_is_close_to_and_a_far_one_does_not(
     # labels need not be consecutive
     gapped = np.where(labels == 1, 7, labels)
     assert _attach_to_nearest(vectors, gapped, threshold=0.5).tolist() == [0, 0, 7, 7, 0, -1]
+
+
+def _words(count: int, seed: int) -> list[str]:
+    """Distinct made-up content words (no stopwords, no shared stems)."""
+    rng = random.Random(seed)
+    letters = "bcdfghklmnprstvz"
+    found: list[str] = []
+    while len(found) < count:
+        word = "".join(rng.choice(letters) + rng.choice("aeiou") for _ in range(4))
+        if word not in found:
+            found.append(word)
+    return found
+
+
+def test_ordered_weight_is_the_heaviest_common_subsequence() -> None:
+    weights = [0.0, 1.0, 5.0, 1.0, 1.0]
+    assert ordered_weight([1, 2, 3, 4], [1, 3, 2, 4], weights) == 7.0  # 1 2 4 outweighs 1 3 4
+    assert ordered_weight([1, 2], [3, 4], weights) == 0.0
+    assert ordered_weight([], [1], weights) == 0.0
+
+
+def test_a_reworded_paragraph_matches_and_the_same_words_out_of_order_do_not() -> None:
+    original = _words(18, 1)
+    replacements = iter(_words(40, 2)[-6:])
+    # every third word replaced, as a rewriting outlet does with synonyms: 12 of 18 words kept, in order
+    reworded = [next(replacements) if i % 3 == 2 else word for i, word in enumerate(original)]
+    shuffled = reworded[:]
+    random.Random(3).shuffle(shuffled)
+    a, b, c = (
+        _article(name, [" ".join(_words(30, seed)) + ".", " ".join(words) + "."], seed)
+        for name, words, seed in (("a", original, 4), ("b", reworded, 5), ("c", shuffled, 6))
+    )
+    pairs = _pairs([a, b])
+    assert list(pairs) == [("a", "b")]
+    match = pairs[("a", "b")].matches[0]
+    assert match.in_order >= DuplicateSettings().min_ordered_strength
+    assert match.passage_b.text == " ".join(reworded) + "."
+    # the same twelve shared words, in another order: words in common, not reworded text
+    assert _pairs([a, c]) == {}
+
+
+def test_words_shuffled_over_a_long_passage_still_make_a_pair() -> None:
+    passage = _words(400, 7)
+    shuffled = passage[:]
+    random.Random(8).shuffle(shuffled)
+    articles = [
+        _article("a", [" ".join(passage)], 1),
+        _article("b", [" ".join(shuffled)], 2),
+        _article("c", [" ".join(_words(400, 9))], 3),
+    ]
+    assert list(_pairs(articles)) == [("a", "b")]
+    # no window-sized region is dense enough: the pair comes from all the candidate windows together
+    window_scale_only = replace(PipelineSettings().duplicates, scattered_windows=10**9)
+    prepared = prepare_articles(articles)
+    settings = replace(PipelineSettings(), duplicates=window_scale_only)
+    assert analyse(prepared, LexicalEncoder(), settings).duplicates == []

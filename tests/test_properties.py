@@ -6,6 +6,7 @@ import json
 import tempfile
 from datetime import datetime
 from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -60,7 +61,7 @@ def test_fast_tokeniser_finds_the_terms_and_offsets_of_term_positions(pieces: li
     text = "".join(pieces)
     bounds = sorted({min(cut, len(text)) for cut in cuts} | {0, len(text)})
     # paragraphs that touch (no space between them), skip parts of the text, and may be empty
-    paragraphs = [(start, end) for index, (start, end) in enumerate(zip(bounds, bounds[1:])) if index % 3 != 1]
+    paragraphs = [(start, end) for index, (start, end) in enumerate(pairwise(bounds)) if index % 3 != 1]
     terms, frequency, [(tokens, _, _)] = tokenise_chunk([(text, paragraphs, [])])
     expected = [found for start, end in paragraphs for found in term_positions(text[start:end], start)]
     assert [(terms[t], int(s), int(e)) for t, s, e in tokens.T] == expected

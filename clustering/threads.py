@@ -28,6 +28,8 @@ class ThreadSettings:
     min_samples: int = 1
     title_weight: float = 1.0
     attach_similarity: float = 0.5
+    merge_similarity: float = 0.7
+    """Two threads whose centroids are at least this similar (cosine) are one story that HDBSCAN split."""
     label_terms: int = 4
     neighbours: int = 30
     """Nearest neighbours per article in the graph HDBSCAN clusters (see `neighbour_graph`)."""
@@ -162,6 +164,7 @@ def group_articles(
         raise ValueError(f"got {len(published)} publication dates for {len(ids)} articles")
     labels = _cluster(vectors, settings, published)
     labels = _attach_duplicates(list(ids), labels, strong)
+    labels = _merge_close(vectors, labels, settings, published)
     labels = _attach_to_nearest(vectors, labels, settings.attach_similarity)
     members: dict[int, list[str]] = defaultdict(list)
     for article_id, label in zip(ids, labels, strict=True):
@@ -255,13 +258,9 @@ def _attach_duplicates(ids: list[str], labels: np.ndarray, strong: Sequence[tupl
     return labels
 
 
-def _attach_to_nearest(vectors: np.ndarray, labels: np.ndarray, threshold: float, batch: int = 4096) -> np.ndarray:
-    """Noise articles join the thread with the most similar centroid, when similar enough."""
+def _centroids(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The cluster labels in use and their unit centroids (one sparse product: a loop is quadratic at 100k)."""
     clusters = np.unique(labels[labels >= 0])
-    noise = np.flatnonzero(labels < 0)
-    if not len(clusters) or not len(noise):
-        return labels
-    # centroids as one sparse product (a loop over clusters is quadratic at 100k articles)
     clustered = np.flatnonzero(labels >= 0)
     membership = sparse.csr_matrix(
         (np.ones(len(clustered), dtype=np.float32), (np.searchsorted(clusters, labels[clustered]), clustered)),
@@ -269,6 +268,54 @@ def _attach_to_nearest(vectors: np.ndarray, labels: np.ndarray, threshold: float
     )
     centroids = np.asarray(membership @ vectors, dtype=np.float32)
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    return clusters, centroids
+
+
+def _merge_close(
+    vectors: np.ndarray, labels: np.ndarray, settings: ThreadSettings, published: Sequence[datetime | None] | None
+) -> np.ndarray:
+    """Clusters whose centroids are at least `merge_similarity` similar become one (transitively).
+
+    As in clustering, time apart counts against similarity: the cosine is lowered by
+    `time_distance` x min(days between the clusters' median dates / `time_scale_days`, 1).
+    """
+    clusters, centroids = _centroids(vectors, labels)
+    if len(clusters) < 2:
+        return labels
+    days = np.full(len(clusters), np.nan)  # each cluster's (lower) median date, in days
+    if published is not None:
+        stamps = np.array([moment.timestamp() / 86400 if moment else np.nan for moment in published])
+        dated = (labels >= 0) & ~np.isnan(stamps)
+        rows, stamps = np.searchsorted(clusters, labels[dated]), stamps[dated]
+        order = np.lexsort((stamps, rows))
+        rows, stamps = rows[order], stamps[order]
+        starts = np.searchsorted(rows, np.arange(len(clusters)))
+        ends = np.searchsorted(rows, np.arange(len(clusters)), side="right")
+        some = ends > starts
+        days[some] = stamps[(starts[some] + ends[some] - 1) // 2]
+    index = PassageIndex.from_vectors(centroids)
+    lefts, rights = [], []
+    for row, neighbours, similarity in index.within(centroids, settings.merge_similarity):
+        apart = np.nan_to_num(np.abs(days[neighbours] - days[row]), nan=0.0)
+        close = similarity - settings.time_distance * np.minimum(apart / settings.time_scale_days, 1.0)
+        keep = neighbours[close >= settings.merge_similarity]
+        lefts.extend([row] * len(keep))
+        rights.extend(keep.tolist())
+    graph = sparse.coo_matrix((np.ones(len(lefts)), (lefts, rights)), shape=(len(clusters), len(clusters)))
+    _, merged = csgraph.connected_components(graph, directed=False)
+    labels = labels.copy()
+    clustered = labels >= 0
+    labels[clustered] = merged[np.searchsorted(clusters, labels[clustered])]
+    return labels
+
+
+def _attach_to_nearest(vectors: np.ndarray, labels: np.ndarray, threshold: float, batch: int = 4096) -> np.ndarray:
+    """Noise articles join the thread with the most similar centroid, when similar enough."""
+    clusters = np.unique(labels[labels >= 0])
+    noise = np.flatnonzero(labels < 0)
+    if not len(clusters) or not len(noise):
+        return labels
+    clusters, centroids = _centroids(vectors, labels)
     labels = labels.copy()
     for start in range(0, len(noise), batch):  # noise x clusters at once would take gigabytes
         rows = noise[start : start + batch]

@@ -73,3 +73,26 @@ def test_similar_articles_years_apart_are_two_stories_and_undated_ones_are_judge
     # no dates, no time distance: the same single story as on text alone
     undated = group_articles(ids, vectors, settings=only_text, published=[None] * len(ids))
     assert summit_groups(undated) == [set(ids[:12])]
+
+
+def test_two_tight_halves_of_one_story_become_one_thread_unless_years_apart() -> None:
+    # two angles on one story (say, the ruling and the reactions to it): each half tight, the
+    # halves' centroids still close, among unrelated articles
+    rng = np.random.default_rng(5)
+    story = rng.normal(size=64)
+    angles = [story + 0.6 * rng.normal(size=64) for _ in range(2)]
+    halves = np.concatenate([angle + 0.1 * rng.normal(size=(6, 64)) for angle in angles])
+    vectors = np.concatenate([halves, rng.normal(size=(40, 64))]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"s{i}" for i in range(12)] + [f"u{i}" for i in range(40)]
+    story_ids = set(ids[:12])
+
+    def story_groups(settings: ThreadSettings, published=None) -> list[set[str]]:
+        return [
+            set(g) for g in group_articles(ids, vectors, settings=settings, published=published) if set(g) & story_ids
+        ]
+
+    assert story_groups(ThreadSettings(merge_similarity=1.01)) == [set(ids[:6]), set(ids[6:12])]
+    assert story_groups(ThreadSettings()) == [story_ids]
+    years_apart = [datetime(2019, 6, 1)] * 6 + [datetime(2024, 6, 1)] * 6 + [None] * 40
+    assert len(story_groups(ThreadSettings(), years_apart)) == 2

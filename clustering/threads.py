@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
 from clustering.duplicates import DuplicatePair, PairKind
+from corpus import parallel
 from corpus.article import PreparedArticle
+from corpus.parallel import map_items
 from corpus.text import STOPWORDS, fold, stem, token_terms, words
 from embeddings.index import PassageIndex
 
@@ -111,7 +115,7 @@ def find_threads(
     published = [a.article.published_at for a in prepared]
     groups = group_articles(ids, vectors, strong_pairs(duplicates), settings, published)
     by_id = {a.article.id: a for a in prepared}
-    terms = {a.article.id: label_terms(a) for a in prepared}
+    terms = dict(zip(ids, all_label_terms(prepared), strict=True))
     document_frequency = Counter(term for found in terms.values() for term in set(found))
     threads = []
     for members in groups:
@@ -337,9 +341,33 @@ def _date(group: list[PreparedArticle], pick: type[min] | type[max]) -> datetime
 
 def label_terms(article: PreparedArticle) -> list[str]:
     """Content terms of the title and the reporting paragraphs (not the overlapping windows)."""
+    return list(itertools.chain.from_iterable(map(_label_terms_of_token, _label_text(article).split())))
+
+
+def all_label_terms(prepared: Sequence[PreparedArticle], workers: int | None = None) -> list[list[str]]:
+    """`label_terms` of each article; for large batches in the worker processes, whose word caches are warm."""
+    texts = [_label_text(article) for article in prepared]
+    in_process = parallel.too_little_text(sum(map(len, texts)))
+    joined = map_items(_label_terms_chunk, texts, LABEL_CHUNK, workers, in_process=in_process)
+    return [found.split() for found in joined]
+
+
+LABEL_CHUNK = 100
+
+
+def _label_text(article: PreparedArticle) -> str:
     reporting = [p.text for p in article.paragraphs if p.boilerplate is None]
-    text = article.article.title + "\n" + "\n".join(reporting)
-    return [t for token in text.split() for t in token_terms(token) if len(t) > 2]
+    return article.article.title + "\n" + "\n".join(reporting)
+
+
+def _label_terms_chunk(texts: Sequence[str]) -> list[str]:
+    """Each text's label terms as one space-separated string (cheap to send back from a worker)."""
+    return [" ".join(itertools.chain.from_iterable(map(_label_terms_of_token, text.split()))) for text in texts]
+
+
+@lru_cache(maxsize=500_000)
+def _label_terms_of_token(token: str) -> tuple[str, ...]:
+    return tuple(term for term in token_terms(token) if len(term) > 2)
 
 
 def thread_label(

@@ -111,6 +111,7 @@ class PassageTerms:
             )
             for article in prepared
         ]
+        chunk = max(1, min(CHUNK, len(jobs) // 8))  # a few hundred long documents still make 8 chunks
         in_process = parallel.too_little_text(sum(end - start for _, spans, _ in jobs for start, end in spans))
         self.ids: dict[str, int] = _Numbering()
         self._tokens: list[np.ndarray] = []
@@ -119,8 +120,8 @@ class PassageTerms:
         lasts: list[np.ndarray] = []
         frequencies: list[tuple[np.ndarray, np.ndarray]] = []
         for owner_base, (chunk_terms, chunk_frequency, articles) in zip(
-            range(0, len(jobs), CHUNK),
-            map_chunks(tokenise_chunk, jobs, CHUNK, workers, in_process=in_process),
+            range(0, len(jobs), chunk),
+            map_chunks(tokenise_chunk, jobs, chunk, workers, in_process=in_process),
             strict=True,
         ):
             to_global = np.fromiter(map(self.ids.__getitem__, chunk_terms), np.int32, len(chunk_terms))

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from clustering.threads import all_label_terms, label_terms
 from clustering.verify import PassageTerms
 from corpus import parallel
 from corpus.parallel import WORKERS_ENV, default_workers, map_chunks
@@ -54,6 +55,13 @@ def test_tokenising_in_worker_processes_gives_the_same_terms(many_articles) -> N
         assert [alone.weights[t] for t in alone.terms_of(index)] == pytest.approx(
             [shared.weights[t] for t in shared.terms_of(index)]
         )
+
+
+def test_label_terms_from_worker_processes_are_the_same(many_articles) -> None:
+    prepared = prepare_articles(many_articles, workers=1)
+    expected = [label_terms(article) for article in prepared]
+    assert all_label_terms(prepared, workers=2) == all_label_terms(prepared, workers=1) == expected
+    assert any(expected)
 
 
 def test_encoding_in_worker_processes_gives_the_same_vectors(seed_prepared) -> None:

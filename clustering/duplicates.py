@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -11,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from clustering.verify import PassageTerms, Region, dense_region, ordered_weight
+from clustering.verify import FileTerms, PassageTerms, Region, dense_region, ordered_weight
 from corpus.article import Passage, PreparedArticle, Quote
+from corpus.parallel import default_workers, map_items
 from corpus.text import content_terms, fold, words
 from embeddings.index import EXACT_LIMIT, CandidatePairs, candidate_pairs
 
@@ -170,6 +172,7 @@ def find_duplicates(
     quote_threshold: float = 0.3,
     settings: DuplicateSettings | None = None,
     quote_candidates: CandidatePairs | None = None,
+    workers: int | None = None,
 ) -> list[DuplicatePair]:
     """Verify candidate passage pairs and gather them into article pairs with evidence.
 
@@ -177,20 +180,19 @@ def find_duplicates(
     those rows. Quotes are compared too (through `quote_vectors`, rows following the quotes
     of `prepared` in order), so two articles that share a statement but no paragraph are
     still reported. With `quote_candidates` (pairs of quote rows, e.g. from a stored index),
-    the quotes are not searched again.
+    the quotes are not searched again. Many candidates are verified in `workers` processes
+    (default: see `corpus.parallel`); the pairs are the same either way.
     """
     settings = settings or DuplicateSettings()
     passages = [p for article in prepared for p in article.passages]
     if passage_vectors is not None and len(passages) != len(passage_vectors):
         raise ValueError(f"got {len(passage_vectors)} passage vectors for {len(passages)} passages")
     by_id = {article.article.id: article for article in prepared}
-    terms = PassageTerms(prepared, settings.neighbour_windows)
+    terms = PassageTerms(prepared, settings.neighbour_windows, workers)
 
     matches: dict[tuple[str, str], list[PassageMatch]] = defaultdict(list)
-    for left, right, similarity in zip(candidates.left, candidates.right, candidates.similarity, strict=True):
-        match = _verify(passages, terms, int(left), int(right), float(similarity), settings)
-        if match is not None:
-            matches[(match.passage_a.article_id, match.passage_b.article_id)].append(match)
+    for match in _verified(prepared, passages, terms, candidates, settings, workers):
+        matches[(match.passage_a.article_id, match.passage_b.article_id)].append(match)
 
     quotes_by_pair = _shared_quotes(prepared, quote_vectors, quote_threshold, settings, quote_candidates)
     # several short shared paragraphs add up; one shared heading or caption does not
@@ -352,12 +354,25 @@ def _in_order(
     return found if found >= needed else 0.0
 
 
+RawMatch = tuple[int, int, float, float, float, bool, int, int, int, int, float]
+"""A match as plain values (cheap to send from a worker): left, right, similarity, overlap, strength,
+dense, the dense region's first and last term on each side (-1 when matched whole), in_order."""
+
+
 def _verify(
     passages: list[Passage], terms: PassageTerms, left: int, right: int, similarity: float, settings: DuplicateSettings
 ) -> PassageMatch | None:
     """A strong or weak match between two candidate passages, or None."""
     if passages[left].article_id > passages[right].article_id:
         left, right = right, left
+    found = _match_terms(terms, left, right, similarity, settings)
+    return None if found is None else _as_match(passages, terms, found)
+
+
+def _match_terms(
+    terms: PassageTerms | FileTerms, left: int, right: int, similarity: float, settings: DuplicateSettings
+) -> RawMatch | None:
+    """`_verify` on term ids alone (`left` belongs to the article with the smaller id)."""
     set_left, set_right = terms.set_of(left), terms.set_of(right)
     overlap, shared = term_overlap(set_left, set_right)
     terms_left, terms_right = terms.terms_of(left), terms.terms_of(right)
@@ -365,29 +380,113 @@ def _verify(
     if region_a.strength >= settings.min_strength:
         region_b = dense_region(terms_right, terms.neighbourhood(left), terms.weights, settings.min_density)
         if region_b.strength >= settings.min_strength:
-            return PassageMatch(
-                passages[left],
-                passages[right],
-                similarity,
-                overlap,
-                min(region_a.strength, region_b.strength),
-                True,
-                terms.span_of(left, region_a.first)[0],
-                terms.span_of(left, region_a.last)[1],
-                terms.span_of(right, region_b.first)[0],
-                terms.span_of(right, region_b.last)[1],
-            )
+            strength = min(region_a.strength, region_b.strength)
+            return (left, right, similarity, overlap, strength, True, *_ends(region_a), *_ends(region_b), 0.0)
     in_order = _in_order(terms_left, terms_right, set_left, set_right, terms.weights, settings)
     if in_order:
-        a, b = passages[left], passages[right]
-        return PassageMatch(a, b, similarity, overlap, in_order, False, a.start, a.end, b.start, b.end, in_order)
+        return (left, right, similarity, overlap, in_order, False, -1, -1, -1, -1, in_order)
     longer = max(len(set_left), len(set_right))
     same_paragraph = shared >= settings.min_longer_overlap * longer
     if overlap >= settings.min_overlap and shared >= settings.min_shared_terms and same_paragraph:
-        a, b = passages[left], passages[right]
         strength = sum(terms.weights[t] for t in set_left & set_right)
-        return PassageMatch(a, b, similarity, overlap, strength, False, a.start, a.end, b.start, b.end)
+        return (left, right, similarity, overlap, strength, False, -1, -1, -1, -1, 0.0)
     return None
+
+
+def _ends(region: Region) -> tuple[int, int]:
+    return region.first, region.last
+
+
+def _as_match(passages: list[Passage], terms: PassageTerms, found: RawMatch) -> PassageMatch:
+    left, right, similarity, overlap, strength, dense, first_a, last_a, first_b, last_b, in_order = found
+    a, b = passages[left], passages[right]
+    if not dense:
+        return PassageMatch(a, b, similarity, overlap, strength, False, a.start, a.end, b.start, b.end, in_order)
+    return PassageMatch(
+        a,
+        b,
+        similarity,
+        overlap,
+        strength,
+        True,
+        terms.span_of(left, first_a)[0],
+        terms.span_of(left, last_a)[1],
+        terms.span_of(right, first_b)[0],
+        terms.span_of(right, last_b)[1],
+        in_order,
+    )
+
+
+PARALLEL_MIN_CANDIDATES = 20_000
+"""Candidate pairs from which verification is shared among worker processes."""
+
+VERIFY_CHUNK = 5_000
+"""Candidate pairs per chunk of verification sent to a worker."""
+
+
+def verify_chunk(jobs: Sequence[tuple[str, DuplicateSettings, np.ndarray, np.ndarray, np.ndarray]]) -> list[RawMatch]:
+    """Verify (terms folder, settings, left, right, similarity) chunks of oriented candidates; a worker's step."""
+    found: list[RawMatch] = []
+    for folder, settings, lefts, rights, similarities in jobs:
+        terms = _opened_terms(folder)
+        for left, right, similarity in zip(lefts.tolist(), rights.tolist(), similarities.tolist(), strict=True):
+            match = _match_terms(terms, left, right, similarity, settings)
+            if match is not None:
+                found.append(match)
+    return found
+
+
+_OPENED: dict[str, FileTerms] = {}
+
+
+def _opened_terms(folder: str) -> FileTerms:
+    """The terms saved in `folder`, opened once per process (the chunks of a run share them)."""
+    terms = _OPENED.get(folder)
+    if terms is None:
+        _OPENED.clear()  # an earlier run's terms
+        terms = _OPENED[folder] = FileTerms(folder)
+    return terms
+
+
+def _verified(
+    prepared: Sequence[PreparedArticle],
+    passages: list[Passage],
+    terms: PassageTerms,
+    candidates: CandidatePairs,
+    settings: DuplicateSettings,
+    workers: int | None,
+) -> Iterator[PassageMatch]:
+    """The matches among `candidates`, verified here or, for many candidates, in worker processes."""
+    rank = {article_id: i for i, article_id in enumerate(sorted(a.article.id for a in prepared))}
+    owner_rank = np.repeat(
+        np.array([rank[a.article.id] for a in prepared], dtype=np.int64), [len(a.passages) for a in prepared]
+    )
+    swap = owner_rank[candidates.left] > owner_rank[candidates.right]
+    lefts = np.where(swap, candidates.right, candidates.left)
+    rights = np.where(swap, candidates.left, candidates.right)
+    workers = default_workers() if workers is None else workers
+    if workers <= 1 or len(lefts) < PARALLEL_MIN_CANDIDATES:
+        for left, right, similarity in zip(
+            lefts.tolist(), rights.tolist(), candidates.similarity.tolist(), strict=True
+        ):
+            found = _match_terms(terms, left, right, similarity, settings)
+            if found is not None:
+                yield _as_match(passages, terms, found)
+        return
+    with tempfile.TemporaryDirectory(prefix="storythreads-terms-") as folder:
+        terms.saved_for_workers(folder)
+        jobs = [
+            (
+                folder,
+                settings,
+                lefts[i : i + VERIFY_CHUNK],
+                rights[i : i + VERIFY_CHUNK],
+                candidates.similarity[i : i + VERIFY_CHUNK],
+            )
+            for i in range(0, len(lefts), VERIFY_CHUNK)
+        ]
+        for found in map_items(verify_chunk, jobs, 1, workers, min_items=2):
+            yield _as_match(passages, terms, found)
 
 
 def find_candidates(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -88,7 +89,55 @@ def ordered_weight(terms_a: Sequence[int], terms_b: Sequence[int], weights: Sequ
     return previous[-1]
 
 
-class PassageTerms:
+class _Terms:
+    """Cached per-passage term lists and sets over some storage of term rows (see subclasses)."""
+
+    weights: list[float]
+    _owner: list[int]
+    _reach: int
+
+    def _start_caches(self) -> None:
+        self._terms: dict[int, list[int]] = {}
+        self._sets: dict[int, set[int]] = {}
+        self._neighbourhoods: dict[int, set[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._owner)
+
+    def _term_row(self, index: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def terms_of(self, index: int) -> list[int]:
+        """The term ids of passage `index`, in order."""
+        found = self._terms.get(index)
+        if found is None:
+            _bound(self._terms)
+            found = self._terms[index] = self._term_row(index).tolist()
+        return found
+
+    def set_of(self, index: int) -> set[int]:
+        """The distinct term ids of passage `index`."""
+        found = self._sets.get(index)
+        if found is None:
+            _bound(self._sets)
+            found = self._sets[index] = set(self.terms_of(index))
+        return found
+
+    def neighbourhood(self, index: int) -> set[int]:
+        """Term ids of passage `index` and of the `reach` passages either side in its article."""
+        found = self._neighbourhoods.get(index)
+        if found is None:
+            _bound(self._neighbourhoods)
+            found = set(self.set_of(index))
+            owner = self._owner[index]
+            for other in range(max(0, index - self._reach), min(len(self._owner), index + self._reach + 1)):
+                if other != index and self._owner[other] == owner:
+                    found |= self.set_of(other)
+            self._neighbourhoods[index] = found
+        return found
+
+
+class PassageTerms(_Terms):
     """Terms of the passages of a run (as ids into `weights`) with their offsets.
 
     Every paragraph that has passages is tokenised once (in worker processes for large runs,
@@ -140,22 +189,10 @@ class PassageTerms:
         self._first: list[int] = np.concatenate(firsts).tolist() if firsts else []
         self._last: list[int] = np.concatenate(lasts).tolist() if lasts else []
         self._reach = reach
-        self._terms: dict[int, list[int]] = {}
-        self._sets: dict[int, set[int]] = {}
-        self._neighbourhoods: dict[int, set[int]] = {}
+        self._start_caches()
 
-    def __len__(self) -> int:
-        return len(self._owner)
-
-    def terms_of(self, index: int) -> list[int]:
-        """The term ids of passage `index`, in order."""
-        found = self._terms.get(index)
-        if found is None:
-            _bound(self._terms)
-            found = self._terms[index] = self._tokens[self._owner[index]][
-                0, self._first[index] : self._last[index]
-            ].tolist()
-        return found
+    def _term_row(self, index: int) -> np.ndarray:
+        return self._tokens[self._owner[index]][0, self._first[index] : self._last[index]]
 
     def span_of(self, index: int, term: int) -> tuple[int, int]:
         """Offsets in the article's text of the `term`-th term of passage `index`."""
@@ -163,26 +200,42 @@ class PassageTerms:
         position = self._first[index] + term
         return int(tokens[1, position]), int(tokens[2, position])
 
-    def set_of(self, index: int) -> set[int]:
-        """The distinct term ids of passage `index`."""
-        found = self._sets.get(index)
-        if found is None:
-            _bound(self._sets)
-            found = self._sets[index] = set(self.terms_of(index))
-        return found
+    def saved_for_workers(self, folder: str) -> str:
+        """Write the term rows (without offsets) and weights under `folder` for `FileTerms`; returns the folder."""
+        sizes = np.fromiter((tokens.shape[1] for tokens in self._tokens), dtype=np.int64, count=len(self._tokens))
+        bases = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
+        owner = np.array(self._owner, dtype=np.int64)
+        arrays = {
+            "terms": np.concatenate([tokens[0] for tokens in self._tokens] or [np.zeros(0, np.int32)]),
+            "first": bases[owner] + np.array(self._first, dtype=np.int64),
+            "last": bases[owner] + np.array(self._last, dtype=np.int64),
+            "owner": owner,
+            "weights": np.array(self.weights, dtype=np.float64),
+            "reach": np.array([self._reach], dtype=np.int64),
+        }
+        for name, array in arrays.items():
+            np.save(os.path.join(folder, f"{name}.npy"), array)
+        return folder
 
-    def neighbourhood(self, index: int) -> set[int]:
-        """Term ids of passage `index` and of the `reach` passages either side in its article."""
-        found = self._neighbourhoods.get(index)
-        if found is None:
-            _bound(self._neighbourhoods)
-            found = set(self.set_of(index))
-            owner = self._owner[index]
-            for other in range(max(0, index - self._reach), min(len(self._owner), index + self._reach + 1)):
-                if other != index and self._owner[other] == owner:
-                    found |= self.set_of(other)
-            self._neighbourhoods[index] = found
-        return found
+
+class FileTerms(_Terms):
+    """The passage terms a `PassageTerms` saved, opened by a worker process.
+
+    The large arrays are memory-mapped, so all workers share one copy in the page cache.
+    """
+
+    def __init__(self, folder: str) -> None:
+        def load(name: str) -> np.ndarray:
+            return np.load(os.path.join(folder, f"{name}.npy"), mmap_mode="r")
+
+        self._flat, self._first_row, self._last_row = load("terms"), load("first"), load("last")
+        self._owner = load("owner")  # type: ignore[assignment]
+        self.weights = load("weights").tolist()
+        self._reach = int(load("reach")[0])
+        self._start_caches()
+
+    def _term_row(self, index: int) -> np.ndarray:
+        return self._flat[self._first_row[index] : self._last_row[index]]
 
 
 def tokenise_chunk(

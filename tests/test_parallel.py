@@ -8,6 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from clustering import duplicates
+from clustering.duplicates import find_candidates, find_duplicates
+from clustering.pipeline import embed
 from clustering.threads import all_label_terms, label_terms
 from clustering.verify import PassageTerms
 from corpus import parallel
@@ -22,6 +25,8 @@ def small_batches_go_to_workers(monkeypatch) -> None:
     """The real thresholds keep test-sized batches in process; these tests want the worker path."""
     monkeypatch.setattr(parallel, "PARALLEL_MIN_CHARS", 1000)
     monkeypatch.setattr(encoders, "PARALLEL_MIN_TEXTS", 128)
+    monkeypatch.setattr(duplicates, "PARALLEL_MIN_CANDIDATES", 100)
+    monkeypatch.setattr(duplicates, "VERIFY_CHUNK", 500)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +60,16 @@ def test_tokenising_in_worker_processes_gives_the_same_terms(many_articles) -> N
         assert [alone.weights[t] for t in alone.terms_of(index)] == pytest.approx(
             [shared.weights[t] for t in shared.terms_of(index)]
         )
+
+
+def test_verifying_in_worker_processes_gives_the_same_pairs(many_articles) -> None:
+    prepared = prepare_articles(many_articles, workers=1)
+    embeddings = embed(prepared, LexicalEncoder(workers=1))
+    candidates = find_candidates(prepared, embeddings.passages, LexicalEncoder().candidate_threshold)
+    assert len(candidates) > 2 * duplicates.VERIFY_CHUNK
+    alone = find_duplicates(prepared, embeddings.passages, candidates, workers=1)
+    shared = find_duplicates(prepared, embeddings.passages, candidates, workers=2)
+    assert alone and shared == alone
 
 
 def test_label_terms_from_worker_processes_are_the_same(many_articles) -> None:

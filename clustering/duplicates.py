@@ -321,7 +321,7 @@ def _scattered_matches(
 
 def _best_region(own: set[int], others: set[int], terms: PassageTerms, density: float) -> tuple[float, int, Region]:
     """The densest region of any of the `own` windows against the terms of all `others` and their neighbours."""
-    other_terms = set().union(*(terms.neighbourhood(index) for index in others))
+    other_terms = terms.terms_around(others)
     best = max(
         ((dense_region(terms.terms_of(index), other_terms, terms.weights, density), index) for index in sorted(own)),
         key=lambda found: found[0].strength,

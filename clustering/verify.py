@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,6 +121,21 @@ class _Terms:
         if found is None:
             _bound(self._sets)
             found = self._sets[index] = set(self.terms_of(index))
+        return found
+
+    def terms_around(self, indexes: Iterable[int]) -> set[int]:
+        """Term ids of the passages `indexes` and of the `reach` passages either side of each, in its article."""
+        owner = self._owner
+        near = set()
+        for index in indexes:
+            near.update(
+                other
+                for other in range(max(0, index - self._reach), min(len(owner), index + self._reach + 1))
+                if owner[other] == owner[index]
+            )
+        found: set[int] = set()
+        for index in near:
+            found |= self.set_of(index)
         return found
 
     def neighbourhood(self, index: int) -> set[int]:

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,18 +67,53 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker_memory() -> dict[str, float]:
-    """Peak memory of the worker processes (see `corpus.parallel`): the largest one, and all of them plus this one."""
-    from corpus.parallel import worker_pids
+class MemorySampler:
+    """Resident memory of this process plus its worker processes, sampled together every `interval` s.
 
-    peaks = []
-    for pid in worker_pids():
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        peaks += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")]
-    return {"worker_peak_mib": max(peaks, default=0.0), "peak_with_workers_mib": peak_rss_mib() + sum(peaks)}
+    Workers come and go (the pool is shut down once a night needs it no more), so the
+    peak of the whole is sampled rather than added up from each process's own peak.
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.peak_total_mib = 0.0
+        self.peak_worker_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+
+    def start(self) -> None:
+        """Begin sampling."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop sampling (one last sample is taken)."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        from corpus.parallel import worker_pids
+
+        workers = [_rss_mib(pid) for pid in worker_pids()]
+        self.peak_worker_mib = max([self.peak_worker_mib, *workers])
+        self.peak_total_mib = max(self.peak_total_mib, _rss_mib(os.getpid()) + sum(workers))
+
+    def result(self) -> dict[str, float]:
+        """The largest worker, and this process with its workers at their largest together (MiB)."""
+        together = max(self.peak_total_mib, peak_rss_mib())
+        return {"worker_peak_mib": self.peak_worker_mib, "peak_with_workers_mib": together}
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
 
 
 # --- one night, in its own process ---------------------------------------------------------
@@ -93,6 +129,8 @@ def night(home: Path, articles_file: Path, now: datetime, run_id: str, exact_sam
     from reports.report import RunInfo, build_night_report
 
     clock = Stopwatch()
+    memory = MemorySampler()
+    memory.start()
     encoder = LexicalEncoder()
     settings = nightly.NightSettings()
     read = clock.time("read", lambda: read_articles([articles_file], max_bytes=1 << 40))
@@ -122,6 +160,7 @@ def night(home: Path, articles_file: Path, now: datetime, run_id: str, exact_sam
             store.finish_run(run_id, finished, {"fresh": len(tonight.fresh)})
 
         clock.time("report", report)
+        memory.stop()
         result: dict[str, Any] = {
             "articles_read": articles_read,
             "skipped": len(read.skipped),
@@ -133,7 +172,7 @@ def night(home: Path, articles_file: Path, now: datetime, run_id: str, exact_sam
             "seconds": clock.seconds,
             "total_seconds": sum(clock.seconds.values()),
             "peak_rss_mib": peak_rss_mib(),
-            **worker_memory(),
+            **memory.result(),
             "peak_mib_by_stage": clock.peak_mib,
             "pairs": [list(normalise_pair(p.article_a, p.article_b)) for p in store.pairs_among(tonight.window)],
         }

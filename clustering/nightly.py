@@ -29,6 +29,7 @@ from clustering.pipeline import PipelineSettings
 from clustering.threads import article_vectors, group_articles, label_terms, thread_label
 from corpus.article import Article, PreparedArticle
 from corpus.boilerplate import RepeatedLines
+from corpus.parallel import shutdown_workers
 from corpus.prepare import prepare_articles_then
 from corpus.store import Intake, ParagraphRow, Store, StoredPair, ThreadEvent, ThreadUpdate, compact, content_hash
 from embeddings.encoders import Encoder
@@ -316,6 +317,9 @@ def verify_fresh(
         quote_candidates=candidates.quotes,
         settings=settings.pipeline.duplicates,
     )
+    # the rest of the night runs in this process: the workers' memory goes back before clustering,
+    # the night's largest stage (a later step that wants workers starts new ones)
+    shutdown_workers()
     fresh = set(tonight.fresh)
     pairs = [p for p in pairs if p.article_a in fresh or p.article_b in fresh]
     texts = {a.article.id: a.article.text for a in everything}

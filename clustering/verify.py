@@ -31,6 +31,15 @@ in a large one common words weigh less. Keeps weights meaningful from 2 to 2 mil
 CHUNK = 200
 """Articles per chunk of tokenising work sent to a worker process."""
 
+CACHE_LIMIT = 100_000
+"""Entries kept per cache of `PassageTerms` sets and lists: enough for the locality of sorted
+candidate pairs, bounded so that a night of millions of passages does not hold a set for each."""
+
+
+WORKER_CACHE_LIMIT = 20_000
+"""Cache entries in a verifying worker: its chunks are short runs of candidates, and a
+neighbourhood set costs kilobytes (100,000 of them took 1.4 GB per worker at 100k articles)."""
+
 
 def term_weights(document_frequency: np.ndarray, documents: int) -> np.ndarray:
     """Inverse document frequency smoothed by a prior, in units of the average word's weight.
@@ -96,7 +105,8 @@ class _Terms:
     _owner: list[int]
     _reach: int
 
-    def _start_caches(self) -> None:
+    def _start_caches(self, limit: int = CACHE_LIMIT) -> None:
+        self._cache_limit = limit
         self._terms: dict[int, list[int]] = {}
         self._sets: dict[int, set[int]] = {}
         self._neighbourhoods: dict[int, set[int]] = {}
@@ -111,7 +121,7 @@ class _Terms:
         """The term ids of passage `index`, in order."""
         found = self._terms.get(index)
         if found is None:
-            _bound(self._terms)
+            _bound(self._terms, self._cache_limit)
             found = self._terms[index] = self._term_row(index).tolist()
         return found
 
@@ -119,7 +129,7 @@ class _Terms:
         """The distinct term ids of passage `index`."""
         found = self._sets.get(index)
         if found is None:
-            _bound(self._sets)
+            _bound(self._sets, self._cache_limit)
             found = self._sets[index] = set(self.terms_of(index))
         return found
 
@@ -142,7 +152,7 @@ class _Terms:
         """Term ids of passage `index` and of the `reach` passages either side in its article."""
         found = self._neighbourhoods.get(index)
         if found is None:
-            _bound(self._neighbourhoods)
+            _bound(self._neighbourhoods, self._cache_limit)
             found = set(self.set_of(index))
             owner = self._owner[index]
             for other in range(max(0, index - self._reach), min(len(self._owner), index + self._reach + 1)):
@@ -247,7 +257,7 @@ class FileTerms(_Terms):
         self._owner = load("owner")  # type: ignore[assignment]
         self.weights = load("weights").tolist()
         self._reach = int(load("reach")[0])
-        self._start_caches()
+        self._start_caches(WORKER_CACHE_LIMIT)
 
     def _term_row(self, index: int) -> np.ndarray:
         return self._flat[self._first_row[index] : self._last_row[index]]
@@ -309,11 +319,6 @@ def _word_spans(text: str, paragraphs: Sequence[tuple[int, int]]) -> tuple[np.nd
     return np.flatnonzero(word & before), np.flatnonzero(word & after) + 1
 
 
-CACHE_LIMIT = 100_000
-"""Entries kept per cache of `PassageTerms` sets and lists: enough for the locality of sorted
-candidate pairs, bounded so that a night of millions of passages does not hold a set for each."""
-
-
-def _bound(cache: dict) -> None:
-    if len(cache) >= CACHE_LIMIT:
+def _bound(cache: dict, limit: int) -> None:
+    if len(cache) >= limit:
         cache.clear()

@@ -359,20 +359,13 @@ RawMatch = tuple[int, int, float, float, float, bool, int, int, int, int, float]
 dense, the dense region's first and last term on each side (-1 when matched whole), in_order."""
 
 
-def _verify(
-    passages: list[Passage], terms: PassageTerms, left: int, right: int, similarity: float, settings: DuplicateSettings
-) -> PassageMatch | None:
-    """A strong or weak match between two candidate passages, or None."""
-    if passages[left].article_id > passages[right].article_id:
-        left, right = right, left
-    found = _match_terms(terms, left, right, similarity, settings)
-    return None if found is None else _as_match(passages, terms, found)
-
-
 def _match_terms(
     terms: PassageTerms | FileTerms, left: int, right: int, similarity: float, settings: DuplicateSettings
 ) -> RawMatch | None:
-    """`_verify` on term ids alone (`left` belongs to the article with the smaller id)."""
+    """A strong or weak match between two candidate passages, as plain values, or None.
+
+    Needs term ids only, so a worker can run it; `left` belongs to the article with the smaller id.
+    """
     set_left, set_right = terms.set_of(left), terms.set_of(right)
     overlap, shared = term_overlap(set_left, set_right)
     terms_left, terms_right = terms.terms_of(left), terms.terms_of(right)

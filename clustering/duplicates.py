@@ -278,7 +278,7 @@ def _scattered_matches(
     Each candidate window of one article is tested against all the other article's
     candidate windows (and their neighbours) together; see `DuplicateSettings`.
     """
-    windows: dict[tuple[str, str], tuple[set[int], set[int], float]] = {}
+    windows: dict[tuple[str, str], list] = {}  # [left windows, right windows, best cosine]
     for left, right, similarity in zip(
         candidates.left.tolist(), candidates.right.tolist(), candidates.similarity.tolist(), strict=True
     ):
@@ -289,9 +289,10 @@ def _scattered_matches(
             continue
         found = windows.get(key)
         if found is None:
-            found = windows[key] = (set(), set(), similarity)
+            found = windows[key] = [set(), set(), similarity]
         found[0].add(left)
         found[1].add(right)
+        found[2] = max(found[2], similarity)
     matches = {}
     for key, (lefts, rights, similarity) in windows.items():
         if min(len(lefts), len(rights)) < settings.scattered_windows:

@@ -148,9 +148,7 @@ def night(home: Path, articles_file: Path, now: datetime, run_id: str, exact_sam
 
         candidates = clock.time("search", search)
         pairs = clock.time("verify", lambda: nightly.verify_fresh(store, tonight, candidates, encoder, settings))
-        update = clock.time(
-            "cluster", lambda: nightly.thread_window(store, tonight, prepared, vectors, encoder, settings)
-        )
+        update = clock.time("cluster", lambda: nightly.thread_window(store, tonight, prepared, settings))
 
         def report() -> None:
             finished = datetime.now()

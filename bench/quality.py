@@ -27,7 +27,7 @@ import numpy as np
 from bench.scoring import cluster_scores, pair_scores, with_singletons
 from clustering import pipeline as stages
 from clustering.pipeline import Analysis, PipelineSettings
-from clustering.threads import article_vectors
+from clustering.threads import story_vectors
 from corpus.article import Passage, PreparedArticle
 from corpus.pan import ReusedPassage, read_pan_annotations
 from corpus.prepare import prepare_articles
@@ -83,7 +83,7 @@ def run_pipeline(paths: Sequence[Path]) -> tuple[list[PreparedArticle], Analysis
     done("index")
     pairs = stages.duplicates(prepared, embeddings, candidates, encoder, settings.duplicates)
     done("verify")
-    analysis = Analysis(pairs, stages.threads(prepared, embeddings, pairs, settings.threads))
+    analysis = Analysis(pairs, stages.threads(prepared, pairs, settings.threads))
     done("threads")
     now = datetime.now(UTC)
     info = RunInfo("bench", now, now, encoder.name, "lexical", None, embeddings.count, [str(p) for p in paths])
@@ -259,7 +259,7 @@ def _cluster_row(system: str, labels: dict[str, str], gold: dict[str, str], seco
 def bench_stories(path: Path) -> tuple[list[Row], dict[str, Any]]:
     """Our threads, word TF-IDF + HDBSCAN defaults, and BERTopic on our article vectors."""
     gold = _event_labels(path)
-    prepared, analysis, (embeddings, seconds) = run_pipeline([path])
+    prepared, analysis, (_, seconds) = run_pipeline([path])
     threads = {a: t.id for t in analysis.threading.threads for a in t.articles}
     rows = [_cluster_row("storythreads (defaults, lexical)", with_singletons(threads, gold), gold, seconds)]
     documents = [a.article.title + "\n" + a.article.text for a in prepared]
@@ -280,8 +280,7 @@ def bench_stories(path: Path) -> tuple[list[Row], dict[str, Any]]:
         from bertopic import BERTopic
         from umap import UMAP
 
-        title_weight = PipelineSettings().threads.title_weight
-        vectors = article_vectors(prepared, embeddings.passages, embeddings.titles, title_weight)
+        vectors = story_vectors(prepared, PipelineSettings().threads)
         umap = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42)
         topics, _ = BERTopic(umap_model=umap).fit_transform(documents, embeddings=vectors)
         return {i: str(topic) for i, topic in zip(ids, topics, strict=True) if topic >= 0}

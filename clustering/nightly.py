@@ -26,7 +26,8 @@ import numpy as np
 from clustering.continuity import Continuity, carry_threads
 from clustering.duplicates import DuplicatePair, find_duplicates, pair_evidence
 from clustering.pipeline import PipelineSettings
-from clustering.threads import article_vectors, group_articles, label_terms, thread_label
+from clustering.story import TermStatistics, term_hashes
+from clustering.threads import ThreadSettings, group_articles, label_terms, thread_label, title_terms
 from corpus.article import Article, PreparedArticle
 from corpus.boilerplate import RepeatedLines
 from corpus.parallel import shutdown_workers
@@ -348,27 +349,18 @@ def thread_window(
     store: Store,
     tonight: Tonight,
     prepared: Sequence[PreparedArticle],
-    vectors: Vectors,
-    encoder: Encoder,
     settings: NightSettings,
 ) -> ThreadUpdate:
     """Re-cluster the window, keep previous thread ids (see `clustering.continuity`) and store the result."""
     thread_settings = settings.pipeline.threads
-    fresh_vectors = compact(article_vectors(prepared, vectors.passages, vectors.titles, thread_settings.title_weight))
-    store.save_article_vectors(encoder.name, {a.article.id: v for a, v in zip(prepared, fresh_vectors, strict=True)})
-    stored = store.article_vectors(encoder.name, tonight.window)
+    vectoriser = thread_settings.vectoriser()
+    stored = _save_story_vectors(store, prepared, thread_settings)
+    stored.update(store.article_vectors(vectoriser.name, [a for a in tonight.window if a not in stored]))
     missing = [a for a in tonight.window if a not in stored]
     if missing:
-        # analysed by a run that died before this stage: their vectors are cached, nothing is re-encoded
-        log.info("%d window articles have no article vector yet: computing them", len(missing))
-        earlier = prepare_stored(store, missing, settings, save=False)
-        earlier_vectors = embed_stored(store, earlier, encoder)
-        computed = compact(
-            article_vectors(earlier, earlier_vectors.passages, earlier_vectors.titles, thread_settings.title_weight)
-        )
-        found = {a.article.id: v for a, v in zip(earlier, computed, strict=True)}
-        store.save_article_vectors(encoder.name, found)
-        stored.update(found)
+        # analysed by a run that died before this stage, or by a version with other story vectors
+        log.info("%d window articles have no story vector yet: computing them", len(missing))
+        stored.update(_save_story_vectors(store, prepare_stored(store, missing, settings, save=False), thread_settings))
     window = [a for a in tonight.window if a in stored]
     previous = store.memberships()
     # articles a killed run analysed but never threaded count as tonight's too
@@ -386,7 +378,7 @@ def thread_window(
         len(window),
         len(background),
     )
-    matrix = np.stack([stored[a] for a in clustered]) if clustered else np.zeros((0, encoder.dim), dtype=np.float32)
+    matrix = np.stack([stored[a] for a in clustered]) if clustered else np.zeros((0, vectoriser.dim), dtype=np.float32)
     strong = [(p.article_a, p.article_b, p.score) for p in store.pairs_among(clustered) if p.kind in STRONG_KINDS]
     in_scope = set(scope)
     facts = store.article_facts(clustered)
@@ -514,6 +506,41 @@ def _thread_update(
     return ThreadUpdate(continuity.memberships, labels, continuity.created, continuity.merged, events)
 
 
+def _save_story_vectors(
+    store: Store, prepared: Sequence[PreparedArticle], settings: ThreadSettings
+) -> dict[str, np.ndarray]:
+    """Compute, store and return the story vectors of `prepared`.
+
+    IDF comes from the store's term statistics, into which the articles are counted first (each
+    article once: one with a stored vector was counted on an earlier night; an edited article,
+    whose vector the edit dropped, counts again). Vectors stored on earlier nights keep the IDF
+    of their night; with thousands of articles counted, a night moves it little.
+    """
+    vectoriser = settings.vectoriser()
+    ids = [a.article.id for a in prepared]
+    texts: list[np.ndarray] = []
+    for start in range(0, len(prepared), STORY_BATCH):  # a few thousand articles' terms as strings at a time
+        batch = prepared[start : start + STORY_BATCH]
+        facts = store.article_facts([a.article.id for a in batch])
+        for article in batch:
+            found = facts.get(article.article.id, {}).get("label_terms")
+            texts.append(term_hashes(found.split() if found is not None else label_terms(article)))
+    saved = store.term_statistics(vectoriser.name)
+    statistics = TermStatistics.from_bytes(*saved) if saved else TermStatistics()
+    counted = store.article_vector_ids(vectoriser.name, ids)
+    new = [hashes for article, hashes in zip(ids, texts, strict=True) if article not in counted]
+    if new:
+        statistics.add(new)
+        store.save_term_statistics(vectoriser.name, statistics.documents, statistics.to_bytes())
+    titles = [term_hashes(title_terms(a)) for a in prepared]
+    vectors = dict(zip(ids, compact(vectoriser.vectors(texts, titles, statistics)), strict=True))
+    store.save_article_vectors(vectoriser.name, vectors)
+    return vectors
+
+
+STORY_BATCH = 5_000
+
+
 def _described(prepared: PreparedArticle) -> tuple[PreparedArticle, list[ParagraphRow], str]:
     """A prepared article with its paragraph rows and label terms (worked out in the worker that prepared it).
 
@@ -574,7 +601,7 @@ def run_night(
         checkpoint("index and search candidates")
         pairs = verify_fresh(store, tonight, candidates, encoder, settings)
         checkpoint("verify duplicates")
-        threads = thread_window(store, tonight, prepared, vectors, encoder, settings)
+        threads = thread_window(store, tonight, prepared, settings)
         checkpoint("find story threads")
         store.finish_run(run_id, now, {"fresh": len(tonight.fresh), "pairs": len(pairs)})
     return NightResult(tonight, prepared, vectors, pairs, threads)

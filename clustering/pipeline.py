@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from clustering.duplicates import DuplicatePair, DuplicateSettings, find_candidates, find_duplicates
-from clustering.threads import Threading, ThreadSettings, article_vectors, find_threads
+from clustering.threads import Threading, ThreadSettings, find_threads, story_vectors
 from corpus.article import PreparedArticle
 from corpus.prepare import PrepareSettings
 from embeddings.encoders import Encoder
@@ -93,15 +93,9 @@ def duplicates(
     )
 
 
-def threads(
-    prepared: Sequence[PreparedArticle],
-    embeddings: Embeddings,
-    pairs: Sequence[DuplicatePair],
-    settings: ThreadSettings,
-) -> Threading:
-    """Story threads over the articles."""
-    vectors = article_vectors(prepared, embeddings.passages, embeddings.titles, settings.title_weight)
-    return find_threads(prepared, vectors, pairs, settings)
+def threads(prepared: Sequence[PreparedArticle], pairs: Sequence[DuplicatePair], settings: ThreadSettings) -> Threading:
+    """Story threads over the articles, by their words and duplicate pairs."""
+    return find_threads(prepared, pairs, settings)
 
 
 def analyse(
@@ -112,7 +106,7 @@ def analyse(
     embeddings = embed(prepared, encoder)
     candidates = index_candidates(prepared, embeddings, encoder)
     pairs = duplicates(prepared, embeddings, candidates, encoder, settings.duplicates)
-    return Analysis(pairs, threads(prepared, embeddings, pairs, settings.threads))
+    return Analysis(pairs, threads(prepared, pairs, settings.threads))
 
 
 @dataclass
@@ -121,7 +115,7 @@ class Comparison:
 
     pair: DuplicatePair | None
     story_similarity: float
-    """Cosine of the two article vectors (the vectors the thread stage clusters)."""
+    """Cosine of the two articles' story vectors (the vectors the thread stage clusters; IDF from the two)."""
 
 
 def compare(
@@ -135,5 +129,5 @@ def compare(
     embeddings = embed(prepared, encoder)
     candidates = index_candidates(prepared, embeddings, encoder)
     pairs = duplicates(prepared, embeddings, candidates, encoder, settings.duplicates)
-    vectors = article_vectors(prepared, embeddings.passages, embeddings.titles, settings.threads.title_weight)
+    vectors = story_vectors(prepared, settings.threads)
     return Comparison(pairs[0] if pairs else None, float(vectors[0] @ vectors[1]))

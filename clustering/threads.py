@@ -17,6 +17,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from clustering.duplicates import DuplicatePair, PairKind
+from clustering.story import StoryVectoriser, TermStatistics, term_hashes
 from corpus import parallel
 from corpus.article import PreparedArticle
 from corpus.parallel import map_items
@@ -30,9 +31,13 @@ class ThreadSettings:
 
     min_cluster_size: int = 2
     min_samples: int = 1
-    title_weight: float = 1.0
-    attach_similarity: float = 0.5
-    merge_similarity: float = 0.7
+    story_dim: int = 1024
+    """Columns of the story vectors (hashed TF-IDF of content words, see `clustering.story`)."""
+    title_weight: float = 0.5
+    """Weight of the title's own TF-IDF vector in an article's story vector."""
+    attach_similarity: float = 0.25
+    """An article HDBSCAN leaves as noise joins the thread whose centroid is at least this similar (cosine)."""
+    merge_similarity: float = 0.3
     """Two threads whose centroids are at least this similar (cosine) are one story that HDBSCAN split."""
     label_terms: int = 4
     neighbours: int = 30
@@ -55,11 +60,16 @@ class ThreadSettings:
             )
         if self.min_samples < 1:
             raise ValueError(f"ThreadSettings.min_samples must be at least 1, got {self.min_samples}")
+        self.vectoriser()  # checks story_dim and title_weight
         if self.time_distance < 0 or self.time_scale_days <= 0:
             raise ValueError(
                 f"ThreadSettings.time_distance must be >= 0 and time_scale_days > 0, "
                 f"got {self.time_distance} and {self.time_scale_days}"
             )
+
+    def vectoriser(self) -> StoryVectoriser:
+        """The story vectoriser these settings describe."""
+        return StoryVectoriser(self.story_dim, self.title_weight)
 
 
 @dataclass
@@ -85,37 +95,47 @@ class Threading:
         return {article: thread.id for thread in self.threads for article in thread.articles}
 
 
-def article_vectors(
-    prepared: Sequence[PreparedArticle], passage_vectors: np.ndarray, title_vectors: np.ndarray, title_weight: float
+def story_vectors(
+    prepared: Sequence[PreparedArticle],
+    settings: ThreadSettings,
+    terms: Sequence[Sequence[str]] | None = None,
+    statistics: TermStatistics | None = None,
 ) -> np.ndarray:
-    """One unit vector per article: the mean of its passage vectors plus its title vector."""
-    dim = title_vectors.shape[1]
-    vectors = np.zeros((len(prepared), dim), dtype=np.float32)
-    row = 0
-    for i, article in enumerate(prepared):
-        count = len(article.passages)
-        if count:
-            vectors[i] = passage_vectors[row : row + count].mean(axis=0, dtype=np.float32)
-        row += count
-        vectors[i] += title_weight * title_vectors[i]
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    np.divide(vectors, norms, out=vectors, where=norms > 0)
-    return vectors
+    """The articles' story vectors (see `clustering.story`), one unit row each.
+
+    `terms` are the articles' `label_terms` when already at hand; IDF comes from `statistics`,
+    or from these articles when None.
+    """
+    terms = terms if terms is not None else all_label_terms(prepared)
+    if len(terms) != len(prepared):
+        raise ValueError(f"got label terms of {len(terms)} articles for {len(prepared)} articles")
+    texts = [term_hashes(found) for found in terms]
+    if statistics is None:
+        statistics = TermStatistics()
+        statistics.add(texts)
+    titles = [term_hashes(title_terms(article)) for article in prepared]
+    return settings.vectoriser().vectors(texts, titles, statistics)
+
+
+def title_terms(article: PreparedArticle) -> list[str]:
+    """Content terms of the title alone."""
+    return list(itertools.chain.from_iterable(map(_label_terms_of_token, article.article.title.split())))
 
 
 def find_threads(
     prepared: Sequence[PreparedArticle],
-    vectors: np.ndarray,
     duplicates: Sequence[DuplicatePair] = (),
     settings: ThreadSettings | None = None,
 ) -> Threading:
-    """Cluster articles into story threads (see `group_articles`), labelled and dated."""
+    """Cluster articles into story threads by their story vectors (see `group_articles`), labelled and dated."""
     settings = settings or ThreadSettings()
     ids = [a.article.id for a in prepared]
     published = [a.article.published_at for a in prepared]
+    found_terms = all_label_terms(prepared)
+    vectors = story_vectors(prepared, settings, found_terms)
     groups = group_articles(ids, vectors, strong_pairs(duplicates), settings, published)
     by_id = {a.article.id: a for a in prepared}
-    terms = dict(zip(ids, all_label_terms(prepared), strict=True))
+    terms = dict(zip(ids, found_terms, strict=True))
     document_frequency = Counter(term for found in terms.values() for term in set(found))
     threads = []
     for members in groups:

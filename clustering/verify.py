@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpus import parallel
+from corpus.arrays import distinct
 from corpus.article import PreparedArticle
 from corpus.parallel import map_chunks
 from corpus.text import token_terms
@@ -288,7 +289,7 @@ def tokenise_chunk(
         tokens[2] = np.repeat(ends, counts)
         bounds = np.searchsorted(tokens[1], np.array(passages, dtype=np.int64).reshape(-1, 2))
         found.append((tokens, bounds[:, 0].astype(np.int32), bounds[:, 1].astype(np.int32)))
-        used.append(np.unique(tokens[0]))
+        used.append(distinct(tokens[0]))
     frequency = np.bincount(np.concatenate(used), minlength=len(numbers)) if used else np.zeros(0, np.int64)
     return list(numbers), frequency, found
 

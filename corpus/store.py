@@ -137,6 +137,15 @@ article_vectors_table = Table(
     Column("vector", LargeBinary, nullable=False),
 )
 
+term_statistics_table = Table(
+    "term_statistics",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("documents", Integer, nullable=False),
+    Column("counts", LargeBinary, nullable=False),
+)
+"""Document frequencies behind the story vectors' IDF, one compressed table per vectoriser (see `clustering.story`)."""
+
 pairs_table = Table(
     "pairs",
     metadata,
@@ -798,6 +807,17 @@ class Store:
                     [{"encoder": encoder, "article_id": a, "vector": _blob(v)} for a, v in vectors.items()],
                 )
 
+    def article_vector_ids(self, encoder: str, ids: Iterable[str]) -> set[str]:
+        """Those of `ids` that have a stored article vector for `encoder`."""
+        found: set[str] = set()
+        with self.engine.connect() as connection:
+            for chunk in _chunks(list(ids)):
+                query = select(article_vectors_table.c.article_id).where(
+                    article_vectors_table.c.encoder == encoder, article_vectors_table.c.article_id.in_(chunk)
+                )
+                found.update(connection.execute(query).scalars())
+        return found
+
     def article_vectors(self, encoder: str, ids: Iterable[str]) -> dict[str, np.ndarray]:
         """Stored article vectors for `encoder`."""
         found: dict[str, np.ndarray] = {}
@@ -809,6 +829,19 @@ class Store:
                 for article_id, blob in connection.execute(query):
                     found[article_id] = _vector(blob)
         return found
+
+    def term_statistics(self, name: str) -> tuple[int, bytes] | None:
+        """(articles counted, compressed counts) stored under `name`, or None before the first night."""
+        with self.engine.connect() as connection:
+            query = select(term_statistics_table.c.documents, term_statistics_table.c.counts)
+            row = connection.execute(query.where(term_statistics_table.c.name == name)).first()
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    def save_term_statistics(self, name: str, documents: int, counts: bytes) -> None:
+        """Store (replace) the term statistics under `name`."""
+        with self.engine.begin() as connection:
+            connection.execute(delete(term_statistics_table).where(term_statistics_table.c.name == name))
+            connection.execute(insert(term_statistics_table).values(name=name, documents=documents, counts=counts))
 
     # pairs
 
@@ -957,6 +990,7 @@ class Store:
             vectors_table,
             embedded_table,
             article_vectors_table,
+            term_statistics_table,
             pairs_table,
             threads_table,
             memberships_table,

@@ -135,12 +135,10 @@ def threads_task(
     store: Store,
     tonight: Tonight,
     prepared: list[PreparedArticle],
-    vectors: Vectors,
-    encoder: Encoder,
     settings: NightSettings,
 ) -> ThreadUpdate:
     """Re-cluster the window and carry thread ids over from the previous run."""
-    return nightly.thread_window(store, tonight, prepared, vectors, encoder, settings)
+    return nightly.thread_window(store, tonight, prepared, settings)
 
 
 @task(name="write reports", retries=2, retry_delay_seconds=2, **_STAGE)
@@ -219,7 +217,7 @@ def storythreads_flow(
         progress.done("index and search candidates")
         pairs = duplicates_task(store, tonight, candidates, choice.encoder, settings)
         progress.done("verify duplicates")
-        update = threads_task(store, tonight, prepared, vectors, choice.encoder, settings)
+        update = threads_task(store, tonight, prepared, settings)
         progress.done("find story threads")
         run = RunInfo(
             id=run_id,

@@ -58,6 +58,8 @@ def test_second_run_on_the_same_input_embeds_nothing_and_changes_nothing(store: 
     }
     assert _findings(second_report) == _findings(first_report)
     assert [p["articles"] for p in first_report["duplicates"]] == [list(WIRE_PAIR)]
+    # the story vectors' IDF counts each article once, not once a night
+    assert store.term_statistics(ThreadSettings().vectoriser().name)[0] == 5
 
 
 def test_late_copy_is_a_new_pair_and_joins_the_first_runs_thread(store: Store) -> None:

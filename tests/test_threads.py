@@ -30,8 +30,9 @@ def test_neighbour_graph_gives_the_same_threads_as_hdbscan_on_all_distances() ->
     ids = [f"a{i}" for i in range(len(vectors))]
     dense = hdbscan.HDBSCAN(min_cluster_size=2, min_samples=1).fit_predict(vectors.astype(np.float64))
     expected = {frozenset(ids[i] for i in group) for group in _partition(dense)}
-    # without the noise attachment, group_articles is the clustering itself
-    found = group_articles(ids, vectors, settings=ThreadSettings(attach_similarity=1.01))
+    # without merging clusters and attaching noise, group_articles is the clustering itself
+    itself = ThreadSettings(attach_similarity=1.01, merge_similarity=1.01)
+    found = group_articles(ids, vectors, settings=itself)
     assert len(expected) > 50
     assert {frozenset(group) for group in found} == expected
     assert settings.neighbours < len(vectors)  # the graph really is sparse here
@@ -62,7 +63,8 @@ def test_similar_articles_years_apart_are_two_stories_and_undated_ones_are_judge
     ids = [f"s{i}" for i in range(12)] + [f"u{i}" for i in range(40)]
     dates = [datetime(2019, 6, 1 + i) for i in range(6)] + [datetime(2024, 6, 1 + i) for i in range(6)]
     published = [*dates, *(datetime(2021, 1, 1) + timedelta(days=40 * i) for i in range(40))]
-    only_text = ThreadSettings(attach_similarity=1.01, time_distance=0.5)  # this toy's stories are tight
+    # the clustering alone (no merging of clusters, no attaching noise); this toy's stories are tight
+    only_text = ThreadSettings(attach_similarity=1.01, merge_similarity=1.01, time_distance=0.5)
 
     def summit_groups(found: list[list[str]]) -> list[set[str]]:
         return [set(g) for g in found if set(g) & set(ids[:12])]
@@ -77,12 +79,12 @@ def test_similar_articles_years_apart_are_two_stories_and_undated_ones_are_judge
 
 def test_two_tight_halves_of_one_story_become_one_thread_unless_years_apart() -> None:
     # two angles on one story (say, the ruling and the reactions to it): each half tight, the
-    # halves' centroids still close, among unrelated articles
+    # halves' centroids still close (cosine about 0.5), among unrelated articles
     rng = np.random.default_rng(5)
-    story = rng.normal(size=64)
-    angles = [story + 0.6 * rng.normal(size=64) for _ in range(2)]
-    halves = np.concatenate([angle + 0.1 * rng.normal(size=(6, 64)) for angle in angles])
-    vectors = np.concatenate([halves, rng.normal(size=(40, 64))]).astype(np.float32)
+    story = rng.normal(size=256)
+    angles = [story + 1.1 * rng.normal(size=256) for _ in range(2)]
+    halves = np.concatenate([angle + 0.1 * rng.normal(size=(6, 256)) for angle in angles])
+    vectors = np.concatenate([halves, rng.normal(size=(40, 256))]).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = [f"s{i}" for i in range(12)] + [f"u{i}" for i in range(40)]
     story_ids = set(ids[:12])

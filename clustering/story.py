@@ -1,0 +1,145 @@
+"""Story vectors: what an article is about, as hashed TF-IDF of the content words of its title and text.
+
+Whether two articles follow the same story turns on the rare words they share (names,
+places, figures): word TF-IDF separates same-story pairs from the rest far better than
+the mean of an article's passage vectors, which the character n-grams of common words
+dominate. Terms are hashed twice: into `STATISTICS_BUCKETS` buckets that count how many
+articles have them (the IDF, kept in the store from night to night) and, with a sign,
+into the `dim` columns of the vector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from corpus.arrays import distinct
+
+STATISTICS_BUCKETS = 1 << 20
+"""Buckets of the document-frequency table: few enough terms share one that IDF stays close to exact."""
+_BATCH = 4096
+_ROW_BITS = 12
+"""Bits that hold an article's row within a batch (2**12 = `_BATCH`)."""
+
+
+@dataclass
+class TermStatistics:
+    """How many articles have each hashed term (the document frequencies behind IDF), and how many articles."""
+
+    documents: int = 0
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(STATISTICS_BUCKETS, dtype=np.int32))
+
+    def __post_init__(self) -> None:
+        if self.counts.shape != (STATISTICS_BUCKETS,):
+            raise ValueError(f"TermStatistics.counts must have shape ({STATISTICS_BUCKETS},), got {self.counts.shape}")
+
+    def add(self, articles: Sequence[np.ndarray]) -> None:
+        """Count the articles' terms (each article an array of term hashes, see `term_hashes`)."""
+        for start in range(0, len(articles), _BATCH):
+            rows, hashes = _flattened(articles[start : start + _BATCH])
+            # each (article, bucket) once: one sort of one integer key
+            keys = distinct((hashes & np.uint64(STATISTICS_BUCKETS - 1)) << np.uint64(_ROW_BITS) | rows)
+            self.counts += np.bincount(keys >> np.uint64(_ROW_BITS), minlength=STATISTICS_BUCKETS).astype(np.int32)
+        self.documents += len(articles)
+
+    def idf(self, hashes: np.ndarray) -> np.ndarray:
+        """log(1 + articles / articles with the term), for each term hash (unseen terms count as seen once)."""
+        seen = self.counts[(hashes & np.uint64(STATISTICS_BUCKETS - 1)).astype(np.int64)]
+        return np.log1p(max(self.documents, 1) / np.maximum(seen, 1)).astype(np.float32)
+
+    def to_bytes(self) -> bytes:
+        """A compressed form for the store."""
+        return zlib.compress(np.ascontiguousarray(self.counts, dtype="<i4").tobytes(), level=1)
+
+    @classmethod
+    def from_bytes(cls, documents: int, blob: bytes) -> TermStatistics:
+        """The statistics `to_bytes` wrote, for `documents` articles."""
+        counts = np.frombuffer(zlib.decompress(blob), dtype="<i4").astype(np.int32)
+        return cls(documents, counts)
+
+
+@dataclass(frozen=True)
+class StoryVectoriser:
+    """Unit story vectors from content terms: sublinear TF x IDF of the title and text, plus the title's terms.
+
+    `title_weight` adds the title's own unit TF-IDF vector at that weight: a headline names the
+    story more reliably than a long text, which also covers background.
+    """
+
+    dim: int = 2048
+    title_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.dim < 16 or self.dim & (self.dim - 1):
+            raise ValueError(f"StoryVectoriser.dim must be a power of two >= 16, got {self.dim}")
+        if self.title_weight < 0:
+            raise ValueError(f"StoryVectoriser.title_weight must be >= 0, got {self.title_weight}")
+
+    @property
+    def name(self) -> str:
+        """Names the vectors in the store: vectors of another name (other settings) are not compared."""
+        return f"story-words-v1-d{self.dim}-t{self.title_weight:g}"
+
+    def vectors(
+        self, texts: Sequence[np.ndarray], titles: Sequence[np.ndarray], statistics: TermStatistics
+    ) -> np.ndarray:
+        """One unit vector per article from the term hashes of its text (title included) and of its title."""
+        if len(texts) != len(titles):
+            raise ValueError(f"got {len(titles)} titles for {len(texts)} texts")
+        result = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), _BATCH):
+            stop = min(start + _BATCH, len(texts))
+            block = _unit_rows(self._tf_idf(texts[start:stop], statistics, sublinear=True))
+            if self.title_weight:
+                block += self.title_weight * _unit_rows(self._tf_idf(titles[start:stop], statistics, sublinear=False))
+            result[start:stop] = _unit_rows(block)
+        return result
+
+    def _tf_idf(self, articles: Sequence[np.ndarray], statistics: TermStatistics, sublinear: bool) -> np.ndarray:
+        rows, hashes = _flattened(articles)
+        # each (article, term) once, with its count: the article's row in the hash's low bits makes
+        # one integer key (two terms of one article alike in all other bits are too rare to matter)
+        keys = hashes >> np.uint64(_ROW_BITS) << np.uint64(_ROW_BITS) | rows
+        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+        rows, hashes = rows[first].astype(np.int64), hashes[first]
+        weights = statistics.idf(hashes)
+        if sublinear:
+            weights *= 1.0 + np.log(counts.astype(np.float32))
+        sign = np.where((hashes >> np.uint64(63)) == 1, -1.0, 1.0)
+        column = ((hashes >> np.uint64(32)) % np.uint64(self.dim)).astype(np.int64)
+        flat = np.bincount(rows * self.dim + column, weights=weights * sign, minlength=len(articles) * self.dim)
+        return flat.reshape(len(articles), self.dim).astype(np.float32)
+
+
+def term_hashes(terms: Sequence[str]) -> np.ndarray:
+    """Stable 64-bit hashes of terms (the same in every process and run)."""
+    try:
+        return np.array(list(map(_HASHES.__getitem__, terms)), dtype=np.uint64)
+    except KeyError:
+        if len(_HASHES) > _HASHES_KEPT:
+            _HASHES.clear()
+        for term in terms:
+            if term not in _HASHES:
+                _HASHES[term] = int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
+        return np.array(list(map(_HASHES.__getitem__, terms)), dtype=np.uint64)
+
+
+_HASHES: dict[str, int] = {}
+_HASHES_KEPT = 2_000_000
+"""Terms whose hashes are kept between calls (a plain dict: looking up is most of the work)."""
+
+
+def _flattened(articles: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(row of each term, term hashes) of a batch of articles."""
+    rows = np.repeat(np.arange(len(articles), dtype=np.uint64), [len(hashes) for hashes in articles])
+    hashes = np.concatenate(articles).astype(np.uint64) if len(articles) else np.zeros(0, dtype=np.uint64)
+    return rows, hashes
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from clustering.verify import FileTerms, PassageTerms, Region, dense_region, ordered_weight
+from clustering.verify import FileTerms, PassageTerms, Region, dense_region, ordered_region
 from corpus.article import Passage, PreparedArticle, Quote
 from corpus.parallel import default_workers, map_items
 from corpus.text import content_terms, fold, words
@@ -39,9 +39,11 @@ class DuplicateSettings:
     `min_longer_overlap` of the longer one's (a heading inside a long paragraph is not it).
 
     Reworded text keeps the order of the words it did not change; words two articles merely
-    have in common come in any order. So two windows whose shared words, taken in the same
-    order (longest common subsequence), weigh `min_ordered_strength` and make `min_density` of
-    the lighter window match too.
+    have in common come in any order. So two windows also match through a run of words shared
+    in the same order (from their heaviest common subsequence) that weighs `min_ordered_strength`
+    and makes `min_density` of the text it spans, a span of at least `min_strength` (as much
+    text as a dense region needs: a short phrase both quote, such as a name with its titles,
+    does not make a pair).
     Text whose words were shuffled over a long passage has no dense region at window scale:
     two articles with at least `scattered_windows` candidate window pairs are also tested
     window by window against all the other side's candidate windows (and their neighbours)
@@ -337,22 +339,21 @@ def _in_order(
     set_b: set[int],
     weights: list[float],
     settings: DuplicateSettings,
-) -> float:
-    """Weight of the words two windows share in the same order, when it shows reworded text (else 0.0).
+) -> tuple[float, int, int, int, int]:
+    """The run of words two windows share in the same order, when it shows reworded text (else weight 0.0).
 
-    Reworded text keeps the order of the words it did not replace: at least
-    `min_ordered_strength` average words, and `min_density` of the lighter window's weight.
+    Reworded text keeps the order of the words it did not replace: a run (see `ordered_region`)
+    of at least `min_ordered_strength` average words that makes `min_density` of the text it
+    spans, at least `min_strength` of text. Returns (weight, first, last term on side a, first, last term on side b).
     """
+    nothing = (0.0, -1, -1, -1, -1)
     shared_a = sum(weights[t] for t in terms_a if t in set_b)  # bounds the ordered weight, which costs more
     if shared_a < settings.min_ordered_strength:
-        return 0.0
-    shared_b = sum(weights[t] for t in terms_b if t in set_a)
-    lighter = min(sum(weights[t] for t in terms_a), sum(weights[t] for t in terms_b))
-    needed = max(settings.min_ordered_strength, settings.min_density * lighter)
-    if min(shared_a, shared_b) < needed:
-        return 0.0
-    found = ordered_weight(terms_a, terms_b, weights)
-    return found if found >= needed else 0.0
+        return nothing
+    if sum(weights[t] for t in terms_b if t in set_a) < settings.min_ordered_strength:
+        return nothing
+    found = ordered_region(terms_a, terms_b, weights, settings.min_density, settings.min_strength)
+    return found if found[0] >= settings.min_ordered_strength else nothing
 
 
 RawMatch = tuple[int, int, float, float, float, bool, int, int, int, int, float]
@@ -376,9 +377,9 @@ def _match_terms(
         if region_b.strength >= settings.min_strength:
             strength = min(region_a.strength, region_b.strength)
             return (left, right, similarity, overlap, strength, True, *_ends(region_a), *_ends(region_b), 0.0)
-    in_order = _in_order(terms_left, terms_right, set_left, set_right, terms.weights, settings)
+    in_order, *ends = _in_order(terms_left, terms_right, set_left, set_right, terms.weights, settings)
     if in_order:
-        return (left, right, similarity, overlap, in_order, False, -1, -1, -1, -1, in_order)
+        return (left, right, similarity, overlap, in_order, False, *ends, in_order)
     longer = max(len(set_left), len(set_right))
     same_paragraph = shared >= settings.min_longer_overlap * longer
     if overlap >= settings.min_overlap and shared >= settings.min_shared_terms and same_paragraph:
@@ -394,7 +395,7 @@ def _ends(region: Region) -> tuple[int, int]:
 def _as_match(passages: list[Passage], terms: PassageTerms, found: RawMatch) -> PassageMatch:
     left, right, similarity, overlap, strength, dense, first_a, last_a, first_b, last_b, in_order = found
     a, b = passages[left], passages[right]
-    if not dense:
+    if first_a < 0:  # matched whole
         return PassageMatch(a, b, similarity, overlap, strength, False, a.start, a.end, b.start, b.end, in_order)
     return PassageMatch(
         a,
@@ -402,7 +403,7 @@ def _as_match(passages: list[Passage], terms: PassageTerms, found: RawMatch) -> 
         similarity,
         overlap,
         strength,
-        True,
+        dense,
         terms.span_of(left, first_a)[0],
         terms.span_of(left, last_a)[1],
         terms.span_of(right, first_b)[0],

@@ -378,7 +378,11 @@ def thread_window(
         len(window),
         len(background),
     )
-    matrix = np.stack([stored[a] for a in clustered]) if clustered else np.zeros((0, vectoriser.dim), dtype=np.float32)
+    matrix = (
+        np.stack([stored[a] for a in clustered]).astype(np.float32)
+        if clustered
+        else np.zeros((0, vectoriser.dim), dtype=np.float32)
+    )
     strong = [(p.article_a, p.article_b, p.score) for p in store.pairs_among(clustered) if p.kind in STRONG_KINDS]
     in_scope = set(scope)
     facts = store.article_facts(clustered)
@@ -436,6 +440,10 @@ def _background(window: Sequence[str], scope: Sequence[str]) -> list[str]:
     return sorted(random.Random(len(window)).sample(rest, size))
 
 
+EXACT_SCOPE_PRODUCTS = 2_000_000_000
+"""Up to this many (fresh article, window article) products, a night's neighbours are found exactly."""
+
+
 def reclustering_scope(
     window: Sequence[str], vectors: dict[str, np.ndarray], fresh: set[str], previous: dict[str, str], neighbours: int
 ) -> list[str]:
@@ -446,7 +454,10 @@ def reclustering_scope(
     if len(fresh_rows) == len(window) or not fresh_rows:
         return list(window) if fresh_rows else []
     matrix = np.stack([vectors[a] for a in window])
-    _, rows = PassageIndex.from_vectors(matrix).nearest(matrix[fresh_rows], min(neighbours, len(window) - 1) + 1)
+    # a small night searches exactly: cheaper than training an inverted file over the whole window
+    exact = len(fresh_rows) * len(window) <= EXACT_SCOPE_PRODUCTS
+    index = PassageIndex.from_vectors(matrix, exact_limit=len(window) if exact else EXACT_LIMIT)
+    _, rows = index.nearest(matrix[fresh_rows], min(neighbours, len(window) - 1) + 1)
     chosen = {window[r] for r in rows.ravel() if r >= 0} | {window[r] for r in fresh_rows}
     threads = {previous[a] for a in chosen if a in previous}
     in_window = set(window)
@@ -533,7 +544,7 @@ def _save_story_vectors(
         statistics.add(new)
         store.save_term_statistics(vectoriser.name, statistics.documents, statistics.to_bytes())
     titles = [term_hashes(title_terms(a)) for a in prepared]
-    vectors = dict(zip(ids, compact(vectoriser.vectors(texts, titles, statistics)), strict=True))
+    vectors = dict(zip(ids, vectoriser.vectors(texts, titles, statistics).astype(np.float16), strict=True))
     store.save_article_vectors(vectoriser.name, vectors)
     return vectors
 

@@ -87,16 +87,50 @@ def dense_region(terms: Sequence[int], other: set[int], weights: Sequence[float]
     return Region(best_strength, best_first, best_last)
 
 
-def ordered_weight(terms_a: Sequence[int], terms_b: Sequence[int], weights: Sequence[float]) -> float:
-    """Weight of the heaviest sequence of terms found in the same order in both (weighted LCS)."""
-    previous = [0.0] * (len(terms_b) + 1)
+def ordered_region(
+    terms_a: Sequence[int], terms_b: Sequence[int], weights: Sequence[float], density: float, min_span: float = 0.0
+) -> tuple[float, int, int, int, int]:
+    """The heaviest stretch of words the two share in the same order that is at least `density` of its span.
+
+    Takes the heaviest common subsequence (weighted LCS), then the run of its aligned words
+    whose weight is the largest while making at least `density` of the weight of the span it
+    covers on the lighter side, a span of at least `min_span`. Returns (weight, first, last
+    term on side a, first, last on side b); weight 0.0 and -1s when no run qualifies. A reworded passage inside a longer
+    window is such a run; words two texts merely have in common are spread too thin.
+    """
+    rows = [[0.0] * (len(terms_b) + 1)]
     for term in terms_a:
-        weight = weights[term]
+        weight, previous = weights[term], rows[-1]
         current = [0.0]
         for index, other in enumerate(terms_b):
             current.append(previous[index] + weight if term == other else max(previous[index + 1], current[index]))
-        previous = current
-    return previous[-1]
+        rows.append(current)
+    aligned: list[tuple[int, int]] = []
+    i, j = len(terms_a), len(terms_b)
+    while i and j:
+        if terms_a[i - 1] == terms_b[j - 1] and rows[i][j] == rows[i - 1][j - 1] + weights[terms_a[i - 1]]:
+            aligned.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif rows[i - 1][j] >= rows[i][j - 1]:
+            i -= 1
+        else:
+            j -= 1
+    aligned.reverse()
+    span_a = list(itertools.accumulate((weights[t] for t in terms_a), initial=0.0))
+    span_b = list(itertools.accumulate((weights[t] for t in terms_b), initial=0.0))
+    matched = list(itertools.accumulate((weights[terms_a[a]] for a, _ in aligned), initial=0.0))
+    best: tuple[float, int, int, int, int] = (0.0, -1, -1, -1, -1)
+    for first, (first_a, first_b) in enumerate(aligned):
+        for last in range(len(aligned) - 1, first - 1, -1):
+            found = matched[last + 1] - matched[first]
+            if found <= best[0]:
+                break  # shorter runs from this start weigh less still
+            last_a, last_b = aligned[last]
+            lighter = min(span_a[last_a + 1] - span_a[first_a], span_b[last_b + 1] - span_b[first_b])
+            if found >= density * lighter and lighter >= min_span:
+                best = (found, first_a, last_a, first_b, last_b)
+                break
+    return best
 
 
 class _Terms:

@@ -819,7 +819,7 @@ class Store:
         return found
 
     def article_vectors(self, encoder: str, ids: Iterable[str]) -> dict[str, np.ndarray]:
-        """Stored article vectors for `encoder`."""
+        """Stored article vectors for `encoder` (float16, as stored: a window's worth is hundreds of megabytes)."""
         found: dict[str, np.ndarray] = {}
         with self.engine.connect() as connection:
             for chunk in _chunks(list(ids)):
@@ -827,7 +827,7 @@ class Store:
                     article_vectors_table.c.encoder == encoder, article_vectors_table.c.article_id.in_(chunk)
                 )
                 for article_id, blob in connection.execute(query):
-                    found[article_id] = _vector(blob)
+                    found[article_id] = _vector(blob, np.float16)
         return found
 
     def term_statistics(self, name: str) -> tuple[int, bytes] | None:
@@ -1078,7 +1078,7 @@ def _blob(vector: np.ndarray) -> bytes:
     return _HALF + np.ascontiguousarray(vector, dtype="<f2").tobytes()
 
 
-def _vector(blob: bytes) -> np.ndarray:
+def _vector(blob: bytes, dtype: type[np.floating] = np.float32) -> np.ndarray:
     if len(blob) % 2 and blob[:1] == _HALF:
-        return np.frombuffer(blob, dtype="<f2", offset=1).astype(np.float32)
-    return np.frombuffer(blob, dtype="<f4").copy()
+        return np.frombuffer(blob, dtype="<f2", offset=1).astype(dtype)
+    return np.frombuffer(blob, dtype="<f4").astype(dtype)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from clustering.duplicates import DuplicateSettings, PairKind
 from clustering.pipeline import PipelineSettings, analyse
-from clustering.verify import ordered_weight
+from clustering.verify import ordered_region
 from corpus.article import Article
 from corpus.prepare import prepare_articles
 from embeddings.encoders import LexicalEncoder
@@ -150,11 +150,20 @@ def _words(count: int, seed: int) -> list[str]:
     return found
 
 
-def test_ordered_weight_is_the_heaviest_common_subsequence() -> None:
-    weights = [0.0, 1.0, 5.0, 1.0, 1.0]
-    assert ordered_weight([1, 2, 3, 4], [1, 3, 2, 4], weights) == 7.0  # 1 2 4 outweighs 1 3 4
-    assert ordered_weight([1, 2], [3, 4], weights) == 0.0
-    assert ordered_weight([], [1], weights) == 0.0
+def test_ordered_region_is_the_heaviest_dense_run_of_the_heaviest_common_subsequence() -> None:
+    weights = [0.0, 1.0, 5.0, 1.0, 1.0] + [1.0] * 20
+    # with no density asked, the whole heaviest common subsequence: 1 2 4 outweighs 1 3 4
+    assert ordered_region([1, 2, 3, 4], [1, 3, 2, 4], weights, 0.0) == (7.0, 0, 3, 0, 3)
+    assert ordered_region([1, 2], [3, 4], weights, 0.0)[0] == 0.0
+    assert ordered_region([], [1], weights, 0.0) == (0.0, -1, -1, -1, -1)
+    # a reworded stretch (every other word kept) amid unrelated words: the run covers just that stretch
+    kept = [1, 3, 4, 5, 6, 7]
+    side_a = [10, 11, 12, 13] + [w for k in kept for w in (k, 20)] + [14, 15, 16]
+    side_b = [17, 18] + [w for k in kept for w in (k, 21)] + [19, 22, 23, 24]
+    found = ordered_region(side_a, side_b, weights, 0.5)
+    assert found == (6.0, 4, 14, 2, 12)
+    assert ordered_region(side_a, side_b, weights, 0.6)[0] < 6.0  # half the span is not 60 %
+    assert ordered_region(side_a, side_b, weights, 0.5, min_span=12.0)[0] == 0.0  # spans 11 words
 
 
 def test_a_reworded_paragraph_matches_and_the_same_words_out_of_order_do_not() -> None:
@@ -175,6 +184,24 @@ def test_a_reworded_paragraph_matches_and_the_same_words_out_of_order_do_not() -
     assert match.passage_b.text == " ".join(reworded) + "."
     # the same twelve shared words, in another order: words in common, not reworded text
     assert _pairs([a, c]) == {}
+
+
+def test_a_reworded_sentence_inside_longer_paragraphs_matches_and_a_shared_long_name_does_not() -> None:
+    original = _words(21, 11)
+    replacements = iter(_words(60, 12)[-7:])
+    reworded = [next(replacements) if i % 3 == 2 else word for i, word in enumerate(original)]  # 14 of 21 kept
+    name = _words(11, 13)  # a name with its titles, quoted word for word by both
+    a = _article("a", [" ".join(_words(12, 14) + original + _words(12, 15)) + "."], 1)
+    b = _article("b", [" ".join(_words(12, 16) + reworded + _words(12, 17)) + "."], 2)
+    c = _article("c", [" ".join(_words(15, 18) + name + _words(15, 19)) + "."], 3)
+    d = _article("d", [" ".join(_words(15, 20) + name + _words(15, 21)) + "."], 4)
+    pairs = _pairs([a, b, c, d])
+    assert list(pairs) == [("a", "b")]
+    match = pairs[("a", "b")].matches[0]
+    assert match.in_order >= DuplicateSettings().min_ordered_strength
+    # the evidence is the reworded sentence, not the whole windows around it
+    shown = a.text[match.start_a : match.end_a].split()
+    assert shown[0] == original[0] and shown[-1] in original[-3:]
 
 
 def test_words_shuffled_over_a_long_passage_still_make_a_pair() -> None:

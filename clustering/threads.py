@@ -98,18 +98,17 @@ class Threading:
 def story_vectors(
     prepared: Sequence[PreparedArticle],
     settings: ThreadSettings,
-    terms: Sequence[Sequence[str]] | None = None,
+    hashes: Sequence[np.ndarray] | None = None,
     statistics: TermStatistics | None = None,
 ) -> np.ndarray:
     """The articles' story vectors (see `clustering.story`), one unit row each.
 
-    `terms` are the articles' `label_terms` when already at hand; IDF comes from `statistics`,
-    or from these articles when None.
+    `hashes` are the `term_hashes` of the articles' `label_terms` when already at hand; IDF
+    comes from `statistics`, or from these articles when None.
     """
-    terms = terms if terms is not None else all_label_terms(prepared)
-    if len(terms) != len(prepared):
-        raise ValueError(f"got label terms of {len(terms)} articles for {len(prepared)} articles")
-    texts = [term_hashes(found) for found in terms]
+    texts = hashes if hashes is not None else all_label_terms_hashed(prepared)[1]
+    if len(texts) != len(prepared):
+        raise ValueError(f"got label terms of {len(texts)} articles for {len(prepared)} articles")
     if statistics is None:
         statistics = TermStatistics()
         statistics.add(texts)
@@ -131,8 +130,8 @@ def find_threads(
     settings = settings or ThreadSettings()
     ids = [a.article.id for a in prepared]
     published = [a.article.published_at for a in prepared]
-    found_terms = all_label_terms(prepared)
-    vectors = story_vectors(prepared, settings, found_terms)
+    found_terms, hashes = all_label_terms_hashed(prepared)
+    vectors = story_vectors(prepared, settings, hashes)
     groups = group_articles(ids, vectors, strong_pairs(duplicates), settings, published)
     by_id = {a.article.id: a for a in prepared}
     terms = dict(zip(ids, found_terms, strict=True))
@@ -366,10 +365,17 @@ def label_terms(article: PreparedArticle) -> list[str]:
 
 def all_label_terms(prepared: Sequence[PreparedArticle], workers: int | None = None) -> list[list[str]]:
     """`label_terms` of each article; for large batches in the worker processes, whose word caches are warm."""
+    return all_label_terms_hashed(prepared, workers)[0]
+
+
+def all_label_terms_hashed(
+    prepared: Sequence[PreparedArticle], workers: int | None = None
+) -> tuple[list[list[str]], list[np.ndarray]]:
+    """`label_terms` of each article and their `term_hashes`, found together (see `all_label_terms`)."""
     texts = [_label_text(article) for article in prepared]
     in_process = parallel.too_little_text(sum(map(len, texts)))
-    joined = map_items(_label_terms_chunk, texts, LABEL_CHUNK, workers, in_process=in_process)
-    return [found.split() for found in joined]
+    found = map_items(_label_terms_chunk, texts, LABEL_CHUNK, workers, in_process=in_process)
+    return [joined.split() for joined, _ in found], [hashes for _, hashes in found]
 
 
 LABEL_CHUNK = 100
@@ -380,9 +386,13 @@ def _label_text(article: PreparedArticle) -> str:
     return article.article.title + "\n" + "\n".join(reporting)
 
 
-def _label_terms_chunk(texts: Sequence[str]) -> list[str]:
-    """Each text's label terms as one space-separated string (cheap to send back from a worker)."""
-    return [" ".join(itertools.chain.from_iterable(map(_label_terms_of_token, text.split()))) for text in texts]
+def _label_terms_chunk(texts: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    """Each text's label terms as one space-separated string (cheap to send back from a worker), and their hashes."""
+    found = []
+    for text in texts:
+        terms = list(itertools.chain.from_iterable(map(_label_terms_of_token, text.split())))
+        found.append((" ".join(terms), term_hashes(terms)))
+    return found
 
 
 @lru_cache(maxsize=500_000)

@@ -11,7 +11,8 @@ import pytest
 from clustering import duplicates
 from clustering.duplicates import find_candidates, find_duplicates
 from clustering.pipeline import embed
-from clustering.threads import all_label_terms, label_terms
+from clustering.story import term_hashes
+from clustering.threads import all_label_terms, all_label_terms_hashed, label_terms
 from clustering.verify import PassageTerms
 from corpus import parallel
 from corpus.parallel import WORKERS_ENV, default_workers, map_chunks
@@ -77,6 +78,9 @@ def test_label_terms_from_worker_processes_are_the_same(many_articles) -> None:
     expected = [label_terms(article) for article in prepared]
     assert all_label_terms(prepared, workers=2) == all_label_terms(prepared, workers=1) == expected
     assert any(expected)
+    # the story vectors' term hashes from a worker are the ones this process computes
+    _, hashes = all_label_terms_hashed(prepared, workers=2)
+    assert all(np.array_equal(found, term_hashes(terms)) for found, terms in zip(hashes, expected, strict=True))
 
 
 def test_encoding_in_worker_processes_gives_the_same_vectors(seed_prepared) -> None:

@@ -93,7 +93,7 @@ def ordered_region(
     """The heaviest stretch of words the two share in the same order that is at least `density` of its span.
 
     Takes the heaviest common subsequence (weighted LCS), then the run of its aligned words
-    whose weight is the largest while making at least `density` of the weight of the span it
+    whose weight (each distinct word once) is the largest while making at least `density` of the weight of the span it
     covers on the lighter side, a span of at least `min_span`. Returns (weight, first, last
     term on side a, first, last on side b); weight 0.0 and -1s when no run qualifies. A reworded passage inside a longer
     window is such a run; words two texts merely have in common are spread too thin.
@@ -118,18 +118,20 @@ def ordered_region(
     aligned.reverse()
     span_a = list(itertools.accumulate((weights[t] for t in terms_a), initial=0.0))
     span_b = list(itertools.accumulate((weights[t] for t in terms_b), initial=0.0))
-    matched = list(itertools.accumulate((weights[terms_a[a]] for a, _ in aligned), initial=0.0))
     best: tuple[float, int, int, int, int] = (0.0, -1, -1, -1, -1)
     for first, (first_a, first_b) in enumerate(aligned):
-        for last in range(len(aligned) - 1, first - 1, -1):
-            found = matched[last + 1] - matched[first]
+        seen: set[int] = set()
+        found = 0.0
+        for last_a, last_b in aligned[first:]:
+            term = terms_a[last_a]
+            if term not in seen:  # a word repeated in the run (a template's markup) counts once
+                seen.add(term)
+                found += weights[term]
             if found <= best[0]:
-                break  # shorter runs from this start weigh less still
-            last_a, last_b = aligned[last]
+                continue
             lighter = min(span_a[last_a + 1] - span_a[first_a], span_b[last_b + 1] - span_b[first_b])
             if found >= density * lighter and lighter >= min_span:
                 best = (found, first_a, last_a, first_b, last_b)
-                break
     return best
 
 

@@ -288,10 +288,10 @@ def bench_stories(path: Path) -> tuple[list[Row], dict[str, Any]]:
     try:
         labels, bertopic_seconds = _timed(bertopic)
         rows.append(
-            _cluster_row("BERTopic on our article vectors", with_singletons(labels, gold), gold, bertopic_seconds)
+            _cluster_row("BERTopic on our story vectors", with_singletons(labels, gold), gold, bertopic_seconds)
         )
     except ImportError as error:
-        rows.append(Row("BERTopic on our article vectors", {}, 0.0, f"not installed: {error}"))
+        rows.append(Row("BERTopic on our story vectors", {}, 0.0, f"not installed: {error}"))
     return rows, {}
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
 _LINE = re.compile(r"[^\n\r]+")
 _TOKEN = re.compile(r"\S+")
-_SENTENCE_END = re.compile(r"[.!?\u061f\u2026\u06d4]+[\"'\u201d\u201c\u00bb)\]]*$")
+_SENTENCE_END_TOKEN = re.compile(r"[.!?\u061f\u2026\u06d4]+[\"'\u201d\u201c\u00bb)\]]*(?!\S)")
+"""The end of a token that ends a sentence: its match ends where the token ends."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,13 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
 
 def window_spans(text: str, start: int, end: int, settings: WindowSettings) -> list[tuple[int, int]]:
     """(start, end) offsets of the passages of the paragraph `text[start:end]`."""
-    tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(text, start, end)]
+    tokens = [m.span() for m in _TOKEN.finditer(text, start, end)]
     if len(tokens) <= settings.max_words:
         return [(start, end)]
-    sentence_starts = {0} | {i + 1 for i, (s, e) in enumerate(tokens[:-1]) if _SENTENCE_END.search(text[s:e])}
+    token_at_end = {token_end: index for index, (_, token_end) in enumerate(tokens)}
+    sentence_starts = sorted(
+        {0} | {token_at_end[m.end()] + 1 for m in _SENTENCE_END_TOKEN.finditer(text, start, end)} - {len(tokens)}
+    )
     spans: list[tuple[int, int]] = []
     first = 0
     while True:
@@ -66,8 +71,9 @@ def window_spans(text: str, start: int, end: int, settings: WindowSettings) -> l
         first = snapped + settings.stride_words
 
 
-def _nearest(starts: set[int], position: int, reach: int) -> int:
-    candidates = [s for s in starts if abs(s - position) <= reach]
-    if not candidates:
+def _nearest(starts: list[int], position: int, reach: int) -> int:
+    """The element of the sorted `starts` nearest to `position` within `reach` (the lower on a tie), else `position`."""
+    lo, hi = bisect.bisect_left(starts, position - reach), bisect.bisect_right(starts, position + reach)
+    if lo == hi:
         return position
-    return min(candidates, key=lambda s: (abs(s - position), s))
+    return min(starts[lo:hi], key=lambda s: (abs(s - position), s))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from datetime import datetime
 from html.parser import HTMLParser
@@ -17,6 +18,7 @@ from clustering.verify import tokenise_chunk
 from corpus.article import Article
 from corpus.prepare import prepare_article, prepare_articles
 from corpus.readers import read_articles
+from corpus.segment import WindowSettings, window_spans
 from corpus.text import fold, term_positions
 from embeddings.encoders import LexicalEncoder
 from reports.render import to_html, to_json, to_markdown
@@ -119,3 +121,40 @@ def test_any_text_round_trips_through_json_and_is_only_text_in_html(
     if title.strip() == title and "\n" not in title:
         assert any(title in chunk for chunk in parser.text) or title in "".join(parser.text)
     to_markdown(report)  # never raises
+
+
+_END = re.compile(r"[.!?\u061f\u2026\u06d4]+[\"'\u201d\u201c\u00bb)\]]*$")
+
+
+def _windows_token_by_token(text: str, settings: WindowSettings) -> list[tuple[int, int]]:
+    """The windowing rule written plainly: every token tested on its own, every start scanned."""
+    tokens = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    if len(tokens) <= settings.max_words:
+        return [(0, len(text))]
+    starts = {0} | {i + 1 for i, (s, e) in enumerate(tokens[:-1]) if _END.search(text[s:e])}
+    spans, first = [], 0
+    while True:
+        near = [s for s in starts if abs(s - first) <= settings.snap_words]
+        snapped = min(near, key=lambda s: (abs(s - first), s)) if near else first
+        last = min(snapped + settings.window_words, len(tokens)) - 1
+        if len(tokens) - 1 - last < settings.stride_words // 2:
+            last = len(tokens) - 1
+        spans.append((tokens[snapped][0], tokens[last][1]))
+        if last == len(tokens) - 1:
+            return spans
+        first = snapped + settings.stride_words
+
+
+WORDS = st.lists(
+    st.sampled_from(["قال", "الوزير", "اليوم.", "«نعم».", "هل؟", "word", "end!", "x...", "(a)", "b.)", "؟", "۔"]),
+    min_size=0,
+    max_size=160,
+)
+
+
+@FEW
+@given(WORDS, st.sampled_from(["  ", " ", "\t"]))
+def test_windows_start_at_the_nearest_sentence_start_as_the_plain_rule_says(words: list[str], space: str) -> None:
+    text = space.join(words)
+    settings = WindowSettings(max_words=30, window_words=20, stride_words=8, snap_words=3)
+    assert window_spans(text, 0, len(text), settings) == _windows_token_by_token(text, settings)

@@ -605,10 +605,10 @@ def _match(match: PassageMatch, texts: dict[str, str]) -> dict[str, Any]:
     """A matched region: its offsets and original wording in each article."""
     a, b = match.passage_a, match.passage_b
     return {
-        "similarity": round(match.similarity, 4),
-        "overlap": round(match.overlap, 4),
-        "strength": round(match.strength, 2),
-        "in_order": round(match.in_order, 2),
+        "similarity": round(float(match.similarity), 4),
+        "overlap": round(float(match.overlap), 4),
+        "strength": round(float(match.strength), 2),
+        "in_order": round(float(match.in_order), 2),
         "a": {
             "paragraph": a.paragraph,
             "start": match.start_a,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -128,4 +129,7 @@ def shutdown_workers(wait: bool = False) -> None:
             _pool = None
 
 
+# at exit, before multiprocessing joins a process's children: otherwise a run inside a
+# multiprocessing child (a spawned worker of some other tool) would wait forever on its idle workers
+multiprocessing.util.Finalize(None, shutdown_workers, kwargs={"wait": True}, exitpriority=100)
 atexit.register(shutdown_workers)

@@ -120,3 +120,27 @@ def test_the_worker_count_comes_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv(WORKERS_ENV, "0")
     with pytest.raises(ValueError, match="at least 1, got 0"):
         default_workers()
+
+
+def _run_in_child(sender) -> None:
+    items = [str(i) for i in range(100)]
+    sender.send(set(map_chunks(_process, items, 10, workers=2)) - {os.getpid()})
+    sender.close()
+
+
+def test_a_run_inside_a_multiprocessing_child_exits_when_done() -> None:
+    # a process that multiprocessing started joins its children on exit: idle workers must not keep it alive
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_run_in_child, args=(sender,))
+    child.start()
+    sender.close()
+    assert receiver.recv(), "no chunk ran in a worker process of the child"
+    child.join(timeout=60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive, "the child was still waiting on its worker processes a minute after its work was done"
+    assert child.exitcode == 0

@@ -227,14 +227,14 @@ def find_duplicates(
 def _merge_overlapping(matches: list[PassageMatch]) -> list[PassageMatch]:
     """One match per shared region: matches of overlapping windows that overlap on both sides are joined."""
     merged: list[PassageMatch] = []
+    # taken in order of start_a, a merged match that ends (on side a) before the next one starts can
+    # overlap no later one: only the rest are compared, in the order they were merged
+    active: list[int] = []
     for match in sorted(matches, key=lambda m: (m.start_a, m.start_b)):
-        for index, kept in enumerate(merged):
-            if (
-                match.start_a < kept.end_a
-                and kept.start_a < match.end_a
-                and match.start_b < kept.end_b
-                and kept.start_b < match.end_b
-            ):
+        active = [index for index in active if merged[index].end_a > match.start_a]
+        for index in active:
+            kept = merged[index]
+            if kept.start_a < match.end_a and match.start_b < kept.end_b and kept.start_b < match.end_b:
                 merged[index] = replace(
                     kept,
                     similarity=max(kept.similarity, match.similarity),
@@ -248,6 +248,7 @@ def _merge_overlapping(matches: list[PassageMatch]) -> list[PassageMatch]:
                 )
                 break
         else:
+            active.append(len(merged))
             merged.append(match)
     return sorted(merged, key=lambda m: (m.start_a, m.start_b))
 
@@ -347,10 +348,11 @@ def _in_order(
     spans, at least `min_strength` of text. Returns (weight, first, last term on side a, first, last term on side b).
     """
     nothing = (0.0, -1, -1, -1, -1)
-    shared_a = sum(weights[t] for t in terms_a if t in set_b)  # bounds the ordered weight, which costs more
-    if shared_a < settings.min_ordered_strength:
+    # the shared weight bounds the ordered weight, which costs more (C-level loops: this runs for most candidates)
+    weight_of = weights.__getitem__
+    if sum(map(weight_of, filter(set_b.__contains__, terms_a))) < settings.min_ordered_strength:
         return nothing
-    if sum(weights[t] for t in terms_b if t in set_a) < settings.min_ordered_strength:
+    if sum(map(weight_of, filter(set_a.__contains__, terms_b))) < settings.min_ordered_strength:
         return nothing
     found = ordered_region(terms_a, terms_b, weights, settings.min_density, settings.min_strength)
     return found if found[0] >= settings.min_ordered_strength else nothing

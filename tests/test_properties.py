@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from dataclasses import replace
 from datetime import datetime
 from html.parser import HTMLParser
 from itertools import pairwise
@@ -13,9 +14,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clustering.duplicates import PassageMatch, _merge_overlapping
 from clustering.pipeline import analyse
 from clustering.verify import tokenise_chunk
-from corpus.article import Article
+from corpus.article import Article, Passage
 from corpus.prepare import prepare_article, prepare_articles
 from corpus.readers import read_articles
 from corpus.segment import WindowSettings, window_spans
@@ -158,3 +160,45 @@ def test_windows_start_at_the_nearest_sentence_start_as_the_plain_rule_says(word
     text = space.join(words)
     settings = WindowSettings(max_words=30, window_words=20, stride_words=8, snap_words=3)
     assert window_spans(text, 0, len(text), settings) == _windows_token_by_token(text, settings)
+
+
+def _merged_by_comparing_all(matches: list[PassageMatch]) -> list[PassageMatch]:
+    """The plain rule of `_merge_overlapping`: each match joins the first merged one it overlaps on both sides."""
+    merged: list[PassageMatch] = []
+    for match in sorted(matches, key=lambda m: (m.start_a, m.start_b)):
+        for index, kept in enumerate(merged):
+            if (
+                match.start_a < kept.end_a
+                and kept.start_a < match.end_a
+                and match.start_b < kept.end_b
+                and kept.start_b < match.end_b
+            ):
+                merged[index] = replace(
+                    kept,
+                    strength=max(kept.strength, match.strength),
+                    start_a=min(kept.start_a, match.start_a),
+                    end_a=max(kept.end_a, match.end_a),
+                    start_b=min(kept.start_b, match.start_b),
+                    end_b=max(kept.end_b, match.end_b),
+                )
+                break
+        else:
+            merged.append(match)
+    return sorted(merged, key=lambda m: (m.start_a, m.start_b))
+
+
+SPAN = st.tuples(st.integers(0, 300), st.integers(1, 80)).map(lambda s: (s[0], s[0] + s[1]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(SPAN, SPAN, st.floats(0, 50)), max_size=40))
+def test_merging_overlapping_matches_finds_the_regions_that_comparing_all_pairs_finds(
+    spans: list[tuple[tuple[int, int], tuple[int, int], float]],
+) -> None:
+    a = Passage("a", 0, 0, 0, 400, "x" * 400)
+    b = Passage("b", 0, 0, 0, 400, "x" * 400)
+    matches = [
+        PassageMatch(a, b, 0.5, 0.5, strength, True, start_a, end_a, start_b, end_b)
+        for (start_a, end_a), (start_b, end_b), strength in spans
+    ]
+    assert _merge_overlapping(matches) == _merged_by_comparing_all(matches)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from clustering.verify import FileTerms, PassageTerms, Region, dense_region, ordered_region
+from corpus.arrays import distinct
 from corpus.article import Passage, PreparedArticle, Quote
 from corpus.parallel import default_workers, map_items
 from corpus.text import content_terms, fold, words
@@ -281,25 +282,9 @@ def _scattered_matches(
     Each candidate window of one article is tested against all the other article's
     candidate windows (and their neighbours) together; see `DuplicateSettings`.
     """
-    windows: dict[tuple[str, str], list] = {}  # [left windows, right windows, best cosine]
-    for left, right, similarity in zip(
-        candidates.left.tolist(), candidates.right.tolist(), candidates.similarity.tolist(), strict=True
-    ):
-        if passages[left].article_id > passages[right].article_id:
-            left, right = right, left
-        key = (passages[left].article_id, passages[right].article_id)
-        if key in established:
-            continue
-        found = windows.get(key)
-        if found is None:
-            found = windows[key] = [set(), set(), similarity]
-        found[0].add(left)
-        found[1].add(right)
-        found[2] = max(found[2], similarity)
+    windows = _unestablished_windows(passages, candidates, established, settings.scattered_windows)
     matches = {}
     for key, (lefts, rights, similarity) in windows.items():
-        if min(len(lefts), len(rights)) < settings.scattered_windows:
-            continue
         side_a = _best_region(lefts, rights, terms, settings.min_density)
         if side_a[0] < settings.scattered_strength:
             continue
@@ -321,6 +306,56 @@ def _scattered_matches(
             terms.span_of(right, region_b.last)[1],
         )
     return matches
+
+
+def _unestablished_windows(
+    passages: list[Passage], candidates: CandidatePairs, established: set[tuple[str, str]], least: int
+) -> dict[tuple[str, str], tuple[set[int], set[int], float]]:
+    """Per article pair not in `established`: its candidate windows on each side and their best cosine.
+
+    Only pairs with at least `least` distinct windows on each side. The candidates are grouped
+    with numpy: most of them are pairs of unrelated articles, too many to loop over here.
+    """
+    article_ids = [p.article_id for p in passages]
+    names = sorted(set(article_ids))
+    rank = {name: index for index, name in enumerate(names)}
+    owner = np.fromiter(map(rank.__getitem__, article_ids), dtype=np.int64, count=len(article_ids))
+    swap = owner[candidates.left] > owner[candidates.right]  # the article with the smaller id on the left
+    left = np.where(swap, candidates.right, candidates.left).astype(np.int64)
+    right = np.where(swap, candidates.left, candidates.right).astype(np.int64)
+    pair = owner[left] * len(names) + owner[right]
+    done = np.fromiter(
+        (rank[a] * len(names) + rank[b] for a, b in established if a in rank and b in rank), dtype=np.int64
+    )
+    keep = ~np.isin(pair, done)
+    left, right, pair, similarity = left[keep], right[keep], pair[keep], candidates.similarity[keep]
+    size = max(len(passages), 1)
+    enough = np.ones(len(pair), dtype=bool)
+    for side in (left, right):
+        # a pair's distinct windows on this side: distinct (pair, window) keys, counted per pair
+        pairs_of_windows = distinct(pair * size + side) // size
+        counted, counts = np.unique(pairs_of_windows, return_counts=True)
+        enough &= np.isin(pair, counted[counts >= least])
+    order = np.argsort(pair[enough], kind="stable")
+    left, right, pair, similarity = (
+        left[enough][order],
+        right[enough][order],
+        pair[enough][order],
+        similarity[enough][order],
+    )
+    if not len(pair):
+        return {}
+    starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
+    ends = np.append(starts[1:], len(pair))
+    windows = {}
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        a, b = divmod(int(pair[start]), len(names))
+        windows[(names[a], names[b])] = (
+            set(left[start:end].tolist()),
+            set(right[start:end].tolist()),
+            float(similarity[start:end].max()),
+        )
+    return windows
 
 
 def _best_region(own: set[int], others: set[int], terms: PassageTerms, density: float) -> tuple[float, int, Region]:

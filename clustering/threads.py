@@ -372,10 +372,24 @@ def all_label_terms_hashed(
     prepared: Sequence[PreparedArticle], workers: int | None = None
 ) -> tuple[list[list[str]], list[np.ndarray]]:
     """`label_terms` of each article and their `term_hashes`, found together (see `all_label_terms`)."""
-    texts = [_label_text(article) for article in prepared]
+    # articles that verification tokenised already carry their label terms
+    missing = [index for index, article in enumerate(prepared) if article.label_terms is None]
+    texts = [_label_text(prepared[index]) for index in missing]
     in_process = parallel.too_little_text(sum(map(len, texts)))
-    found = map_items(_label_terms_chunk, texts, LABEL_CHUNK, workers, in_process=in_process)
-    return [joined.split() for joined, _ in found], [hashes for _, hashes in found]
+    found_here = map_items(_label_terms_chunk, texts, LABEL_CHUNK, workers, in_process=in_process)
+    computed = dict(zip(missing, found_here, strict=True))
+    terms: list[list[str]] = []
+    hashes: list[np.ndarray] = []
+    for index, article in enumerate(prepared):
+        if index in computed:
+            joined, article_hashes = computed[index]
+            found = joined.split()
+        else:
+            found = (article.label_terms or "").split()
+            article_hashes = term_hashes(found)
+        terms.append(found)
+        hashes.append(article_hashes)
+    return terms, hashes
 
 
 LABEL_CHUNK = 100

@@ -204,8 +204,8 @@ class PassageTerms(_Terms):
 
     Every paragraph that has passages is tokenised once (in worker processes for large runs,
     see `corpus.parallel`) into three integer rows per article: term ids, starts, ends
-    (12 bytes a word). The same pass counts document frequencies for the weights. A passage
-    is a slice of its article's rows.
+    (12 bytes a word). The same pass counts document frequencies for the weights, and fills in
+    each article's `label_terms` for the thread stage. A passage is a slice of its article's rows.
     """
 
     def __init__(self, prepared: Sequence[PreparedArticle], reach: int, workers: int | None = None) -> None:
@@ -219,11 +219,13 @@ class PassageTerms(_Terms):
                     }
                 ),
                 [(p.start, p.end) for p in article.passages],
+                article.article.title,
+                [(p.start, p.end) for p in article.paragraphs if p.boilerplate is None],
             )
             for article in prepared
         ]
         chunk = max(1, min(CHUNK, len(jobs) // 8))  # a few hundred long documents still make 8 chunks
-        in_process = parallel.too_little_text(sum(end - start for _, spans, _ in jobs for start, end in spans))
+        in_process = parallel.too_little_text(sum(end - start for _, spans, *_ in jobs for start, end in spans))
         self.ids: dict[str, int] = _Numbering()
         self._tokens: list[np.ndarray] = []
         owners: list[np.ndarray] = []
@@ -237,7 +239,9 @@ class PassageTerms(_Terms):
         ):
             to_global = np.fromiter(map(self.ids.__getitem__, chunk_terms), np.int32, len(chunk_terms))
             frequencies.append((to_global, chunk_frequency))
-            for offset, (tokens, first, last) in enumerate(articles):
+            for offset, (tokens, first, last, label) in enumerate(articles):
+                # the article's label terms come for free: the thread stage need not tokenise it again
+                prepared[owner_base + offset].label_terms = label
                 tokens[0] = to_global[tokens[0]]
                 self._tokens.append(tokens)
                 owners.append(np.full(len(first), owner_base + offset, dtype=np.int32))
@@ -301,22 +305,31 @@ class FileTerms(_Terms):
 
 
 def tokenise_chunk(
-    jobs: Sequence[tuple[str, list[tuple[int, int]], list[tuple[int, int]]]],
-) -> tuple[list[str], np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """Tokenise articles given as (text, paragraph spans, passage spans); a worker's step.
+    jobs: Sequence[tuple[str, list[tuple[int, int]], list[tuple[int, int]], str, list[tuple[int, int]]]],
+) -> tuple[list[str], np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]]:
+    """Tokenise articles given as (text, paragraph spans, passage spans, title, reporting spans); a worker's step.
 
     Returns the chunk's distinct terms, the number of its articles using each, and, per
     article, its (3, n) int32 rows of term numbers (into those terms), starts and ends, with
-    each passage's first and last+1 token. The same terms, at the same offsets, as
-    `corpus.text.term_positions` over each paragraph.
+    each passage's first and last+1 token, and its label terms (see `PreparedArticle.label_terms`).
+    The same terms, at the same offsets, as `corpus.text.term_positions` over each paragraph.
     """
     numbers = _Numbering()
     used: list[np.ndarray] = []
     found = []
-    for text, paragraphs, passages in jobs:
+    for text, paragraphs, passages, title, reporting in jobs:
         starts, ends = _word_spans(text, paragraphs)
-        # C-level loops over the words: token_terms is cached, numbers are looked up, not computed
-        per_word = list(map(token_terms, [word for s, e in paragraphs for word in text[s:e].split()]))
+        # one pass over the title and every reporting paragraph gives the label terms; the words of
+        # the paragraphs with passages among them are the term rows (C-level loops: token_terms is cached)
+        with_passages = set(paragraphs)
+        all_words, in_rows = title.split(), [False] * len(title.split())
+        for span in reporting:
+            words_here = text[span[0] : span[1]].split()
+            all_words += words_here
+            in_rows += [span in with_passages] * len(words_here)
+        all_terms = list(map(token_terms, all_words))
+        label = " ".join(term for term in itertools.chain.from_iterable(all_terms) if len(term) > 2)
+        per_word = list(itertools.compress(all_terms, in_rows))
         counts = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
         tokens = np.empty((3, int(counts.sum())), dtype=np.int32)
         terms = map(numbers.__getitem__, itertools.chain.from_iterable(per_word))
@@ -324,7 +337,7 @@ def tokenise_chunk(
         tokens[1] = np.repeat(starts, counts)
         tokens[2] = np.repeat(ends, counts)
         bounds = np.searchsorted(tokens[1], np.array(passages, dtype=np.int64).reshape(-1, 2))
-        found.append((tokens, bounds[:, 0].astype(np.int32), bounds[:, 1].astype(np.int32)))
+        found.append((tokens, bounds[:, 0].astype(np.int32), bounds[:, 1].astype(np.int32), label))
         used.append(distinct(tokens[0]))
     frequency = np.bincount(np.concatenate(used), minlength=len(numbers)) if used else np.zeros(0, np.int64)
     return list(numbers), frequency, found

@@ -100,6 +100,9 @@ class PreparedArticle:
     paragraphs: list[Paragraph]
     passages: list[Passage]
     quotes: list[Quote]
+    label_terms: str | None = field(default=None, compare=False, repr=False)
+    """Content terms (over two letters) of the title and reporting paragraphs, space-separated, in
+    order, once a stage has tokenised the article (verification does); None until then."""
 
     @property
     def content_chars(self) -> int:

@@ -83,6 +83,19 @@ def test_label_terms_from_worker_processes_are_the_same(many_articles) -> None:
     assert all(np.array_equal(found, term_hashes(terms)) for found, terms in zip(hashes, expected, strict=True))
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_verification_tokenises_once_and_leaves_the_thread_stage_the_same_label_terms(many_articles, workers) -> None:
+    prepared = prepare_articles(many_articles, workers=1)
+    expected = [label_terms(article) for article in prepared]
+    assert all(article.label_terms is None for article in prepared)
+    PassageTerms(prepared, 2, workers=workers)
+    assert [(article.label_terms or "").split() for article in prepared] == expected
+    # the thread stage takes them as they are: same terms, same hashes as tokenising again
+    terms, hashes = all_label_terms_hashed(prepared, workers=1)
+    assert terms == expected and any(expected)
+    assert all(np.array_equal(found, term_hashes(t)) for found, t in zip(hashes, expected, strict=True))
+
+
 def test_encoding_in_worker_processes_gives_the_same_vectors(seed_prepared) -> None:
     texts = [p.text for a in seed_prepared for p in a.passages] * 40
     encoder = LexicalEncoder(batch_size=64)

@@ -66,10 +66,11 @@ def test_fast_tokeniser_finds_the_terms_and_offsets_of_term_positions(pieces: li
     bounds = sorted({min(cut, len(text)) for cut in cuts} | {0, len(text)})
     # paragraphs that touch (no space between them), skip parts of the text, and may be empty
     paragraphs = [(start, end) for index, (start, end) in enumerate(pairwise(bounds)) if index % 3 != 1]
-    terms, frequency, [(tokens, _, _)] = tokenise_chunk([(text, paragraphs, [])])
+    terms, frequency, [(tokens, _, _, label)] = tokenise_chunk([(text, paragraphs, [], "", paragraphs)])
     expected = [found for start, end in paragraphs for found in term_positions(text[start:end], start)]
     assert [(terms[t], int(s), int(e)) for t, s, e in tokens.T] == expected
     assert frequency.tolist() == [1] * len(terms)
+    assert label.split() == [term for term, _, _ in expected if len(term) > 2]
 
 
 @FEW

@@ -135,7 +135,7 @@ def find_threads(
     groups = group_articles(ids, vectors, strong_pairs(duplicates), settings, published)
     by_id = {a.article.id: a for a in prepared}
     terms = dict(zip(ids, found_terms, strict=True))
-    document_frequency = Counter(term for found in terms.values() for term in set(found))
+    document_frequency = Counter(itertools.chain.from_iterable(map(set, terms.values())))
     threads = []
     for members in groups:
         group = sorted((by_id[i] for i in members), key=_chronological)

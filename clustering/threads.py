@@ -112,7 +112,10 @@ def story_vectors(
     if statistics is None:
         statistics = TermStatistics()
         statistics.add(texts)
-    titles = [term_hashes(title_terms(article)) for article in prepared]
+    titles = [
+        term_hashes(title_terms(article)) if article.label_terms is None else article.label_terms.title_hashes
+        for article in prepared
+    ]
     return settings.vectoriser().vectors(texts, titles, statistics)
 
 
@@ -381,12 +384,12 @@ def all_label_terms_hashed(
     terms: list[list[str]] = []
     hashes: list[np.ndarray] = []
     for index, article in enumerate(prepared):
-        if index in computed:
+        known = article.label_terms
+        if known is not None:
+            found, article_hashes = known.terms(), known.hashes
+        else:
             joined, article_hashes = computed[index]
             found = joined.split()
-        else:
-            found = (article.label_terms or "").split()
-            article_hashes = term_hashes(found)
         terms.append(found)
         hashes.append(article_hashes)
     return terms, hashes

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clustering.story import term_hashes
 from corpus import parallel
 from corpus.arrays import distinct
-from corpus.article import PreparedArticle
+from corpus.article import LabelTerms, PreparedArticle
 from corpus.parallel import map_chunks
 from corpus.text import token_terms
 
@@ -306,7 +307,7 @@ class FileTerms(_Terms):
 
 def tokenise_chunk(
     jobs: Sequence[tuple[str, list[tuple[int, int]], list[tuple[int, int]], str, list[tuple[int, int]]]],
-) -> tuple[list[str], np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]]:
+) -> tuple[list[str], np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray, LabelTerms]]]:
     """Tokenise articles given as (text, paragraph spans, passage spans, title, reporting spans); a worker's step.
 
     Returns the chunk's distinct terms, the number of its articles using each, and, per
@@ -322,13 +323,16 @@ def tokenise_chunk(
         # one pass over the title and every reporting paragraph gives the label terms; the words of
         # the paragraphs with passages among them are the term rows (C-level loops: token_terms is cached)
         with_passages = set(paragraphs)
-        all_words, in_rows = title.split(), [False] * len(title.split())
+        all_words: list[str] = []
+        in_rows: list[bool] = []
         for span in reporting:
             words_here = text[span[0] : span[1]].split()
             all_words += words_here
             in_rows += [span in with_passages] * len(words_here)
         all_terms = list(map(token_terms, all_words))
-        label = " ".join(term for term in itertools.chain.from_iterable(all_terms) if len(term) > 2)
+        title_terms = [t for t in itertools.chain.from_iterable(map(token_terms, title.split())) if len(t) > 2]
+        body_terms = [t for t in itertools.chain.from_iterable(all_terms) if len(t) > 2]
+        label = LabelTerms(" ".join(title_terms), " ".join(body_terms), term_hashes(title_terms + body_terms))
         per_word = list(itertools.compress(all_terms, in_rows))
         counts = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
         tokens = np.empty((3, int(counts.sum())), dtype=np.int32)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 from corpus.text import fold
 
 
@@ -92,6 +94,28 @@ class Paragraph:
     boilerplate: str | None = None
 
 
+@dataclass(frozen=True)
+class LabelTerms:
+    """Content terms (over two letters) of an article's title and of its reporting paragraphs, in order.
+
+    Terms are space-separated (one string is far cheaper to send from a worker than a list);
+    `hashes` are their stable 64-bit hashes (`clustering.story.term_hashes`), the title's first.
+    """
+
+    title: str
+    body: str
+    hashes: np.ndarray
+
+    def terms(self) -> list[str]:
+        """The title's terms, then the body's."""
+        return self.title.split() + self.body.split()
+
+    @property
+    def title_hashes(self) -> np.ndarray:
+        """The hashes of the title's terms."""
+        return self.hashes[: len(self.title.split())]
+
+
 @dataclass
 class PreparedArticle:
     """An article with its paragraphs, comparable passages and quotes."""
@@ -100,9 +124,8 @@ class PreparedArticle:
     paragraphs: list[Paragraph]
     passages: list[Passage]
     quotes: list[Quote]
-    label_terms: str | None = field(default=None, compare=False, repr=False)
-    """Content terms (over two letters) of the title and reporting paragraphs, space-separated, in
-    order, once a stage has tokenised the article (verification does); None until then."""
+    label_terms: LabelTerms | None = field(default=None, compare=False, repr=False)
+    """The terms the thread stage uses, once a stage has tokenised the article (verification does); None until then."""
 
     @property
     def content_chars(self) -> int:

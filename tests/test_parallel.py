@@ -12,7 +12,14 @@ from clustering import duplicates
 from clustering.duplicates import find_candidates, find_duplicates
 from clustering.pipeline import embed
 from clustering.story import term_hashes
-from clustering.threads import all_label_terms, all_label_terms_hashed, label_terms
+from clustering.threads import (
+    ThreadSettings,
+    all_label_terms,
+    all_label_terms_hashed,
+    label_terms,
+    story_vectors,
+    title_terms,
+)
 from clustering.verify import PassageTerms
 from corpus import parallel
 from corpus.parallel import WORKERS_ENV, default_workers, map_chunks
@@ -89,11 +96,17 @@ def test_verification_tokenises_once_and_leaves_the_thread_stage_the_same_label_
     expected = [label_terms(article) for article in prepared]
     assert all(article.label_terms is None for article in prepared)
     PassageTerms(prepared, 2, workers=workers)
-    assert [(article.label_terms or "").split() for article in prepared] == expected
+    assert [article.label_terms.terms() for article in prepared if article.label_terms] == expected
+    assert [article.label_terms.title.split() for article in prepared if article.label_terms] == [
+        title_terms(article) for article in prepared
+    ]
     # the thread stage takes them as they are: same terms, same hashes as tokenising again
     terms, hashes = all_label_terms_hashed(prepared, workers=1)
     assert terms == expected and any(expected)
     assert all(np.array_equal(found, term_hashes(t)) for found, t in zip(hashes, expected, strict=True))
+    settings = ThreadSettings()
+    fresh = prepare_articles(many_articles, workers=1)
+    assert np.array_equal(story_vectors(prepared, settings), story_vectors(fresh, settings))
 
 
 def test_encoding_in_worker_processes_gives_the_same_vectors(seed_prepared) -> None:

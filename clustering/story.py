@@ -122,9 +122,8 @@ def term_hashes(terms: Sequence[str]) -> np.ndarray:
     except KeyError:
         if len(_HASHES) > _HASHES_KEPT:
             _HASHES.clear()
-        for term in terms:
-            if term not in _HASHES:
-                _HASHES[term] = int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
+        for term in {term for term in set(terms) if term not in _HASHES}:  # each new term once
+            _HASHES[term] = int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
         return np.array(list(map(_HASHES.__getitem__, terms)), dtype=np.uint64)
 
 

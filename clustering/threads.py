@@ -10,7 +10,6 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -21,7 +20,7 @@ from clustering.story import StoryVectoriser, TermStatistics, term_hashes
 from corpus import parallel
 from corpus.article import PreparedArticle
 from corpus.parallel import map_items
-from corpus.text import STOPWORDS, fold, stem, token_terms, words
+from corpus.text import STOPWORDS, Memo, fold, stem, token_terms, words
 from embeddings.index import PassageIndex
 
 
@@ -412,9 +411,12 @@ def _label_terms_chunk(texts: Sequence[str]) -> list[tuple[str, np.ndarray]]:
     return found
 
 
-@lru_cache(maxsize=500_000)
-def _label_terms_of_token(token: str) -> tuple[str, ...]:
+def _long_terms_of_token(token: str) -> tuple[str, ...]:
     return tuple(term for term in token_terms(token) if len(term) > 2)
+
+
+_LABEL_TERMS_OF_TOKEN: Memo[tuple[str, ...]] = Memo(_long_terms_of_token)
+_label_terms_of_token = _LABEL_TERMS_OF_TOKEN.__getitem__
 
 
 def thread_label(

@@ -24,7 +24,7 @@ from corpus import parallel
 from corpus.arrays import distinct
 from corpus.article import LabelTerms, PreparedArticle
 from corpus.parallel import map_chunks
-from corpus.text import token_terms
+from corpus.text import TOKEN_TERMS
 
 PRIOR_DOCUMENTS = 1000
 """Pseudo-documents without the term: in a small batch every word weighs about the same,
@@ -321,7 +321,7 @@ def tokenise_chunk(
     for text, paragraphs, passages, title, reporting in jobs:
         starts, ends = _word_spans(text, paragraphs)
         # one pass over the title and every reporting paragraph gives the label terms; the words of
-        # the paragraphs with passages among them are the term rows (C-level loops: token_terms is cached)
+        # the paragraphs with passages among them are the term rows (C-level loops over cached terms)
         with_passages = set(paragraphs)
         all_words: list[str] = []
         in_rows: list[bool] = []
@@ -329,8 +329,10 @@ def tokenise_chunk(
             words_here = text[span[0] : span[1]].split()
             all_words += words_here
             in_rows += [span in with_passages] * len(words_here)
-        all_terms = list(map(token_terms, all_words))
-        title_terms = [t for t in itertools.chain.from_iterable(map(token_terms, title.split())) if len(t) > 2]
+        all_terms = list(map(TOKEN_TERMS.__getitem__, all_words))
+        title_terms = [
+            t for t in itertools.chain.from_iterable(map(TOKEN_TERMS.__getitem__, title.split())) if len(t) > 2
+        ]
         body_terms = [t for t in itertools.chain.from_iterable(all_terms) if len(t) > 2]
         label = LabelTerms(" ".join(title_terms), " ".join(body_terms), term_hashes(title_terms + body_terms))
         per_word = list(itertools.compress(all_terms, in_rows))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 _DELETE = (
     [chr(c) for c in range(0x0610, 0x061B)]  # Quranic annotation signs
@@ -135,11 +137,39 @@ def content_terms(folded: str) -> list[str]:
 
 _TOKEN = re.compile(r"\S+")
 
+Value = TypeVar("Value")
 
-@lru_cache(maxsize=500_000)
+
+class Memo(dict[str, Value]):
+    """A dict that computes a missing entry with `compute` and holds at most `limit` entries.
+
+    The loops over every word of a corpus look words up as `memo.__getitem__` (for instance
+    in `map`): half the cost of calling an `lru_cache` function, and they do it millions of times.
+    """
+
+    def __init__(self, compute: Callable[[str], Value], limit: int = 500_000) -> None:
+        super().__init__()
+        self.compute = compute
+        self.limit = limit
+
+    def __missing__(self, key: str) -> Value:
+        if len(self) >= self.limit:
+            self.clear()
+        value = self[key] = self.compute(key)
+        return value
+
+
+def _content_terms_of_token(token: str) -> tuple[str, ...]:
+    return tuple(content_terms(fold(token)))
+
+
+TOKEN_TERMS: Memo[tuple[str, ...]] = Memo(_content_terms_of_token)
+"""Token of original text -> its content terms (see `token_terms`), for loops over many words."""
+
+
 def token_terms(token: str) -> tuple[str, ...]:
     """Content terms of one whitespace-delimited token of original text (usually zero or one)."""
-    return tuple(content_terms(fold(token)))
+    return TOKEN_TERMS[token]
 
 
 def term_positions(text: str, offset: int = 0) -> list[tuple[str, int, int]]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from corpus.parallel import map_chunks
-from corpus.text import token_terms
+from corpus.text import TOKEN_TERMS, Memo
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,8 @@ class LexicalEncoder:
         return np.concatenate(batches) if batches else np.zeros((0, self.dim), dtype=np.float32)
 
     def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
-        strings = [" " + " ".join(filter(None, map(_terms_of_token, text.split()))) + " " for text in texts]
+        terms_of = _TERMS_OF_TOKEN.__getitem__
+        strings = [" " + " ".join(filter(None, map(terms_of, text.split()))) + " " for text in texts]
         lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
         codes = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         rows = np.repeat(np.arange(len(strings), dtype=np.int64), lengths)
@@ -119,10 +119,12 @@ HASH_BITS = 41
 """Bits of an n-gram hash kept for counting; the sign (bit 40) and the bucket (low bits) are among them."""
 
 
-@lru_cache(maxsize=500_000)
 def _terms_of_token(token: str) -> str:
     """The content terms of one token of text, space-separated ("" for a function word)."""
-    return " ".join(token_terms(token))
+    return " ".join(TOKEN_TERMS[token])
+
+
+_TERMS_OF_TOKEN: Memo[str] = Memo(_terms_of_token)
 
 
 def _mix(h: np.ndarray) -> np.ndarray:

@@ -408,19 +408,24 @@ def _match_terms(
     set_left, set_right = terms.set_of(left), terms.set_of(right)
     overlap, shared = term_overlap(set_left, set_right)
     terms_left, terms_right = terms.terms_of(left), terms.terms_of(right)
-    region_a = dense_region(terms_left, terms.neighbourhood(right), terms.weights, settings.min_density)
-    if region_a.strength >= settings.min_strength:
-        region_b = dense_region(terms_right, terms.neighbourhood(left), terms.weights, settings.min_density)
-        if region_b.strength >= settings.min_strength:
-            strength = min(region_a.strength, region_b.strength)
-            return (left, right, similarity, overlap, strength, True, *_ends(region_a), *_ends(region_b), 0.0)
-    in_order, *ends = _in_order(terms_left, terms_right, set_left, set_right, terms.weights, settings)
-    if in_order:
-        return (left, right, similarity, overlap, in_order, False, *ends, in_order)
+    # a dense region or an ordered run weighs at most the whole lighter passage: most candidates
+    # (short paragraphs) cannot reach either, and only the cheap test below can match them
+    lighter = min(terms.total_weight(left), terms.total_weight(right))
+    if lighter >= settings.min_strength:
+        region_a = dense_region(terms_left, terms.neighbourhood(right), terms.weights, settings.min_density)
+        if region_a.strength >= settings.min_strength:
+            region_b = dense_region(terms_right, terms.neighbourhood(left), terms.weights, settings.min_density)
+            if region_b.strength >= settings.min_strength:
+                strength = min(region_a.strength, region_b.strength)
+                return (left, right, similarity, overlap, strength, True, *_ends(region_a), *_ends(region_b), 0.0)
+    if lighter >= settings.min_ordered_strength:
+        in_order, *ends = _in_order(terms_left, terms_right, set_left, set_right, terms.weights, settings)
+        if in_order:
+            return (left, right, similarity, overlap, in_order, False, *ends, in_order)
     longer = max(len(set_left), len(set_right))
     same_paragraph = shared >= settings.min_longer_overlap * longer
     if overlap >= settings.min_overlap and shared >= settings.min_shared_terms and same_paragraph:
-        strength = sum(terms.weights[t] for t in set_left & set_right)
+        strength = sum(map(terms.weights.__getitem__, set_left & set_right))
         return (left, right, similarity, overlap, strength, False, -1, -1, -1, -1, 0.0)
     return None
 

@@ -148,6 +148,7 @@ class _Terms:
         self._terms: dict[int, list[int]] = {}
         self._sets: dict[int, set[int]] = {}
         self._neighbourhoods: dict[int, set[int]] = {}
+        self._totals: dict[int, float] = {}
 
     def __len__(self) -> int:
         return len(self._owner)
@@ -184,6 +185,17 @@ class _Terms:
         found: set[int] = set()
         for index in near:
             found |= self.set_of(index)
+        return found
+
+    def total_weight(self, index: int) -> float:
+        """The weight of every term of passage `index`, repeats included: no weight shared with another text exceeds it.
+
+        (Summed in the passage's order, so a sum over some of its terms, in the same order, is never larger.)
+        """
+        found = self._totals.get(index)
+        if found is None:
+            _bound(self._totals, self._cache_limit)
+            found = self._totals[index] = sum(map(self.weights.__getitem__, self.terms_of(index)))
         return found
 
     def neighbourhood(self, index: int) -> set[int]:

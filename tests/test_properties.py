@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from clustering.duplicates import PassageMatch, _merge_overlapping
 from clustering.pipeline import analyse
-from clustering.verify import tokenise_chunk
+from clustering.verify import dense_region, ordered_region, tokenise_chunk
 from corpus.article import Article, Passage
 from corpus.prepare import prepare_article, prepare_articles
 from corpus.readers import read_articles
@@ -203,3 +203,20 @@ def test_merging_overlapping_matches_finds_the_regions_that_comparing_all_pairs_
         for (start_a, end_a), (start_b, end_b), strength in spans
     ]
     assert _merge_overlapping(matches) == _merged_by_comparing_all(matches)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 9), max_size=40),
+    st.lists(st.integers(0, 9), max_size=40),
+    st.lists(st.floats(0.01, 5.0), min_size=10, max_size=10),
+    st.floats(0.3, 0.9),
+)
+def test_no_shared_region_or_ordered_run_weighs_more_than_the_whole_passage(
+    terms_a: list[int], terms_b: list[int], weights: list[float], density: float
+) -> None:
+    """Verification skips the costly checks for passages lighter than their thresholds: this is why that is exact."""
+    total_a = sum(map(weights.__getitem__, terms_a))
+    total_b = sum(map(weights.__getitem__, terms_b))
+    assert dense_region(terms_a, set(terms_b), weights, density).strength <= total_a
+    assert ordered_region(terms_a, terms_b, weights, density)[0] <= min(total_a, total_b)

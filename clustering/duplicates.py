@@ -406,7 +406,10 @@ def _match_terms(
     Needs term ids only, so a worker can run it; `left` belongs to the article with the smaller id.
     """
     set_left, set_right = terms.set_of(left), terms.set_of(right)
-    overlap, shared = term_overlap(set_left, set_right)
+    common = set_left & set_right
+    shared = len(common)
+    overlap = shared / min(len(set_left), len(set_right)) if shared else 0.0
+    common_weight = sum(map(terms.weights.__getitem__, common))
     terms_left, terms_right = terms.terms_of(left), terms.terms_of(right)
     # a dense region or an ordered run weighs at most the whole lighter passage: most candidates
     # (short paragraphs) cannot reach either, and only the cheap test below can match them
@@ -418,16 +421,20 @@ def _match_terms(
             if region_b.strength >= settings.min_strength:
                 strength = min(region_a.strength, region_b.strength)
                 return (left, right, similarity, overlap, strength, True, *_ends(region_a), *_ends(region_b), 0.0)
-    if lighter >= settings.min_ordered_strength:
+    # an ordered run counts each word once, so it weighs at most the distinct shared words (summed in
+    # another order here: the margin covers the rounding)
+    if lighter >= settings.min_ordered_strength and common_weight >= settings.min_ordered_strength - _ROUNDING:
         in_order, *ends = _in_order(terms_left, terms_right, set_left, set_right, terms.weights, settings)
         if in_order:
             return (left, right, similarity, overlap, in_order, False, *ends, in_order)
     longer = max(len(set_left), len(set_right))
     same_paragraph = shared >= settings.min_longer_overlap * longer
     if overlap >= settings.min_overlap and shared >= settings.min_shared_terms and same_paragraph:
-        strength = sum(map(terms.weights.__getitem__, set_left & set_right))
-        return (left, right, similarity, overlap, strength, False, -1, -1, -1, -1, 0.0)
+        return (left, right, similarity, overlap, common_weight, False, -1, -1, -1, -1, 0.0)
     return None
+
+
+_ROUNDING = 1e-9
 
 
 def _ends(region: Region) -> tuple[int, int]:

@@ -219,4 +219,7 @@ def test_no_shared_region_or_ordered_run_weighs_more_than_the_whole_passage(
     total_a = sum(map(weights.__getitem__, terms_a))
     total_b = sum(map(weights.__getitem__, terms_b))
     assert dense_region(terms_a, set(terms_b), weights, density).strength <= total_a
-    assert ordered_region(terms_a, terms_b, weights, density)[0] <= min(total_a, total_b)
+    ordered = ordered_region(terms_a, terms_b, weights, density)[0]
+    assert ordered <= min(total_a, total_b)
+    # each word of an ordered run counts once: it weighs at most the distinct words both share
+    assert ordered <= sum(weights[t] for t in set(terms_a) & set(terms_b)) + 1e-9

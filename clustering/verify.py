@@ -307,8 +307,12 @@ class FileTerms(_Terms):
         def load(name: str) -> np.ndarray:
             return np.load(os.path.join(folder, f"{name}.npy"), mmap_mode="r")
 
-        self._flat, self._first_row, self._last_row = load("terms"), load("first"), load("last")
-        self._owner = load("owner")  # type: ignore[assignment]
+        # plain arrays over the mapped files: indexing a memmap object costs far more than the
+        # few terms it returns, and verification reads rows and bounds for every candidate
+        self._flat = load("terms").view(np.ndarray)
+        self._first_row = load("first").view(np.ndarray)
+        self._last_row = load("last").view(np.ndarray)
+        self._owner = load("owner").view(np.ndarray)  # type: ignore[assignment]
         self.weights = load("weights").tolist()
         self._reach = int(load("reach")[0])
         self._start_caches(WORKER_CACHE_LIMIT)

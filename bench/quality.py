@@ -272,6 +272,14 @@ def timed_in_fresh_processes(
     return seconds
 
 
+def turn_ratios(ours: Sequence[float], theirs: Sequence[float]) -> list[float]:
+    """Our time over datasketch's in each turn: the two ran back to back, so a slow spell of the machine
+    weighs on both, and the ratio says more than two medians of timings taken minutes apart."""
+    if len(ours) != len(theirs):
+        raise ValueError(f"got {len(ours)} timings of ours and {len(theirs)} of datasketch; expected one each per turn")
+    return [round(mine / other, 3) for mine, other in zip(ours, theirs, strict=True)]
+
+
 def tfidf_peer(prepared: list[PreparedArticle], truth: list[ReusedPassage]) -> Row:
     """Plain baseline: character n-gram TF-IDF of the same windows, exact cosine >= 0.5."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -322,7 +330,12 @@ def bench_reuse(path: Path, repeats: int = 3) -> tuple[list[Row], dict[str, Any]
     tfidf = tfidf_peer(prepared, truth)
     tfidf.seconds += read_seconds
     tfidf.notes = "+ read/prepare; one run"
-    details = {"minhash_sweep": sweep, "read_prepare_seconds": read_seconds, "fresh_process_seconds": timings}
+    details = {
+        "minhash_sweep": sweep,
+        "read_prepare_seconds": read_seconds,
+        "fresh_process_seconds": timings,
+        "turn_ratios": turn_ratios(timings["storythreads"], timings["datasketch"]),
+    }
     return [*rows, minhash, tfidf], details
 
 
@@ -433,6 +446,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     print_table(args.corpus, args.path, rows)
     print("library imports, before every row's clock (s): " + ", ".join(f"{n} {s:.1f}" for n, s in imports.items()))
     print("storythreads stages (s): " + ", ".join(f"{stage} {sec:.1f}" for stage, sec in STAGE_SECONDS.items()))
+    if "turn_ratios" in details:
+        ratios = details["turn_ratios"]
+        print(
+            f"storythreads / datasketch, turn by turn: median {statistics.median(ratios):.2f} "
+            f"({', '.join(f'{r:.2f}' for r in ratios)}); faster in {sum(r < 1 for r in ratios)} of {len(ratios)} turns"
+        )
     if args.json:
         payload = {
             "corpus": args.corpus,

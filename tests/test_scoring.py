@@ -50,3 +50,11 @@ def test_cluster_scores_and_singletons() -> None:
     assert (score.f1, score.adjusted_rand, score.clusters) == (1.0, 1.0, 2)
     with pytest.raises(ValueError, match="no predicted cluster"):
         bcubed({"a": 1}, gold)
+
+
+def test_timings_are_compared_turn_by_turn_and_uneven_lists_are_refused() -> None:
+    from bench.quality import turn_ratios
+
+    assert turn_ratios([10.0, 12.0, 9.0], [20.0, 12.0, 6.0]) == [0.5, 1.0, 1.5]
+    with pytest.raises(ValueError, match="2 timings of ours and 1 of datasketch"):
+        turn_ratios([1.0, 2.0], [1.0])

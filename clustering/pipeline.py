@@ -82,7 +82,10 @@ def duplicates(
     encoder: Encoder,
     settings: DuplicateSettings,
 ) -> list[DuplicatePair]:
-    """Verified duplicate article pairs with their evidence."""
+    """Verified duplicate article pairs with their evidence.
+
+    Each article is left its `label_terms`, found while tokenising for verification, for `threads`.
+    """
     return find_duplicates(
         prepared,
         embeddings.passages,
@@ -90,6 +93,7 @@ def duplicates(
         quote_vectors=embeddings.quotes,
         quote_threshold=encoder.candidate_threshold,
         settings=settings,
+        keep_label_terms=True,
     )
 
 

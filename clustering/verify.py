@@ -217,26 +217,33 @@ class PassageTerms(_Terms):
 
     Every paragraph that has passages is tokenised once (in worker processes for large runs,
     see `corpus.parallel`) into three integer rows per article: term ids, starts, ends
-    (12 bytes a word). The same pass counts document frequencies for the weights, and fills in
-    each article's `label_terms` for the thread stage. A passage is a slice of its article's rows.
+    (12 bytes a word). The same pass counts document frequencies for the weights and, with
+    `keep_label_terms`, fills in each article's `label_terms` for a thread stage that follows
+    (the title and the other reporting paragraphs are tokenised too). A passage is a slice of its article's rows.
     """
 
-    def __init__(self, prepared: Sequence[PreparedArticle], reach: int, workers: int | None = None) -> None:
-        jobs = [
-            (
-                article.article.text,
-                sorted(
-                    {
-                        (article.paragraphs[p.paragraph].start, article.paragraphs[p.paragraph].end)
-                        for p in article.passages
-                    }
-                ),
-                [(p.start, p.end) for p in article.passages],
-                article.article.title,
-                [(p.start, p.end) for p in article.paragraphs if p.boilerplate is None],
+    def __init__(
+        self,
+        prepared: Sequence[PreparedArticle],
+        reach: int,
+        workers: int | None = None,
+        keep_label_terms: bool = False,
+    ) -> None:
+        jobs = []
+        for article in prepared:
+            with_passages = sorted(
+                {(article.paragraphs[p.paragraph].start, article.paragraphs[p.paragraph].end) for p in article.passages}
             )
-            for article in prepared
-        ]
+            reporting = [(p.start, p.end) for p in article.paragraphs if p.boilerplate is None]
+            jobs.append(
+                (
+                    article.article.text,
+                    with_passages,
+                    [(p.start, p.end) for p in article.passages],
+                    article.article.title if keep_label_terms else None,
+                    reporting if keep_label_terms else with_passages,
+                )
+            )
         chunk = max(1, min(CHUNK, len(jobs) // 8))  # a few hundred long documents still make 8 chunks
         in_process = parallel.too_little_text(sum(end - start for _, spans, *_ in jobs for start, end in spans))
         self.ids: dict[str, int] = _Numbering()
@@ -253,8 +260,8 @@ class PassageTerms(_Terms):
             to_global = np.fromiter(map(self.ids.__getitem__, chunk_terms), np.int32, len(chunk_terms))
             frequencies.append((to_global, chunk_frequency))
             for offset, (tokens, first, last, label) in enumerate(articles):
-                # the article's label terms come for free: the thread stage need not tokenise it again
-                prepared[owner_base + offset].label_terms = label
+                if label is not None:  # found on the way: the thread stage need not tokenise the article again
+                    prepared[owner_base + offset].label_terms = label
                 tokens[0] = to_global[tokens[0]]
                 self._tokens.append(tokens)
                 owners.append(np.full(len(first), owner_base + offset, dtype=np.int32))
@@ -322,13 +329,14 @@ class FileTerms(_Terms):
 
 
 def tokenise_chunk(
-    jobs: Sequence[tuple[str, list[tuple[int, int]], list[tuple[int, int]], str, list[tuple[int, int]]]],
-) -> tuple[list[str], np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray, LabelTerms]]]:
+    jobs: Sequence[tuple[str, list[tuple[int, int]], list[tuple[int, int]], str | None, list[tuple[int, int]]]],
+) -> tuple[list[str], np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray, LabelTerms | None]]]:
     """Tokenise articles given as (text, paragraph spans, passage spans, title, reporting spans); a worker's step.
 
     Returns the chunk's distinct terms, the number of its articles using each, and, per
     article, its (3, n) int32 rows of term numbers (into those terms), starts and ends, with
-    each passage's first and last+1 token, and its label terms (see `PreparedArticle.label_terms`).
+    each passage's first and last+1 token, and its label terms (see `PreparedArticle.label_terms`;
+    None where the title is None: the reporting spans are then the paragraph spans).
     The same terms, at the same offsets, as `corpus.text.term_positions` over each paragraph.
     """
     numbers = _Numbering()
@@ -346,11 +354,12 @@ def tokenise_chunk(
             all_words += words_here
             in_rows += [span in with_passages] * len(words_here)
         all_terms = list(map(TOKEN_TERMS.__getitem__, all_words))
-        title_terms = [
-            t for t in itertools.chain.from_iterable(map(TOKEN_TERMS.__getitem__, title.split())) if len(t) > 2
-        ]
-        body_terms = [t for t in itertools.chain.from_iterable(all_terms) if len(t) > 2]
-        label = LabelTerms(" ".join(title_terms), " ".join(body_terms), term_hashes(title_terms + body_terms))
+        label = None
+        if title is not None:
+            found_in_title = itertools.chain.from_iterable(map(TOKEN_TERMS.__getitem__, title.split()))
+            title_terms = [t for t in found_in_title if len(t) > 2]
+            body_terms = [t for t in itertools.chain.from_iterable(all_terms) if len(t) > 2]
+            label = LabelTerms(" ".join(title_terms), " ".join(body_terms), term_hashes(title_terms + body_terms))
         per_word = list(itertools.compress(all_terms, in_rows))
         counts = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
         tokens = np.empty((3, int(counts.sum())), dtype=np.int32)

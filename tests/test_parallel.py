@@ -96,6 +96,8 @@ def test_verification_tokenises_once_and_leaves_the_thread_stage_the_same_label_
     expected = [label_terms(article) for article in prepared]
     assert all(article.label_terms is None for article in prepared)
     PassageTerms(prepared, 2, workers=workers)
+    assert all(article.label_terms is None for article in prepared)  # a night keeps none in memory
+    PassageTerms(prepared, 2, workers=workers, keep_label_terms=True)
     assert [article.label_terms.terms() for article in prepared if article.label_terms] == expected
     assert [article.label_terms.title.split() for article in prepared if article.label_terms] == [
         title_terms(article) for article in prepared

@@ -20,13 +20,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from clustering.nightly import embed_stored
+
 from bench.corpus import generate, source_texts
 from bench.tiny_model import build_tiny_model
-from clustering.nightly import embed_stored
 from corpus.article import PreparedArticle
 from corpus.prepare import prepare_articles
-from corpus.store import Store
 from embeddings.encoders import SentenceTransformerEncoder
+from store import Store
 
 log = logging.getLogger(__name__)
 

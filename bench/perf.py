@@ -123,10 +123,10 @@ def night(home: Path, articles_file: Path, now: datetime, run_id: str, exact_sam
     """One nightly run through the project's stage functions, timed per stage."""
     from clustering import nightly
     from corpus.readers import read_articles
-    from corpus.store import Store
     from embeddings.encoders import LexicalEncoder
     from reports.render import write_reports
     from reports.report import RunInfo, build_night_report
+    from store import Store
 
     clock = Stopwatch()
     memory = MemorySampler()

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from clustering.pipeline import Analysis, PipelineSettings
 
 from bench.scoring import cluster_scores, pair_scores, with_singletons
 from clustering import pipeline as stages
-from clustering.pipeline import Analysis, PipelineSettings
 from clustering.threads import story_vectors
 from corpus.article import Passage, PreparedArticle
 from corpus.pan import ReusedPassage, read_pan_annotations

@@ -176,7 +176,6 @@ def find_duplicates(
     settings: DuplicateSettings | None = None,
     quote_candidates: CandidatePairs | None = None,
     workers: int | None = None,
-    keep_label_terms: bool = False,
 ) -> list[DuplicatePair]:
     """Verify candidate passage pairs and gather them into article pairs with evidence.
 
@@ -185,15 +184,14 @@ def find_duplicates(
     of `prepared` in order), so two articles that share a statement but no paragraph are
     still reported. With `quote_candidates` (pairs of quote rows, e.g. from a stored index),
     the quotes are not searched again. Many candidates are verified in `workers` processes
-    (default: see `corpus.parallel`); the pairs are the same either way. With `keep_label_terms`,
-    each article is left its `label_terms`, found in the same pass, for a thread stage that follows.
+    (default: see `corpus.parallel`); the pairs are the same either way.
     """
     settings = settings or DuplicateSettings()
     passages = [p for article in prepared for p in article.passages]
     if passage_vectors is not None and len(passages) != len(passage_vectors):
         raise ValueError(f"got {len(passage_vectors)} passage vectors for {len(passages)} passages")
     by_id = {article.article.id: article for article in prepared}
-    terms = PassageTerms(prepared, settings.neighbour_windows, workers, keep_label_terms)
+    terms = PassageTerms(prepared, settings.neighbour_windows, workers)
 
     matches: dict[tuple[str, str], list[PassageMatch]] = defaultdict(list)
     for match in _verified(prepared, passages, terms, candidates, settings, workers):

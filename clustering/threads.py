@@ -8,7 +8,7 @@ import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -71,29 +71,6 @@ class ThreadSettings:
         return StoryVectoriser(self.story_dim, self.title_weight)
 
 
-@dataclass
-class Thread:
-    """A story thread: its id, a short label and its articles (earliest first)."""
-
-    id: str
-    label: str
-    articles: list[str]
-    first_published: datetime | None = None
-    last_published: datetime | None = None
-
-
-@dataclass
-class Threading:
-    """All threads of a run and the articles that fit none."""
-
-    threads: list[Thread] = field(default_factory=list)
-    unthreaded: list[str] = field(default_factory=list)
-
-    def thread_of(self) -> dict[str, str]:
-        """Article id -> thread id, for threaded articles."""
-        return {article: thread.id for thread in self.threads for article in thread.articles}
-
-
 def story_vectors(
     prepared: Sequence[PreparedArticle],
     settings: ThreadSettings,
@@ -121,44 +98,6 @@ def story_vectors(
 def title_terms(article: PreparedArticle) -> list[str]:
     """Content terms of the title alone."""
     return list(itertools.chain.from_iterable(map(_label_terms_of_token, article.article.title.split())))
-
-
-def find_threads(
-    prepared: Sequence[PreparedArticle],
-    duplicates: Sequence[DuplicatePair] = (),
-    settings: ThreadSettings | None = None,
-) -> Threading:
-    """Cluster articles into story threads by their story vectors (see `group_articles`), labelled and dated."""
-    settings = settings or ThreadSettings()
-    ids = [a.article.id for a in prepared]
-    published = [a.article.published_at for a in prepared]
-    found_terms, hashes = all_label_terms_hashed(prepared)
-    vectors = story_vectors(prepared, settings, hashes)
-    groups = group_articles(ids, vectors, strong_pairs(duplicates), settings, published)
-    by_id = {a.article.id: a for a in prepared}
-    terms = dict(zip(ids, found_terms, strict=True))
-    document_frequency = Counter(itertools.chain.from_iterable(map(set, terms.values())))
-    threads = []
-    for members in groups:
-        group = sorted((by_id[i] for i in members), key=_chronological)
-        threads.append(
-            Thread(
-                id=thread_id(group[0].article.id),
-                label=thread_label(
-                    [a.article.title for a in group],
-                    [terms[a.article.id] for a in group],
-                    document_frequency,
-                    len(prepared),
-                    settings.label_terms,
-                ),
-                articles=[a.article.id for a in group],
-                first_published=_date(group, min),
-                last_published=_date(group, max),
-            )
-        )
-    threads.sort(key=lambda t: (-len(t.articles), t.id))
-    grouped = {i for members in groups for i in members}
-    return Threading(threads, sorted(i for i in ids if i not in grouped))
 
 
 def strong_pairs(duplicates: Sequence[DuplicatePair]) -> list[tuple[str, str, float]]:
@@ -349,15 +288,6 @@ def _attach_to_nearest(vectors: np.ndarray, labels: np.ndarray, threshold: float
         close = similarity[np.arange(len(rows)), best] >= threshold
         labels[rows[close]] = clusters[best[close]]
     return labels
-
-
-def _chronological(article: PreparedArticle) -> tuple[datetime, str]:
-    return (article.article.published_at or datetime.max, article.article.id)
-
-
-def _date(group: list[PreparedArticle], pick: type[min] | type[max]) -> datetime | None:
-    dates = [a.article.published_at for a in group if a.article.published_at]
-    return pick(dates) if dates else None
 
 
 def label_terms(article: PreparedArticle) -> list[str]:

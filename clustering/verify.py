@@ -217,9 +217,8 @@ class PassageTerms(_Terms):
 
     Every paragraph that has passages is tokenised once (in worker processes for large runs,
     see `corpus.parallel`) into three integer rows per article: term ids, starts, ends
-    (12 bytes a word). The same pass counts document frequencies for the weights and, with
-    `keep_label_terms`, fills in each article's `label_terms` for a thread stage that follows
-    (the title and the other reporting paragraphs are tokenised too). A passage is a slice of its article's rows.
+    (12 bytes a word). The same pass counts document frequencies for the weights. A passage is a
+    slice of its article's rows.
     """
 
     def __init__(
@@ -227,21 +226,19 @@ class PassageTerms(_Terms):
         prepared: Sequence[PreparedArticle],
         reach: int,
         workers: int | None = None,
-        keep_label_terms: bool = False,
     ) -> None:
         jobs = []
         for article in prepared:
             with_passages = sorted(
                 {(article.paragraphs[p.paragraph].start, article.paragraphs[p.paragraph].end) for p in article.passages}
             )
-            reporting = [(p.start, p.end) for p in article.paragraphs if p.boilerplate is None]
             jobs.append(
                 (
                     article.article.text,
                     with_passages,
                     [(p.start, p.end) for p in article.passages],
-                    article.article.title if keep_label_terms else None,
-                    reporting if keep_label_terms else with_passages,
+                    None,
+                    with_passages,
                 )
             )
         chunk = max(1, min(CHUNK, len(jobs) // 8))  # a few hundred long documents still make 8 chunks
@@ -259,9 +256,7 @@ class PassageTerms(_Terms):
         ):
             to_global = np.fromiter(map(self.ids.__getitem__, chunk_terms), np.int32, len(chunk_terms))
             frequencies.append((to_global, chunk_frequency))
-            for offset, (tokens, first, last, label) in enumerate(articles):
-                if label is not None:  # found on the way: the thread stage need not tokenise the article again
-                    prepared[owner_base + offset].label_terms = label
+            for offset, (tokens, first, last, _) in enumerate(articles):
                 tokens[0] = to_global[tokens[0]]
                 self._tokens.append(tokens)
                 owners.append(np.full(len(first), owner_base + offset, dtype=np.int32))

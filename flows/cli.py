@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from flows.settings import StorythreadsSettings
+from night.settings import StorythreadsSettings
 from reports.render import tonight_lines
 
 app = typer.Typer(
@@ -65,8 +65,9 @@ def run(
     """Take in PATHS, compare them with the stored window, update the threads and write the reports."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from corpus.store import StoreBusy
-    from flows.pipeline import STAGES, run_flow  # imports Prefect: keep `--help` fast
+    from flows.pipeline import run_flow  # imports Prefect: keep `--help` fast
+    from night.stages import STAGE_NAMES
+    from store import StoreBusy
 
     defaults = StorythreadsSettings()
     missing = [str(p) for p in paths if not p.exists()]
@@ -83,8 +84,8 @@ def run(
         stage = bar.add_task("storythreads: starting", total=100)
 
         def on_progress(done: str, percent: float) -> None:
-            following = STAGES.index(done) + 1
-            upcoming = STAGES[following] if following < len(STAGES) else "done"
+            following = STAGE_NAMES.index(done) + 1
+            upcoming = STAGE_NAMES[following] if following < len(STAGE_NAMES) else "done"
             bar.update(stage, completed=percent, description=f"storythreads: {upcoming}")
 
         try:
@@ -119,7 +120,7 @@ def threads(
     limit: Annotated[int, typer.Option(help="list at most this many threads")] = 100,
 ) -> None:
     """List the current story threads: id, label, size, first and last date."""
-    from corpus.store import Store
+    from store import Store
 
     settings = StorythreadsSettings()
     with Store.open(home or settings.home, db or settings.db) as store:
@@ -211,11 +212,12 @@ def compare(
         str, typer.Option(help="auto | lexical | a sentence-transformers model id or folder")
     ] = "lexical",
 ) -> None:
-    """Show the evidence between two articles: matched passages, shared quotes, containment, story similarity."""
-    from clustering.pipeline import compare as compare_articles
-    from corpus.prepare import prepare_articles
+    """Show the evidence between two articles: matched passages, shared quotes, containment, story similarity.
+
+    Runs the same stages as `storythreads run` on the two articles, against a temporary store.
+    """
     from corpus.readers import read_articles
-    from embeddings.choose import choose_encoder
+    from night.compare import compare_articles
 
     articles = []
     in_corpus = {article.id: article for article in read_articles(corpus).articles} if corpus else {}
@@ -226,8 +228,12 @@ def compare(
             console.print(f"[red]error:[/red] no article {name!r}: not a readable file, and no such id under --corpus")
             raise typer.Exit(2)
         articles.append(article)
-    a, b = prepare_articles(articles)
-    result = compare_articles(a, b, choose_encoder(encoder).encoder)
+    try:
+        result = compare_articles(articles[0], articles[1], encoder)
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    a, b = result.first, result.second
     console.print(f"[bold]{a.article.id}[/bold]  {a.article.title}")
     console.print(f"[bold]{b.article.id}[/bold]  {b.article.title}")
     console.print(f"story similarity: {result.story_similarity:.2f}")

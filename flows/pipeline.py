@@ -1,16 +1,15 @@
-"""The storythreads Prefect flow: one thin task per stage, artifacts for the Prefect UI."""
+"""The storythreads Prefect flow: one thin task per stage of `night.stages`, artifacts for the Prefect UI."""
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import (
     create_link_artifact,
     create_markdown_artifact,
@@ -21,34 +20,32 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+from prefect.utilities.annotations import quote
 
-from clustering import nightly
-from clustering.duplicates import DuplicatePair
-from clustering.nightly import Candidates, NightSettings, Tonight, Vectors
-from corpus.article import PreparedArticle, ReadResult
-from corpus.readers import DEFAULT_MAX_BYTES, read_articles
-from corpus.store import Store, ThreadUpdate
-from embeddings.choose import EncoderChoice, choose_encoder
-from embeddings.encoders import Encoder
-from flows.settings import StorythreadsSettings
-from reports.render import duplicates_table, summary_lines, threads_table, to_markdown, write_reports
-from reports.report import RunInfo, build_night_report
+from night.run import opened, run_stage
+from night.settings import NightSettings, StorythreadsSettings
+from night.stages import STAGE_NAMES, STAGES, Night, Stage, report_folders
+from reports.render import duplicates_table, summary_lines, threads_table, to_markdown
 
-# Stage results are large, in-memory objects: never hash them into cache keys.
-_STAGE = {"cache_policy": NO_CACHE}
-STAGES = (
-    "read articles",
-    "choose encoder",
-    "take in articles",
-    "prepare text",
-    "embed passages",
-    "index and search candidates",
-    "verify duplicates",
-    "find story threads",
-    "write reports",
-)
 ProgressListener = Callable[[str, float], None]
 _listeners: list[ProgressListener] = []
+MARKDOWN_ARTIFACT_PAIRS = 50
+"""Pairs and threads detailed in the Markdown artifact; the report files hold them all."""
+
+
+def _stage_task(stage: Stage) -> Task:
+    """A Prefect task that runs `stage` (the night is passed quoted: Prefect never walks its contents)."""
+
+    def run(night: Night) -> None:
+        run_stage(night, stage)
+
+    run.__name__ = run.__qualname__ = stage.run.__name__
+    run.__doc__ = stage.run.__doc__
+    # stage results are large in-memory objects: never hashed into cache keys
+    return task(name=stage.name, retries=stage.retries, retry_delay_seconds=2, cache_policy=NO_CACHE)(run)
+
+
+STAGE_TASKS: dict[str, Task] = {stage.name: _stage_task(stage) for stage in STAGES}
 
 
 class _Progress:
@@ -64,8 +61,7 @@ class _Progress:
             logging.getLogger(__name__).debug("no progress artifact: %s", error)
 
     def done(self, stage: str) -> None:
-        nightly.checkpoint(stage)
-        percent = 100.0 * (STAGES.index(stage) + 1) / len(STAGES)
+        percent = 100.0 * (STAGE_NAMES.index(stage) + 1) / len(STAGE_NAMES)
         get_run_logger().info("%3.0f%% · %s done", percent, stage)
         if self._artifact is not None:
             update_progress_artifact(self._artifact, percent)
@@ -73,82 +69,11 @@ class _Progress:
             listener(stage, percent)
 
 
-@task(name="read articles", retries=2, retry_delay_seconds=2, **_STAGE)
-def read_task(paths: list[str], max_input_bytes: int) -> ReadResult:
-    """Read every input; bad ones are listed as skipped."""
-    return read_articles(paths, max_input_bytes)
-
-
-@task(name="choose encoder", **_STAGE)
-def encoder_task(spec: str, device: str | None, batch_size: int) -> EncoderChoice:
-    """Load the encoder named by `spec` (falls back to lexical for `auto`)."""
-    return choose_encoder(spec, device=device, batch_size=batch_size)
-
-
-@task(name="take in articles", retries=2, retry_delay_seconds=2, **_STAGE)
-def take_in_task(
-    store: Store, read: ReadResult, run_id: str, now: datetime, encoder: Encoder, settings: NightSettings
-) -> Tonight:
-    """Store new and changed articles; work out the window and what to analyse."""
-    return nightly.take_in(store, read.articles, run_id, now, encoder, settings)
-
-
-@task(name="prepare text", **_STAGE)
-def prepare_task(store: Store, tonight: Tonight, settings: NightSettings) -> list[PreparedArticle]:
-    """Paragraphs, furniture, passages and quotes of the articles to analyse."""
-    return nightly.prepare_stored(store, tonight.fresh, settings, save=True)
-
-
-@task(name="embed passages", **_STAGE)
-def embed_task(store: Store, prepared: list[PreparedArticle], encoder: Encoder) -> Vectors:
-    """Vectors for passages, quotes and titles; only texts never embedded before are encoded."""
-    vectors = nightly.embed_stored(store, prepared, encoder)
-    get_run_logger().info("embedded %d texts, %d reused from the store", vectors.embedded, vectors.reused)
-    return vectors
-
-
-@task(name="index and search candidates", **_STAGE)
-def index_task(
-    store: Store,
-    tonight: Tonight,
-    prepared: list[PreparedArticle],
-    vectors: Vectors,
-    encoder: Encoder,
-    settings: NightSettings,
-) -> Candidates:
-    """Add new vectors to the index files; find stored window articles near tonight's and candidate passages."""
-    indexes = nightly.update_indexes(store, encoder, settings)
-    found = nightly.search_window(store, tonight, vectors, encoder, indexes)
-    return nightly.gather_candidates(store, prepared, vectors, found, encoder, settings)
-
-
-@task(name="verify duplicates", **_STAGE)
-def duplicates_task(
-    store: Store, tonight: Tonight, candidates: Candidates, encoder: Encoder, settings: NightSettings
-) -> list[DuplicatePair]:
-    """Verified duplicate pairs with evidence between tonight's articles and the window."""
-    return nightly.verify_fresh(store, tonight, candidates, encoder, settings)
-
-
-@task(name="find story threads", **_STAGE)
-def threads_task(
-    store: Store,
-    tonight: Tonight,
-    prepared: list[PreparedArticle],
-    settings: NightSettings,
-) -> ThreadUpdate:
-    """Re-cluster the window and carry thread ids over from the previous run."""
-    return nightly.thread_window(store, tonight, prepared, settings)
-
-
-@task(name="write reports", retries=2, retry_delay_seconds=2, **_STAGE)
-def report_task(report: dict[str, Any], outputs: list[str]) -> dict[str, str]:
-    """Write report.json, report.md and report.html; publish the UI artifacts."""
-    written: dict[str, Path] = {}
-    for output in outputs:
-        written = write_reports(report, output)
+@task(name="publish artifacts", cache_policy=NO_CACHE)
+def publish_artifacts(report: dict[str, Any], files: dict[str, str]) -> None:
+    """The report's summary as Prefect UI artifacts: Markdown, tables and a link to the HTML report."""
     create_markdown_artifact(
-        markdown=to_markdown(report, detail_limit=50),
+        markdown=to_markdown(report, detail_limit=MARKDOWN_ARTIFACT_PAIRS),
         key="storythreads-report",
         description="Duplicate-story report of this run",
     )
@@ -163,13 +88,13 @@ def report_task(report: dict[str, Any], outputs: list[str]) -> dict[str, str]:
         key="storythreads-threads",
         description="Story threads in the retention window",
     )
-    create_link_artifact(
-        link=written["report.html"].resolve().as_uri(),
-        link_text="HTML report",
-        key="storythreads-html-report",
-        description="The standalone HTML report on the machine that ran the flow",
-    )
-    return {name: str(path) for name, path in written.items()}
+    if "report.html" in files:
+        create_link_artifact(
+            link=Path(files["report.html"]).resolve().as_uri(),
+            link_text="HTML report",
+            key="storythreads-html-report",
+            description="The standalone HTML report on the machine that ran the flow",
+        )
 
 
 @flow(name="storythreads", log_prints=True)
@@ -181,7 +106,7 @@ def storythreads_flow(
     encoder: str | None = None,
     device: str | None = None,
     batch_size: int | None = None,
-    max_input_bytes: int = DEFAULT_MAX_BYTES,
+    max_input_bytes: int | None = None,
     retention_days: float | None = None,
     lock_wait_seconds: float | None = None,
 ) -> dict[str, Any]:
@@ -191,66 +116,34 @@ def storythreads_flow(
     to `<home>/reports/<run>` and `<home>/reports/latest`. Returns the report (as in
     report.json) and the paths of the written files.
     """
-    logger = get_run_logger()
     defaults = StorythreadsSettings()
     started = datetime.now(UTC).replace(tzinfo=None)
     run_id = str(flow_run.get_id() or f"local-{started:%Y%m%dT%H%M%S}")
-    settings = NightSettings(retention_days=retention_days or defaults.retention_days)
-    progress = _Progress()
-    read = read_task(paths, max_input_bytes)
-    progress.done("read articles")
-    choice = encoder_task(encoder or defaults.encoder, device or defaults.device, batch_size or defaults.batch_size)
-    progress.done("choose encoder")
-    if choice.fallback_reason:
-        logger.warning("encoder %r fell back to %s: %s", choice.requested, choice.encoder.name, choice.fallback_reason)
     home_dir = Path(home).expanduser() if home else defaults.home
     wait = defaults.lock_wait if lock_wait_seconds is None else lock_wait_seconds
-    with Store.open(home_dir, db or defaults.db) as store, store.run_lock(wait):
-        tonight = take_in_task(store, read, run_id, started, choice.encoder, settings)
-        read.articles.clear()  # stored now, and read back as needed: no second copy of every text in memory
-        progress.done("take in articles")
-        prepared = prepare_task(store, tonight, settings)
-        progress.done("prepare text")
-        vectors = embed_task(store, prepared, choice.encoder)
-        progress.done("embed passages")
-        candidates = index_task(store, tonight, prepared, vectors, choice.encoder, settings)
-        progress.done("index and search candidates")
-        pairs = duplicates_task(store, tonight, candidates, choice.encoder, settings)
-        progress.done("verify duplicates")
-        update = threads_task(store, tonight, prepared, settings)
-        progress.done("find story threads")
-        run = RunInfo(
-            id=run_id,
-            name=flow_run.get_name(),
-            started_at=started,
-            finished_at=datetime.now(UTC).replace(tzinfo=None),
-            encoder=choice.encoder.name,
-            encoder_requested=choice.requested,
-            encoder_note=choice.fallback_reason,
-            vectors_embedded=vectors.embedded,
-            vectors_reused=vectors.reused,
-            inputs=list(paths),
-            store=store.display_url,
-            extra={"retention_days": settings.retention_days},
+    progress = _Progress()
+    with opened(home_dir, db or defaults.db, wait) as store:
+        night = Night(
+            store=store,
+            paths=list(paths),
+            run_id=run_id,
+            run_name=flow_run.get_name(),
+            started=started,
+            settings=NightSettings(retention_days=retention_days or defaults.retention_days),
+            encoder_spec=encoder or defaults.encoder,
+            device=device or defaults.device,
+            batch_size=batch_size or defaults.batch_size,
+            max_input_bytes=max_input_bytes or defaults.max_input_bytes,
+            outputs=[output] if output else report_folders(home_dir, started, run_id),
         )
-        report = build_night_report(run, store, tonight, prepared, pairs, update, read.skipped)
-        outputs = (
-            [output]
-            if output
-            else [str(home_dir / "reports" / _run_folder(started, run_id)), str(home_dir / "reports" / "latest")]
-        )
-        files = report_task(report, outputs)
-        store.finish_run(run_id, run.finished_at, report["run"])
-    progress.done("write reports")
-    for line in summary_lines(report):
+        for stage in STAGES:
+            STAGE_TASKS[stage.name](quote(night))
+            progress.done(stage.name)
+    assert night.report is not None
+    publish_artifacts(quote(night.report), night.files)
+    for line in summary_lines(night.report):
         print(line)
-    return {"report": report, "files": files}
-
-
-def _run_folder(started: datetime, run_id: str) -> str:
-    """A report folder name from the run's start and id; never anything read from the inputs."""
-    safe_id = re.sub(r"[^A-Za-z0-9-]", "", run_id)[:8] or "run"
-    return f"{started:%Y-%m-%dT%H%M%S}_{safe_id}"
+    return {"report": night.report, "files": night.files}
 
 
 def run_flow(

@@ -1,8 +1,7 @@
 """The run report as plain data: what `report.json` holds and the other formats show.
 
-Two builders give the same shape: `build_night_report` (a run against the store: the
-window's pairs and threads, and what changed tonight) and `build_report` (one batch in
-memory, as benchmarks and `analyse` use it, where everything is new tonight).
+Built from records alone (`ReportRecords`, loaded from the store by the run): this package
+never queries the database.
 """
 
 from __future__ import annotations
@@ -13,11 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from clustering.duplicates import DuplicatePair, PairKind, pair_evidence
-from clustering.nightly import Tonight
-from clustering.pipeline import Analysis
+from clustering.duplicates import DuplicatePair, PairKind
+from clustering.findings import Intake, StoredPair, StoredThread, ThreadUpdate
 from corpus.article import PreparedArticle, SkippedInput
-from corpus.store import Store, ThreadUpdate
 
 REPORT_VERSION = 2
 
@@ -39,76 +36,52 @@ class RunInfo:
     name: str | None = None
     """The Prefect flow run's name, as the Prefect UI shows it."""
     extra: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)
+    """Seconds each stage took, in stage order."""
+
+
+@dataclass(frozen=True)
+class Furniture:
+    """A paragraph marked as site furniture: its text and why."""
+
+    text: str
+    reason: str
+
+
+@dataclass
+class ReportRecords:
+    """What the report shows of the retention window."""
+
+    window: list[str]
+    """The window's article ids, in the store's order."""
+    facts: dict[str, dict[str, Any]]
+    """Article id -> title, source, dates, url, language, encoding."""
+    paragraph_counts: dict[str, int]
+    furniture: dict[str, list[Furniture]]
+    memberships: dict[str, str]
+    threads: list[StoredThread]
+    pairs: list[StoredPair]
 
 
 def build_report(
     run: RunInfo,
-    prepared: Sequence[PreparedArticle],
-    analysis: Analysis,
-    skipped: Sequence[SkippedInput],
-) -> dict[str, Any]:
-    """The report of one in-memory batch (see the README for the format)."""
-    thread_of = analysis.threading.thread_of()
-    texts = {a.article.id: a.article.text for a in prepared}
-    ids = [a.article.id for a in prepared]
-    threads = [
-        {
-            "id": t.id,
-            "label": t.label,
-            "articles": t.articles,
-            "first_published": _iso(t.first_published),
-            "last_published": _iso(t.last_published),
-            "new_articles": t.articles,
-        }
-        for t in analysis.threading.threads
-    ]
-    pairs = [pair_evidence(pair, texts) | {"new": True} for pair in analysis.duplicates]
-    tonight = {
-        "new_articles": ids,
-        "updated_articles": [],
-        "unchanged_articles": 0,
-        "new_duplicates": [_pair_line(p) for p in pairs],
-        "new_threads": [{"id": t["id"], "label": t["label"], "articles": t["articles"]} for t in threads],
-        "grown_threads": [],
-        "merges": [],
-        "splits": [],
-    }
-    articles = [_article_entry(a, thread_of.get(a.article.id)) for a in prepared]
-    counts = {
-        "articles_read": len(prepared),
-        "articles_new": len(prepared),
-        "articles_updated": 0,
-        "articles_unchanged": 0,
-        "articles_analysed": len(prepared),
-        "articles_in_window": len(prepared),
-        "passages": sum(len(a.passages) for a in prepared),
-        "quotes": sum(len(a.quotes) for a in prepared),
-    }
-    return _assemble(run, counts, articles, pairs, threads, analysis.threading.unthreaded, skipped, tonight)
-
-
-def build_night_report(
-    run: RunInfo,
-    store: Store,
-    tonight: Tonight,
+    records: ReportRecords,
+    intake: Intake,
     analysed: Sequence[PreparedArticle],
     found: Sequence[DuplicatePair],
     update: ThreadUpdate,
     skipped: Sequence[SkippedInput],
 ) -> dict[str, Any]:
-    """The report of a run against the store: the window's pairs and threads, tonight's news first."""
-    window = tonight.window
+    """The report of a run: the window's pairs and threads, tonight's news first (format in the README)."""
+    facts = records.facts
+    window = records.window
     in_window = set(window)
-    facts = store.article_facts(window, label_terms=False)
-    paragraph_counts = store.paragraph_counts(window)
-    furniture = store.furniture(window)
-    texts = {a.id: a.text for a in store.articles(furniture)}
-    memberships = store.memberships()
-    stored_threads = store.threads()
+    paragraph_counts = records.paragraph_counts
+    memberships = records.memberships
+    stored_threads = {t.id: t for t in records.threads}
     found_keys = {(p.article_a, p.article_b) for p in found}
     pairs = [
-        p.evidence | {"new": (p.article_a, p.article_b) in found_keys, "found_run": p.found_run}
-        for p in store.pairs_among(window)
+        p.evidence | {"new": (p.article_a, p.article_b) in found_keys, "found_run": p.found_run} for p in records.pairs
     ]
 
     def published(article: str) -> datetime:
@@ -139,9 +112,9 @@ def build_night_report(
     labels = {t.id: t.label for t in stored_threads.values()}
     events = update.events
     tonight_section = {
-        "new_articles": tonight.intake.new,
-        "updated_articles": tonight.intake.updated,
-        "unchanged_articles": len(tonight.intake.unchanged),
+        "new_articles": intake.new,
+        "updated_articles": intake.updated,
+        "unchanged_articles": len(intake.unchanged),
         "new_duplicates": [_pair_line(p) for p in pairs if p["new"]],
         "new_threads": [
             {"id": e.thread_id, "label": labels.get(e.thread_id, ""), "articles": e.related}
@@ -170,18 +143,16 @@ def build_night_report(
             "thread": memberships.get(article),
             "analysed_tonight": article in analysed_ids,
             "paragraphs": paragraph_counts.get(article, 0),
-            "furniture": [
-                {"text": texts[article][p.start : p.end], "reason": p.furniture} for p in furniture.get(article, [])
-            ],
+            "furniture": [{"text": f.text, "reason": f.reason} for f in records.furniture.get(article, [])],
         }
         for article in window
         if article in facts
     ]
     counts = {
-        "articles_read": len(tonight.intake.new) + len(tonight.intake.updated) + len(tonight.intake.unchanged),
-        "articles_new": len(tonight.intake.new),
-        "articles_updated": len(tonight.intake.updated),
-        "articles_unchanged": len(tonight.intake.unchanged),
+        "articles_read": len(intake.new) + len(intake.updated) + len(intake.unchanged),
+        "articles_new": len(intake.new),
+        "articles_updated": len(intake.updated),
+        "articles_unchanged": len(intake.unchanged),
         "articles_analysed": len(analysed),
         "articles_in_window": len(window),
         "passages": sum(len(a.passages) for a in analysed),
@@ -222,6 +193,7 @@ def _assemble(
             "threads": len(threads),
             "unthreaded": len(unthreaded),
             **run.extra,
+            "stages": run.stages,
         },
         "tonight": tonight,
         "articles": articles,
@@ -229,24 +201,6 @@ def _assemble(
         "threads": threads,
         "unthreaded": unthreaded,
         "skipped": [{"input": s.input, "reason": s.reason} for s in skipped],
-    }
-
-
-def _article_entry(prepared: PreparedArticle, thread: str | None) -> dict[str, Any]:
-    article = prepared.article
-    return {
-        "id": article.id,
-        "title": article.title,
-        "source": article.source,
-        "published_at": _iso(article.published_at),
-        "arrived_at": None,
-        "url": article.url,
-        "language": article.language,
-        "encoding": article.encoding,
-        "thread": thread,
-        "analysed_tonight": True,
-        "paragraphs": len(prepared.paragraphs),
-        "furniture": [{"text": p.text, "reason": p.boilerplate} for p in prepared.paragraphs if p.boilerplate],
     }
 
 

@@ -40,11 +40,12 @@ def seed_prepared():
 
 
 @pytest.fixture(scope="session")
-def seed_analysis(seed_prepared):
-    from clustering.pipeline import analyse
-    from embeddings.encoders import LexicalEncoder
+def seed_analysis():
+    """Every stage of a run on the seeds, against a temporary store (`tests.batch`)."""
+    from corpus.readers import read_articles
+    from tests.batch import analyse
 
-    return analyse(seed_prepared, LexicalEncoder())
+    return analyse(read_articles([SEEDS]).articles)
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +89,7 @@ def store(request, tmp_path):
     """An empty store: SQLite in a temporary home, and the same tests again on a real PostgreSQL."""
     from sqlalchemy import create_engine
 
-    from corpus.store import Store, metadata
+    from store import Store, metadata
 
     url = None
     if request.param == "postgresql":

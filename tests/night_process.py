@@ -10,10 +10,10 @@ import json
 import sys
 from datetime import datetime
 
-from clustering.nightly import run_night
 from corpus.readers import read_articles
-from corpus.store import Store, StoreBusy
 from embeddings.encoders import LexicalEncoder
+from night.run import run_night
+from store import Store, StoreBusy
 
 
 def main() -> int:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from bench.corpus import KINDS, generate
-from clustering.pipeline import analyse
-from corpus.prepare import prepare_articles
-from embeddings.encoders import LexicalEncoder
+from tests.batch import analyse
 from tests.conftest import SEEDS
 
 
@@ -26,8 +24,7 @@ def test_same_arguments_give_the_same_corpus() -> None:
 def test_planted_copies_are_found_and_little_else() -> None:
     corpus = generate(_texts(), 150, seed=1, copy_share=0.2)
     assert {kind for _, _, kind in corpus.truth} == set(KINDS)
-    prepared = prepare_articles(corpus.articles)
-    pairs = {frozenset(p.articles) for p in analyse(prepared, LexicalEncoder()).duplicates}
+    pairs = {frozenset(p.articles) for p in analyse(corpus.articles).pairs}
     truth = {frozenset((copy, original)) for copy, original, _ in corpus.truth}
     family = {copy: original for copy, original, _ in corpus.truth}
     recall = len(truth & pairs) / len(truth)

@@ -7,24 +7,23 @@ from dataclasses import replace
 from datetime import datetime
 
 from clustering.duplicates import DuplicateSettings, PairKind
-from clustering.pipeline import PipelineSettings, analyse
 from clustering.verify import ordered_region
 from corpus.article import Article
-from corpus.prepare import prepare_articles
-from embeddings.encoders import LexicalEncoder
+from night.settings import NightSettings
+from tests.batch import analyse, threads_of
 from tests.conftest import WIRE_PAIR
 
 
 def test_seeds_have_exactly_one_pair_the_two_versions_of_the_briefing(seed_analysis) -> None:
-    assert [pair.articles for pair in seed_analysis.duplicates] == [WIRE_PAIR]
-    pair = seed_analysis.duplicates[0]
+    assert [pair.articles for pair in seed_analysis.pairs] == [WIRE_PAIR]
+    pair = seed_analysis.pairs[0]
     assert pair.kind is PairKind.NEAR_DUPLICATE
     assert pair.score >= 0.5
     assert 0.0 < pair.containment_b <= pair.containment_a < 1.0
 
 
 def test_seed_pair_shares_the_jeffrey_and_wooster_statements(seed_analysis) -> None:
-    quotes = seed_analysis.duplicates[0].shared_quotes
+    quotes = seed_analysis.pairs[0].shared_quotes
     assert len(quotes) >= 3
     jeffrey = [q for q in quotes if "ربما من دولة ثالثة" in q.quote_a.text and "ربما من دولة ثالثة" in q.quote_b.text]
     assert len(jeffrey) == 1
@@ -37,16 +36,16 @@ def test_seed_pair_shares_the_jeffrey_and_wooster_statements(seed_analysis) -> N
 
 
 def test_furniture_shared_by_001_and_002_is_not_a_pair(seed_analysis) -> None:
-    pairs = {frozenset(pair.articles) for pair in seed_analysis.duplicates}
+    pairs = {frozenset(pair.articles) for pair in seed_analysis.pairs}
     assert frozenset({"001_e514437fa5ae4332", "002_e79f806f87b89604"}) not in pairs
 
 
 def test_seed_threads(seed_analysis) -> None:
-    thread_of = seed_analysis.threading.thread_of()
+    thread_of = threads_of(seed_analysis)
     assert thread_of[WIRE_PAIR[0]] == thread_of[WIRE_PAIR[1]]
     assert thread_of.get("003_d8e06b09afdf7b02") != thread_of[WIRE_PAIR[0]]
-    thread = next(t for t in seed_analysis.threading.threads if WIRE_PAIR[0] in t.articles)
-    assert "حفتر" in thread.label
+    thread = next(t for t in seed_analysis.report["threads"] if WIRE_PAIR[0] in t["articles"])
+    assert "حفتر" in thread["label"]
 
 
 PARAGRAPHS = [
@@ -70,7 +69,7 @@ def _article(article_id: str, paragraphs: list[str], day: int) -> Article:
 
 
 def _pairs(articles):
-    return {pair.articles: pair for pair in analyse(prepare_articles(articles), LexicalEncoder()).duplicates}
+    return {pair.articles: pair for pair in analyse(articles).pairs}
 
 
 def test_kinds_exact_near_and_partial_with_containment_and_first() -> None:
@@ -215,7 +214,6 @@ def test_words_shuffled_over_a_long_passage_still_make_a_pair() -> None:
     ]
     assert list(_pairs(articles)) == [("a", "b")]
     # no window-sized region is dense enough: the pair comes from all the candidate windows together
-    window_scale_only = replace(PipelineSettings().duplicates, scattered_windows=10**9)
-    prepared = prepare_articles(articles)
-    settings = replace(PipelineSettings(), duplicates=window_scale_only)
-    assert analyse(prepared, LexicalEncoder(), settings).duplicates == []
+    window_scale_only = replace(NightSettings().duplicates, scattered_windows=10**9)
+    settings = replace(NightSettings(), duplicates=window_scale_only)
+    assert analyse(articles, settings).pairs == []

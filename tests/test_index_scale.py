@@ -8,10 +8,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from clustering.duplicates import find_candidates, find_duplicates
-from clustering.pipeline import embed
 from corpus.prepare import prepare_articles
 from corpus.readers import read_articles
 from embeddings.encoders import LexicalEncoder
+from tests.batch import text_vectors
 from tests.conftest import SEEDS
 from tests.stream import article, vocabulary
 
@@ -32,13 +32,13 @@ def _corpus() -> list:
 def test_ivf_index_finds_the_same_verified_pairs_as_exact_search() -> None:
     encoder = LexicalEncoder()
     prepared = prepare_articles(_corpus())
-    vectors = embed(prepared, encoder)
+    passages, quotes = text_vectors(prepared, encoder)
     found = {}
     for name, limit in (("exact", 10**9), ("ivf", 50)):
-        candidates = find_candidates(prepared, vectors.passages, encoder.candidate_threshold, exact_limit=limit)
-        pairs = find_duplicates(prepared, vectors.passages, candidates, vectors.quotes, encoder.candidate_threshold)
+        candidates = find_candidates(prepared, passages, encoder.candidate_threshold, exact_limit=limit)
+        pairs = find_duplicates(prepared, passages, candidates, quotes, encoder.candidate_threshold)
         found[name] = {(p.article_a, p.article_b, p.kind) for p in pairs}
-    assert len(vectors.passages) > 50, "the IVF path must really be taken"
+    assert len(passages) > 50, "the IVF path must really be taken"
     planted = {a.article.id for a in prepared if a.article.id.startswith("copy-of-")}
     paired = {frozenset((a, b)) for a, b, _ in found["exact"]}
     assert {frozenset((c, c.removeprefix("copy-of-"))) for c in planted} <= paired, "every planted copy is found"
@@ -46,8 +46,9 @@ def test_ivf_index_finds_the_same_verified_pairs_as_exact_search() -> None:
 
 
 def test_nightly_run_on_an_ivf_index_file_finds_the_same_pairs_as_on_an_exact_one(tmp_path) -> None:
-    from clustering.nightly import NightSettings, run_night
-    from corpus.store import Store
+    from night.run import run_night
+    from night.settings import NightSettings
+    from store import Store
 
     found = {}
     for name, limit in (("exact", 10**9), ("ivf", 50)):

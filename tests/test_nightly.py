@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clustering.nightly import NightResult, NightSettings, index_path, run_night
-from clustering.pipeline import PipelineSettings
 from clustering.threads import ThreadSettings
 from corpus.article import Article
 from corpus.readers import read_articles
-from corpus.store import Store
 from embeddings.encoders import LexicalEncoder
-from reports.report import RunInfo, build_night_report
+from night.run import run_night
+from night.settings import NightSettings
+from night.stages import Night
+from night.steps import index_path
+from store import Store
 from tests.conftest import SEEDS, WIRE_PAIR
 from tests.stream import article, night, vocabulary
 
@@ -30,11 +31,10 @@ def _seeds() -> list[Article]:
     return read_articles([SEEDS]).articles
 
 
-def _night(store: Store, articles: list[Article], run_id: str, now: datetime = NOW) -> tuple[NightResult, dict]:
+def _night(store: Store, articles: list[Article], run_id: str, now: datetime = NOW) -> tuple[Night, dict]:
     result = run_night(store, articles, ENCODER, run_id, now)
-    info = RunInfo(run_id, now, now, ENCODER.name, "lexical", None, result.vectors.embedded, ["test"])
-    report = build_night_report(info, store, result.tonight, result.prepared, result.pairs, result.threads, [])
-    return result, report
+    assert result.report is not None
+    return result, result.report
 
 
 def _findings(report: dict) -> tuple[list, list]:
@@ -158,14 +158,14 @@ def test_a_small_night_reclusters_only_around_its_articles(store: Store, caplog:
     first = [
         article(f"s{s}-{i}", words, night(start, 0), next(seed)) for s, words in enumerate(stories) for i in range(5)
     ]
-    settings = NightSettings(pipeline=PipelineSettings(threads=ThreadSettings(scope_neighbours=3)))
+    settings = NightSettings(threads=ThreadSettings(scope_neighbours=3))
     run_night(store, first, LexicalEncoder(), "run-0", night(start, 0) + timedelta(hours=6), settings)
     before = store.memberships()
     story_thread = before["s0-0"]
     assert {before[f"s0-{i}"] for i in range(5)} == {story_thread}
 
     late = [article(f"s0-{i}", stories[0], night(start, 1), next(seed)) for i in range(5, 7)]
-    with caplog.at_level(logging.INFO, logger="clustering.nightly"):
+    with caplog.at_level(logging.INFO, logger="night.steps"):
         result = run_night(store, late, LexicalEncoder(), "run-1", night(start, 1) + timedelta(hours=6), settings)
     # the story's five earlier articles and tonight's two: the other seven stories are not re-clustered
     assert "re-clustering 7 of the window's 42 articles" in caplog.text
@@ -180,7 +180,7 @@ def test_a_small_night_reclusters_only_around_its_articles(store: Store, caplog:
 def test_embedding_in_small_steps_encodes_each_text_once_and_gives_the_same_vectors(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from clustering import nightly
+    from night import steps as nightly
 
     articles = read_articles([SEEDS]).articles
     copies = [replace(a, id=f"copy-{a.id}") for a in articles]  # every text twice
@@ -197,8 +197,8 @@ def test_embedding_in_small_steps_encodes_each_text_once_and_gives_the_same_vect
 def test_a_full_embed_step_is_large_enough_for_the_encoders_worker_processes() -> None:
     # the nightly embed stage hands the encoder EMBED_BATCH texts at a time; below the lexical
     # encoder's parallel threshold every step of a large night would be hashed on one core
-    from clustering import nightly
     from embeddings import encoders
+    from night import steps as nightly
 
     assert nightly.EMBED_BATCH >= encoders.PARALLEL_MIN_TEXTS, (
         f"EMBED_BATCH={nightly.EMBED_BATCH} < PARALLEL_MIN_TEXTS={encoders.PARALLEL_MIN_TEXTS}"

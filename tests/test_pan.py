@@ -7,12 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clustering.pipeline import analyse
 from corpus.pan import read_pan_annotations
-from corpus.prepare import prepare_articles
 from corpus.readers import read_articles
-from embeddings.encoders import LexicalEncoder
 from embeddings.index import candidate_pairs
+from tests.batch import analyse
 
 SOURCE = (
     "تأسست الجمعية الوطنية لحماية البيئة في مطلع الثمانينيات على يد مجموعة من العلماء والناشطين. "
@@ -62,8 +60,7 @@ def test_pan_annotations_point_at_the_reused_text(pan_corpus: Path) -> None:
 
 
 def test_reuse_inside_a_long_paragraph_is_found_with_its_span(pan_corpus: Path) -> None:
-    prepared = prepare_articles(read_articles([pan_corpus]).articles)
-    pairs = {pair.articles: pair for pair in analyse(prepared, LexicalEncoder()).duplicates}
+    pairs = {pair.articles: pair for pair in analyse(read_articles([pan_corpus]).articles).pairs}
     pair = pairs[("source-document00001", "suspicious-document0001")]
     (passage,) = read_pan_annotations(pan_corpus)
     covered = set()

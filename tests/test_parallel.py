@@ -10,15 +10,11 @@ import pytest
 
 from clustering import duplicates
 from clustering.duplicates import find_candidates, find_duplicates
-from clustering.pipeline import embed
 from clustering.story import term_hashes
 from clustering.threads import (
-    ThreadSettings,
     all_label_terms,
     all_label_terms_hashed,
     label_terms,
-    story_vectors,
-    title_terms,
 )
 from clustering.verify import PassageTerms
 from corpus import parallel
@@ -26,6 +22,7 @@ from corpus.parallel import WORKERS_ENV, default_workers, map_chunks
 from corpus.prepare import CHUNK, prepare_articles
 from embeddings import encoders
 from embeddings.encoders import LexicalEncoder
+from tests.batch import text_vectors
 
 
 @pytest.fixture(autouse=True)
@@ -72,11 +69,11 @@ def test_tokenising_in_worker_processes_gives_the_same_terms(many_articles) -> N
 
 def test_verifying_in_worker_processes_gives_the_same_pairs(many_articles) -> None:
     prepared = prepare_articles(many_articles, workers=1)
-    embeddings = embed(prepared, LexicalEncoder(workers=1))
-    candidates = find_candidates(prepared, embeddings.passages, LexicalEncoder().candidate_threshold)
+    passages, _ = text_vectors(prepared, LexicalEncoder(workers=1))
+    candidates = find_candidates(prepared, passages, LexicalEncoder().candidate_threshold)
     assert len(candidates) > 2 * duplicates.VERIFY_CHUNK
-    alone = find_duplicates(prepared, embeddings.passages, candidates, workers=1)
-    shared = find_duplicates(prepared, embeddings.passages, candidates, workers=2)
+    alone = find_duplicates(prepared, passages, candidates, workers=1)
+    shared = find_duplicates(prepared, passages, candidates, workers=2)
     assert alone and shared == alone
 
 
@@ -88,27 +85,6 @@ def test_label_terms_from_worker_processes_are_the_same(many_articles) -> None:
     # the story vectors' term hashes from a worker are the ones this process computes
     _, hashes = all_label_terms_hashed(prepared, workers=2)
     assert all(np.array_equal(found, term_hashes(terms)) for found, terms in zip(hashes, expected, strict=True))
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_verification_tokenises_once_and_leaves_the_thread_stage_the_same_label_terms(many_articles, workers) -> None:
-    prepared = prepare_articles(many_articles, workers=1)
-    expected = [label_terms(article) for article in prepared]
-    assert all(article.label_terms is None for article in prepared)
-    PassageTerms(prepared, 2, workers=workers)
-    assert all(article.label_terms is None for article in prepared)  # a night keeps none in memory
-    PassageTerms(prepared, 2, workers=workers, keep_label_terms=True)
-    assert [article.label_terms.terms() for article in prepared if article.label_terms] == expected
-    assert [article.label_terms.title.split() for article in prepared if article.label_terms] == [
-        title_terms(article) for article in prepared
-    ]
-    # the thread stage takes them as they are: same terms, same hashes as tokenising again
-    terms, hashes = all_label_terms_hashed(prepared, workers=1)
-    assert terms == expected and any(expected)
-    assert all(np.array_equal(found, term_hashes(t)) for found, t in zip(hashes, expected, strict=True))
-    settings = ThreadSettings()
-    fresh = prepare_articles(many_articles, workers=1)
-    assert np.array_equal(story_vectors(prepared, settings), story_vectors(fresh, settings))
 
 
 def test_encoding_in_worker_processes_gives_the_same_vectors(seed_prepared) -> None:

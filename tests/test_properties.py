@@ -6,7 +6,6 @@ import json
 import re
 import tempfile
 from dataclasses import replace
-from datetime import datetime
 from html.parser import HTMLParser
 from itertools import pairwise
 from pathlib import Path
@@ -15,16 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clustering.duplicates import PassageMatch, _merge_overlapping
-from clustering.pipeline import analyse
 from clustering.verify import dense_region, ordered_region, tokenise_chunk
 from corpus.article import Article, Passage
-from corpus.prepare import prepare_article, prepare_articles
+from corpus.prepare import prepare_article
 from corpus.readers import read_articles
 from corpus.segment import WindowSettings, window_spans
 from corpus.text import fold, term_positions
-from embeddings.encoders import LexicalEncoder
 from reports.render import to_html, to_json, to_markdown
-from reports.report import RunInfo, build_report
+from tests.batch import analyse
 
 ARABIC = st.characters(min_codepoint=0x0600, max_codepoint=0x06FF)
 TEXT = st.text(
@@ -112,12 +109,11 @@ def test_any_text_round_trips_through_json_and_is_only_text_in_html(
         Article(id=f"x{title[:10]}", title=title, text=f"{shared}\n{body}", source=source, url=url),
         Article(id="plain", title="خبر", text=f"{shared}\nنهاية"),
     ]
-    prepared = prepare_articles(articles)
-    moment = datetime(2026, 11, 23)
-    info = RunInfo("run", moment, moment, "lexical", "lexical", None, 0, [])
-    report = build_report(info, prepared, analyse(prepared, LexicalEncoder()), [])
+    report = analyse(articles).report
+    assert report is not None
     assert json.loads(to_json(report)) == json.loads(json.dumps(report))
-    assert json.loads(to_json(report))["articles"][0]["title"] == title
+    titles = {a["id"]: a["title"] for a in json.loads(to_json(report))["articles"]}
+    assert titles[articles[0].id] == title
     parser = _Tags()
     parser.feed(to_html(report))
     assert parser.tags <= OUR_TAGS, f"input text became markup: {parser.tags - OUR_TAGS}"

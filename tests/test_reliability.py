@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from clustering.nightly import FAULT_ENV, index_path, run_night
 from corpus.readers import read_articles
-from corpus.store import Store
 from embeddings.encoders import LexicalEncoder
+from night.run import run_night
+from night.steps import FAULT_ENV, index_path
+from store import Store
 from tests.conftest import ROOT, SEEDS, WIRE_PAIR
 from tests.stream import article, vocabulary
 
@@ -164,7 +165,7 @@ def test_flow_killed_mid_run_is_completed_by_the_next_command(tmp_path: Path) ->
 
 
 def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> None:
-    opener = "import sys; from corpus.store import Store; Store.open(sys.argv[1]).close()"
+    opener = "import sys; from store import Store; Store.open(sys.argv[1]).close()"
     openers = [
         subprocess.Popen([sys.executable, "-c", opener, str(tmp_path)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
         for _ in range(6)

@@ -3,37 +3,31 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import shutil
 from pathlib import Path
 
 import pytest
 
-from clustering.pipeline import analyse
-from corpus.article import Article, SkippedInput
-from corpus.prepare import prepare_articles
-from embeddings.encoders import LexicalEncoder
+from corpus.article import Article
 from reports.render import md, to_html, to_json, to_markdown, write_reports
-from reports.report import RunInfo, build_report
+from tests.batch import analyse, analyse_paths
 from tests.browser import dump_dom, probe
-from tests.conftest import WIRE_PAIR
+from tests.conftest import SEEDS, WIRE_PAIR
 
 PAYLOAD = "<script>document.title='PWNED'</script><img src=x onerror=\"document.title='PWNED'\">"
 SHARED = "أعلنت الحكومة اليوم عن خطة جديدة لدعم المزارعين في المناطق الجنوبية وتوفير المياه للقرى البعيدة"
 
 
-def _run_info() -> RunInfo:
-    moment = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-    return RunInfo("run-1", moment, moment, "lexical-test", "lexical", None, 0, ["seeds"])
-
-
-def _report(articles, skipped=()):
-    prepared = prepare_articles(articles)
-    return build_report(_run_info(), prepared, analyse(prepared, LexicalEncoder()), list(skipped))
+def _report(articles):
+    return analyse(articles).report
 
 
 @pytest.fixture(scope="module")
-def seed_report(seed_prepared, seed_analysis):
-    return build_report(_run_info(), seed_prepared, seed_analysis, [SkippedInput("seeds/bad.txt", "empty text")])
+def seed_report(tmp_path_factory):
+    inbox = tmp_path_factory.mktemp("inbox")
+    shutil.copytree(SEEDS, inbox / "seeds")
+    (inbox / "seeds" / "bad.txt").write_text("", encoding="utf-8")
+    return analyse_paths([inbox / "seeds"]).report
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +53,8 @@ def test_report_json_has_the_documented_fields(seed_report) -> None:
     assert pair["articles"] == list(WIRE_PAIR)
     assert {"kind", "score", "containment", "matches", "shared_quotes"} <= set(pair)
     assert set(pair["containment"]) == set(WIRE_PAIR)
-    assert report["skipped"] == [{"input": "seeds/bad.txt", "reason": "empty text"}]
+    ((skipped),) = report["skipped"]
+    assert skipped["input"].endswith("seeds/bad.txt") and skipped["reason"].startswith("empty text")
     thread_of = {a["id"]: a["thread"] for a in report["articles"]}
     thread = next(t for t in report["threads"] if WIRE_PAIR[0] in t["articles"])
     assert thread_of[WIRE_PAIR[0]] == thread_of[WIRE_PAIR[1]] == thread["id"]
@@ -131,7 +126,7 @@ def test_arabic_renders_right_to_left_in_chromium(seed_report, tmp_path: Path, c
 def test_script_in_article_text_is_shown_not_run(hostile_report, tmp_path: Path, chromium: str) -> None:
     page = write_reports(hostile_report, tmp_path)["report.html"]
     dom = dump_dom(chromium, page.resolve().as_uri())
-    assert "<title>storythreads report run-1</title>" in dom, "a payload that ran would have changed the title"
+    assert "<title>storythreads report batch</title>" in dom, "a payload that ran would have changed the title"
     found = probe(
         chromium,
         page,
@@ -144,7 +139,7 @@ def test_script_in_article_text_is_shown_not_run(hostile_report, tmp_path: Path,
         };""",
     )
     assert found == {
-        "title": "storythreads report run-1",
+        "title": "storythreads report batch",
         "scripts": 0,
         "images": 0,
         "javascriptLinks": 0,

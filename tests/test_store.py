@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import update
 
 from corpus.article import Article
-from corpus.store import Store, StoredPair, compact, vectors_table
+from store import Store, StoredPair, compact
+from store.schema import vectors_table
 
 NOW = datetime(2026, 11, 23, 2, 0)
 
@@ -73,9 +74,10 @@ def test_home_that_is_a_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_paragraph_counts_and_furniture_match_the_prepared_seeds(store: Store) -> None:
-    from clustering.nightly import NightSettings, prepare_stored, take_in
     from corpus.readers import read_articles
     from embeddings.encoders import LexicalEncoder
+    from night.settings import NightSettings
+    from night.steps import prepare_stored, take_in
     from tests.conftest import SEEDS
 
     articles = read_articles([SEEDS]).articles

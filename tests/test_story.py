@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from clustering.story import StoryVectoriser, TermStatistics, term_hashes
-from corpus.store import Store
+from store import Store
 
 
 def _corpus() -> list[list[str]]:

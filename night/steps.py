@@ -1,4 +1,4 @@
-"""The nightly run against the store, as plain stage functions.
+"""The steps of a night against the store: each loads what it needs, calls the algorithms, saves.
 
 Tonight's articles are taken into the store; those that are new, changed, or were never
 compared with tonight's encoder ("fresh") are prepared and embedded (each distinct text
@@ -6,7 +6,7 @@ once per encoder, ever); the persistent FAISS indexes find the stored articles i
 retention window that share passages or quotes with them; duplicates are verified between
 the fresh articles and those; then the whole window is re-clustered and the groups are
 mapped onto the stored threads so ids stay stable. With an empty store this is exactly
-the batch pipeline of `clustering.pipeline`.
+a one-off batch (a benchmark, `compare`): the same steps against a temporary store.
 """
 
 from __future__ import annotations
@@ -18,23 +18,23 @@ import re
 import signal
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 
 from clustering.continuity import Continuity, carry_threads
 from clustering.duplicates import DuplicatePair, find_duplicates, pair_evidence
-from clustering.pipeline import PipelineSettings
 from clustering.story import TermStatistics, term_hashes
 from clustering.threads import ThreadSettings, group_articles, label_terms, thread_label, title_terms
 from corpus.article import Article, PreparedArticle
 from corpus.boilerplate import RepeatedLines
 from corpus.parallel import shutdown_workers
 from corpus.prepare import prepare_articles_then
-from corpus.store import Intake, ParagraphRow, Store, StoredPair, ThreadEvent, ThreadUpdate, compact, content_hash
 from embeddings.encoders import Encoder
 from embeddings.index import EXACT_LIMIT, CandidatePairs, Hits, PassageIndex, StoredIndex
+from night.settings import NightSettings
+from store import Intake, ParagraphRow, Store, StoredPair, ThreadEvent, ThreadUpdate, compact, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -55,23 +55,6 @@ EMBED_BATCH = 60_000
 """Texts encoded and cached per step of the embed stage: bounds the memory of one step (about 100 MB
 of text and vectors). Above the lexical encoder's `PARALLEL_MIN_TEXTS`, so a large night's steps are
 hashed in the worker processes; at 20,000 every step stayed in the run's process, on one core."""
-
-
-@dataclass(frozen=True)
-class NightSettings:
-    """Settings of a nightly run; the defaults are what `storythreads run` uses."""
-
-    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
-    retention_days: float = 30.0
-    """Articles published or arrived within this many days before the run are compared and clustered."""
-    continue_similarity: float = 0.8
-    """A new group with no members of an old thread continues it when their centroids are this similar."""
-    exact_limit: int = EXACT_LIMIT
-    """Index files hold up to this many vectors for exact search; beyond, an inverted-file index."""
-
-    def __post_init__(self) -> None:
-        if self.retention_days <= 0:
-            raise ValueError(f"retention_days must be positive, got {self.retention_days}")
 
 
 @dataclass
@@ -132,14 +115,14 @@ def prepare_stored(store: Store, ids: Sequence[str], settings: NightSettings, sa
     for source, counts in store.line_counts({a.source for a in articles}, exclude).items():
         repeated.add_counts(source, counts)
     if save:
-        described = prepare_articles_then(articles, _described, settings.pipeline.prepare, repeated)
+        described = prepare_articles_then(articles, _described, settings.prepare, repeated)
         store.save_paragraphs(
             {p.article.id: rows for p, rows, _ in described},
             {p.article.id: terms for p, _, terms in described},
         )
         return [p for p, _, _ in described]
     # already counted in the store: prepared without adding their lines again
-    return prepare_articles_then(articles, None, settings.pipeline.prepare, repeated, count_lines=False)
+    return prepare_articles_then(articles, None, settings.prepare, repeated, count_lines=False)
 
 
 def _texts(article: PreparedArticle, kind: str) -> list[str]:
@@ -318,7 +301,7 @@ def verify_fresh(
         None,
         candidates.passages,
         quote_candidates=candidates.quotes,
-        settings=settings.pipeline.duplicates,
+        settings=settings.duplicates,
     )
     # the rest of the night runs in this process: the workers' memory goes back before clustering,
     # the night's largest stage (a later step that wants workers starts new ones)
@@ -354,7 +337,7 @@ def thread_window(
     settings: NightSettings,
 ) -> ThreadUpdate:
     """Re-cluster the window, keep previous thread ids (see `clustering.continuity`) and store the result."""
-    thread_settings = settings.pipeline.threads
+    thread_settings = settings.threads
     vectoriser = thread_settings.vectoriser()
     stored = _save_story_vectors(store, prepared, thread_settings)
     stored.update(store.article_vectors(vectoriser.name, [a for a in tonight.window if a not in stored]))
@@ -570,51 +553,6 @@ def _paragraph_rows(prepared: PreparedArticle) -> list[ParagraphRow]:
     ]
 
 
-def _stack(first: np.ndarray, second: np.ndarray | None) -> np.ndarray:
-    return first if second is None or not len(second) else np.concatenate([first, second])
-
-
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
-
-
-@dataclass
-class NightResult:
-    """Everything one nightly run produced, for callers that run the stages without Prefect."""
-
-    tonight: Tonight
-    prepared: list[PreparedArticle]
-    vectors: Vectors
-    pairs: list[DuplicatePair]
-    threads: ThreadUpdate
-
-
-def run_night(
-    store: Store,
-    articles: Sequence[Article],
-    encoder: Encoder,
-    run_id: str,
-    now: datetime,
-    settings: NightSettings | None = None,
-    lock_wait_seconds: float = 0.0,
-) -> NightResult:
-    """All nightly stages in order, under the store's run lock (the flow runs the same functions as tasks)."""
-    settings = settings or NightSettings()
-    with store.run_lock(lock_wait_seconds):
-        tonight = take_in(store, articles, run_id, now, encoder, settings)
-        checkpoint("take in articles")
-        prepared = prepare_stored(store, tonight.fresh, settings, save=True)
-        checkpoint("prepare text")
-        vectors = embed_stored(store, prepared, encoder)
-        checkpoint("embed passages")
-        indexes = update_indexes(store, encoder, settings)
-        found = search_window(store, tonight, vectors, encoder, indexes)
-        candidates = gather_candidates(store, prepared, vectors, found, encoder, settings)
-        checkpoint("index and search candidates")
-        pairs = verify_fresh(store, tonight, candidates, encoder, settings)
-        checkpoint("verify duplicates")
-        threads = thread_window(store, tonight, prepared, settings)
-        checkpoint("find story threads")
-        store.finish_run(run_id, now, {"fresh": len(tonight.fresh), "pairs": len(pairs)})
-    return NightResult(tonight, prepared, vectors, pairs, threads)

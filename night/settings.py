@@ -1,13 +1,38 @@
-"""User settings, from the command line or `STORYTHREADS_*` environment variables."""
+"""Settings: the user's (`StorythreadsSettings`, from the command line or `STORYTHREADS_*` variables) and
+every stage's (`NightSettings`); the defaults are what `storythreads run` uses."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clustering.duplicates import DuplicateSettings
+from clustering.threads import ThreadSettings
+from corpus.prepare import PrepareSettings
 from corpus.readers import DEFAULT_MAX_BYTES
+from embeddings.index import EXACT_LIMIT
+
+
+@dataclass(frozen=True)
+class NightSettings:
+    """Settings of a nightly run; the defaults are what `storythreads run` uses."""
+
+    prepare: PrepareSettings = field(default_factory=PrepareSettings)
+    duplicates: DuplicateSettings = field(default_factory=DuplicateSettings)
+    threads: ThreadSettings = field(default_factory=ThreadSettings)
+    retention_days: float = 30.0
+    """Articles published or arrived within this many days before the run are compared and clustered."""
+    continue_similarity: float = 0.8
+    """A new group with no members of an old thread continues it when their centroids are this similar."""
+    exact_limit: int = EXACT_LIMIT
+    """Index files hold up to this many vectors for exact search; beyond, an inverted-file index."""
+
+    def __post_init__(self) -> None:
+        if self.retention_days <= 0:
+            raise ValueError(f"retention_days must be positive, got {self.retention_days}")
 
 
 class StorythreadsSettings(BaseSettings):

@@ -1,0 +1,50 @@
+"""Two articles compared by the run's own stages, against a temporary store."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from clustering.duplicates import DuplicatePair
+from corpus.article import Article, PreparedArticle
+from night.run import opened, run_stages
+from night.settings import NightSettings
+from night.stages import Night
+
+
+@dataclass
+class Comparison:
+    """The evidence between two articles: their pair (None when nothing is shared) and story similarity."""
+
+    first: PreparedArticle
+    second: PreparedArticle
+    pair: DuplicatePair | None
+    story_similarity: float
+    """Cosine of the two articles' story vectors (the vectors the thread stage clusters; IDF from the two)."""
+
+
+def compare_articles(
+    first: Article, second: Article, encoder: str = "lexical", settings: NightSettings | None = None
+) -> Comparison:
+    """Run every stage on `first` and `second` alone, in a temporary store, and return what they share."""
+    if first.id == second.id:
+        raise ValueError(f"compare needs two different articles, got the id {first.id!r} twice")
+    settings = settings or NightSettings()
+    with tempfile.TemporaryDirectory(prefix="storythreads-compare-") as home, opened(home) as store:
+        night = Night(
+            store=store,
+            paths=[],
+            run_id="compare",
+            started=datetime.now(UTC).replace(tzinfo=None),
+            settings=settings,
+            encoder_spec=encoder,
+            articles=[first, second],
+        )
+        run_stages(night)
+        by_id = {p.article.id: p for p in night.prepared}
+        vectors = store.article_vectors(settings.threads.vectoriser().name, [first.id, second.id])
+        similarity = float(np.asarray(vectors[first.id], np.float32) @ np.asarray(vectors[second.id], np.float32))
+        return Comparison(by_id[first.id], by_id[second.id], night.pairs[0] if night.pairs else None, similarity)

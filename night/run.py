@@ -1,0 +1,76 @@
+"""Runs the stages of `night.stages` in order in this process, timing each: the run without Prefect.
+
+The Prefect flow runs the very same `run_stage` for each stage, inside a task.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from corpus.article import Article
+from embeddings.choose import EncoderChoice
+from embeddings.encoders import Encoder
+from night.settings import NightSettings
+from night.stages import STAGES, Night, Stage
+from night.steps import checkpoint
+from store import Store
+
+log = logging.getLogger(__name__)
+
+StageListener = Callable[[str], None]
+
+
+def run_stage(night: Night, stage: Stage) -> None:
+    """Run one stage, record its seconds in `night.seconds` and the log, then pass its crash-test checkpoint."""
+    night.stage_started = time.perf_counter()
+    stage.run(night)
+    seconds = time.perf_counter() - night.stage_started
+    night.seconds[stage.name] = round(seconds, 3)
+    log.info("stage %s: %.2f s", stage.name, seconds)
+    checkpoint(stage.name)
+
+
+def run_stages(night: Night, on_stage_done: StageListener | None = None) -> Night:
+    """Every stage in order."""
+    for stage in STAGES:
+        run_stage(night, stage)
+        if on_stage_done is not None:
+            on_stage_done(stage.name)
+    return night
+
+
+@contextmanager
+def opened(home: str | Path, db: str | None = None, lock_wait_seconds: float = 0.0) -> Iterator[Store]:
+    """The store in `home` (or at `db`), held under its run lock for the whole run."""
+    with Store.open(home, db) as store, store.run_lock(lock_wait_seconds):
+        yield store
+
+
+def run_night(
+    store: Store,
+    articles: Sequence[Article],
+    encoder: Encoder,
+    run_id: str,
+    now: datetime,
+    settings: NightSettings | None = None,
+    lock_wait_seconds: float = 0.0,
+    outputs: Sequence[str | Path] = (),
+) -> Night:
+    """All stages on `articles` (already read) with `encoder` (already loaded), under the store's run lock."""
+    night = Night(
+        store=store,
+        paths=[],
+        run_id=run_id,
+        started=now,
+        settings=settings or NightSettings(),
+        articles=list(articles),
+        choice=EncoderChoice(encoder, encoder.name, None),
+        outputs=[str(o) for o in outputs],
+    )
+    with store.run_lock(lock_wait_seconds):
+        return run_stages(night)

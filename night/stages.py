@@ -1,0 +1,210 @@
+"""The stages of a storythreads run, in order: the one place that order is written.
+
+`night.run` runs them in this process; `flows/` runs each as a Prefect task; `storythreads
+compare` and the benchmarks run them against a temporary store. Each stage is a plain function
+of the run's `Night`: it reads what earlier stages left there (or loads it from the store),
+calls the algorithms, saves what it found and leaves its result for the next stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from clustering.duplicates import DuplicatePair
+from clustering.findings import ThreadUpdate
+from corpus.article import PreparedArticle, ReadResult
+from corpus.readers import read_articles
+from embeddings.choose import EncoderChoice, choose_encoder
+from embeddings.encoders import Encoder
+from night import steps
+from night.report import load_report_records
+from night.settings import NightSettings
+from reports.render import write_reports
+from reports.report import RunInfo, build_report
+from store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Night:
+    """One run: what it was asked to do, the store it works against, and what each stage left."""
+
+    store: Store
+    paths: list[str]
+    run_id: str
+    started: datetime
+    settings: NightSettings = field(default_factory=NightSettings)
+    encoder_spec: str = "auto"
+    device: str | None = None
+    batch_size: int = 64
+    max_input_bytes: int | None = None
+    outputs: list[str] = field(default_factory=list)
+    """Folders the reports are written to (none: no report files)."""
+    run_name: str | None = None
+    articles: list | None = None
+    """Articles handed over in memory instead of read from `paths` (tests, `compare`)."""
+
+    read: ReadResult | None = None
+    choice: EncoderChoice | None = None
+    tonight: steps.Tonight | None = None
+    prepared: list[PreparedArticle] = field(default_factory=list)
+    vectors: steps.Vectors | None = None
+    candidates: steps.Candidates | None = None
+    pairs: list[DuplicatePair] = field(default_factory=list)
+    threads: ThreadUpdate | None = None
+    report: dict[str, Any] | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    stage_started: float = 0.0
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Seconds each stage took, in stage order (the report's `run.stages`)."""
+
+    @property
+    def encoder(self) -> Encoder:
+        if self.choice is None:
+            raise RuntimeError("the encoder is chosen by the 'choose encoder' stage, which has not run")
+        return self.choice.encoder
+
+
+def read(night: Night) -> None:
+    """Read every input; bad ones are listed as skipped."""
+    if night.articles is not None:
+        night.read = ReadResult(list(night.articles), [])
+        night.articles = None
+    elif night.max_input_bytes is None:
+        night.read = read_articles(night.paths)
+    else:
+        night.read = read_articles(night.paths, night.max_input_bytes)
+
+
+def choose(night: Night) -> None:
+    """Load the encoder asked for (`auto` falls back to lexical, with the reason)."""
+    if night.choice is not None:  # handed over already loaded (tests, benchmarks of one encoder object)
+        return
+    night.choice = choose_encoder(night.encoder_spec, device=night.device, batch_size=night.batch_size)
+    if night.choice.fallback_reason:
+        log.warning(
+            "encoder %r fell back to %s: %s",
+            night.choice.requested,
+            night.choice.encoder.name,
+            night.choice.fallback_reason,
+        )
+
+
+def take_in(night: Night) -> None:
+    """Store new and changed articles; work out the window and what to analyse."""
+    assert night.read is not None
+    night.tonight = steps.take_in(
+        night.store, night.read.articles, night.run_id, night.started, night.encoder, night.settings
+    )
+    night.read.articles.clear()  # stored now, and read back as needed: no second copy of every text in memory
+
+
+def prepare(night: Night) -> None:
+    """Paragraphs, furniture, passages and quotes of the articles to analyse."""
+    assert night.tonight is not None
+    night.prepared = steps.prepare_stored(night.store, night.tonight.fresh, night.settings, save=True)
+
+
+def embed(night: Night) -> None:
+    """Vectors for passages, quotes and titles; only texts never embedded before are encoded."""
+    night.vectors = steps.embed_stored(night.store, night.prepared, night.encoder)
+    log.info("embedded %d texts, %d reused from the store", night.vectors.embedded, night.vectors.reused)
+
+
+def search(night: Night) -> None:
+    """Add new vectors to the index files; find stored window articles near tonight's and candidate pairs."""
+    assert night.tonight is not None and night.vectors is not None
+    indexes = steps.update_indexes(night.store, night.encoder, night.settings)
+    found = steps.search_window(night.store, night.tonight, night.vectors, night.encoder, indexes)
+    night.candidates = steps.gather_candidates(
+        night.store, night.prepared, night.vectors, found, night.encoder, night.settings
+    )
+
+
+def verify(night: Night) -> None:
+    """Verified duplicate pairs with evidence between tonight's articles and the window; stored."""
+    assert night.tonight is not None and night.candidates is not None
+    night.pairs = steps.verify_fresh(night.store, night.tonight, night.candidates, night.encoder, night.settings)
+    night.candidates = None  # the other articles' prepared texts are not needed any more
+
+
+def thread(night: Night) -> None:
+    """Re-cluster around tonight's articles and carry thread ids over from the stored threads."""
+    assert night.tonight is not None
+    night.threads = steps.thread_window(night.store, night.tonight, night.prepared, night.settings)
+
+
+def report(night: Night) -> None:
+    """Build the report from the stored findings, write it, and record the run as completed."""
+    assert night.tonight is not None and night.read is not None and night.vectors is not None
+    assert night.threads is not None
+    finished = _now()
+    info = RunInfo(
+        id=night.run_id,
+        name=night.run_name,
+        started_at=night.started,
+        finished_at=finished,
+        encoder=night.encoder.name,
+        encoder_requested=night.choice.requested if night.choice else night.encoder_spec,
+        encoder_note=night.choice.fallback_reason if night.choice else None,
+        vectors_embedded=night.vectors.embedded,
+        vectors_reused=night.vectors.reused,
+        inputs=list(night.paths),
+        store=night.store.display_url,
+        extra={"retention_days": night.settings.retention_days},
+        stages=dict(night.seconds),
+    )
+    records = load_report_records(night.store, night.tonight.window)
+    night.report = build_report(
+        info, records, night.tonight.intake, night.prepared, night.pairs, night.threads, night.read.skipped
+    )
+    # this stage's own time, up to writing the files, so that report.json carries every stage
+    night.report["run"]["stages"]["write reports"] = round(time.perf_counter() - night.stage_started, 3)
+    for output in night.outputs:
+        night.files = {name: str(path) for name, path in write_reports(night.report, output).items()}
+    night.store.finish_run(night.run_id, finished, night.report["run"])
+
+
+def _now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A named step of the run."""
+
+    name: str
+    run: Callable[[Night], None]
+    retries: int = 0
+    """How often the orchestrator may run it again after a failure (stages that only read are safe to retry)."""
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("read articles", read, retries=2),
+    Stage("choose encoder", choose),
+    Stage("take in articles", take_in),
+    Stage("prepare text", prepare),
+    Stage("embed passages", embed),
+    Stage("index and search candidates", search),
+    Stage("verify duplicates", verify),
+    Stage("find story threads", thread),
+    Stage("write reports", report),
+)
+STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in STAGES)
+
+
+def report_folders(home: Path, started: datetime, run_id: str) -> list[str]:
+    """Where a run's reports go when no output folder is given: its own folder and `latest`."""
+    import re
+
+    safe_id = re.sub(r"[^A-Za-z0-9-]", "", run_id)[:8] or "run"
+    return [str(home / "reports" / f"{started:%Y-%m-%dT%H%M%S}_{safe_id}"), str(home / "reports" / "latest")]

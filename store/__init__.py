@@ -1,0 +1,196 @@
+"""The persistent store: articles, paragraphs, the embedding cache, pairs, threads and runs.
+
+SQLite in a data folder by default (no server); any SQLAlchemy URL, e.g. PostgreSQL
+(`postgresql+psycopg://user@host/db`), works the same. FAISS index files live in the
+store's `index_dir`, beside the database. Nothing read back is unpickled: vectors are raw
+float16 bytes (half the size of float32, cosine within 0.001) and evidence is JSON.
+The store is the only package that imports SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, insert, or_, select
+from sqlalchemy.engine import Engine
+
+from clustering.findings import Intake, ParagraphRow, StoredPair, StoredThread, ThreadEvent, ThreadUpdate
+from store.articles import ArticlesMixin
+from store.findings import FindingsMixin
+from store.runs import RunsMixin, StoreBusy
+from store.schema import (
+    DATABASE_FILE,
+    SCHEMA_VERSION,
+    article_vectors_table,
+    articles_table,
+    compact,
+    content_hash,
+    embedded_table,
+    memberships_table,
+    meta_table,
+    metadata,
+    pairs_table,
+    paragraphs_table,
+    runs_table,
+    term_statistics_table,
+    threads_table,
+    vectors_in_order,
+    vectors_table,
+)
+from store.vectors import VectorsMixin
+
+log = logging.getLogger(__name__)
+
+
+class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
+    """All persistent state of storythreads, behind one SQLAlchemy engine."""
+
+    def __init__(self, url: str, index_dir: Path) -> None:
+        self.url = url
+        self.index_dir = Path(index_dir)
+        self.home = self.index_dir.parent
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            from sqlalchemy import event
+
+            @event.listens_for(self.engine, "connect")
+            def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=30000")
+                # a night writes millions of rows under random keys (content hashes): a page cache that
+                # holds the indexes keeps that from turning into disk reads; WAL with NORMAL sync stays
+                # consistent after a crash of the process or the machine
+                cursor.execute("PRAGMA cache_size=-262144")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+
+        # two processes opening a new store at once would both see no tables and both create them
+        with open(self.home / "schema.lock", "a+", encoding="utf-8") as schema_lock:
+            fcntl.flock(schema_lock, fcntl.LOCK_EX)
+            metadata.create_all(self.engine)
+            vectors_in_order.create(self.engine, checkfirst=True)  # stores created before this index existed
+            self._check_schema()
+
+    @classmethod
+    def open(cls, home: str | Path, db_url: str | None = None) -> Store:
+        """The store in folder `home` (SQLite there unless `db_url` names another database)."""
+        home = Path(home).expanduser()
+        if home.exists() and not home.is_dir():
+            raise ValueError(f"store home {str(home)!r} is a file; expected a folder (or a path to create one)")
+        home.mkdir(parents=True, exist_ok=True)
+        url = db_url or f"sqlite:///{(home / DATABASE_FILE).resolve()}"
+        if "://" not in url:
+            raise ValueError(f"database URL {url!r} has no scheme; expected e.g. postgresql+psycopg://user@host/db")
+        return cls(url, home / "index")
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def display_url(self) -> str:
+        """The database URL without its password, for logs and reports."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def _check_schema(self) -> None:
+        with self.engine.begin() as connection:
+            found = connection.execute(select(meta_table.c.value).where(meta_table.c.key == "schema")).scalar()
+            if found is None:
+                connection.execute(insert(meta_table).values(key="schema", value=str(SCHEMA_VERSION)))
+            elif found != str(SCHEMA_VERSION):
+                raise ValueError(
+                    f"store {self.display_url} has schema version {found}; this storythreads expects "
+                    f"{SCHEMA_VERSION}: point --home/--db at a new store"
+                )
+
+    def check(self) -> list[str]:
+        """Inconsistencies a completed run must not leave behind (empty when the store is sound)."""
+        problems: list[str] = []
+        with self.engine.connect() as connection:
+            has_paragraphs = select(paragraphs_table.c.article_id).where(
+                paragraphs_table.c.article_id == articles_table.c.id
+            )
+            no_paragraphs = connection.execute(
+                select(articles_table.c.id).where(
+                    articles_table.c.analysed_encoder.is_not(None), ~has_paragraphs.exists()
+                )
+            ).all()
+            problems += [f"analysed article {row.id} has no paragraphs" for row in no_paragraphs]
+            orphan_embedded = connection.execute(
+                select(embedded_table.c.article_id, embedded_table.c.vector_id)
+                .outerjoin(vectors_table, vectors_table.c.id == embedded_table.c.vector_id)
+                .where(vectors_table.c.id.is_(None))
+            ).all()
+            problems += [f"article {r.article_id} refers to missing vector {r.vector_id}" for r in orphan_embedded]
+            unprepared = connection.execute(
+                select(embedded_table.c.article_id)
+                .where(
+                    ~select(paragraphs_table.c.article_id)
+                    .where(paragraphs_table.c.article_id == embedded_table.c.article_id)
+                    .exists()
+                )
+                .distinct()
+            ).all()
+            problems += [f"article {r.article_id} has vectors but no paragraphs" for r in unprepared]
+            retired = connection.execute(
+                select(memberships_table.c.article_id, memberships_table.c.thread_id)
+                .join(threads_table, threads_table.c.id == memberships_table.c.thread_id)
+                .where(threads_table.c.merged_into.is_not(None))
+            ).all()
+            problems += [f"article {r.article_id} is in retired thread {r.thread_id}" for r in retired]
+            unanalysed = select(articles_table.c.id).where(articles_table.c.analysed_encoder.is_(None))
+            unanalysed_pairs = connection.execute(
+                select(pairs_table.c.article_a, pairs_table.c.article_b).where(
+                    or_(pairs_table.c.article_a.in_(unanalysed), pairs_table.c.article_b.in_(unanalysed))
+                )
+            ).all()
+            problems += [f"pair {r.article_a}/{r.article_b} of an unanalysed article" for r in unanalysed_pairs]
+        return problems
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, for checks and the `threads` command."""
+        tables = [
+            articles_table,
+            paragraphs_table,
+            vectors_table,
+            embedded_table,
+            article_vectors_table,
+            term_statistics_table,
+            pairs_table,
+            threads_table,
+            memberships_table,
+            runs_table,
+        ]
+        with self.engine.connect() as connection:
+            return {
+                table.name: int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+                for table in tables
+            }
+
+
+__all__ = [
+    "DATABASE_FILE",
+    "Intake",
+    "ParagraphRow",
+    "Store",
+    "StoreBusy",
+    "StoredPair",
+    "StoredThread",
+    "ThreadEvent",
+    "ThreadUpdate",
+    "compact",
+    "content_hash",
+    "metadata",
+]

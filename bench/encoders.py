@@ -20,13 +20,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from clustering.nightly import embed_stored
-
 from bench.corpus import generate, source_texts
 from bench.tiny_model import build_tiny_model
 from corpus.article import PreparedArticle
 from corpus.prepare import prepare_articles
 from embeddings.encoders import SentenceTransformerEncoder
+from night.steps import embed_stored
 from store import Store
 
 log = logging.getLogger(__name__)

@@ -1,12 +1,14 @@
-"""Quality benchmark: the pipeline and its peers on labelled corpora, in one table.
+"""Quality benchmark: `storythreads run` and its peers on labelled corpora, in one table.
 
     python -m bench.quality reuse ../shared/data/reuse-dev
     python -m bench.quality stories ../shared/data/stories-dev
 
-`reuse` scores (suspicious, source) pairs listed under `duplicates` against the PAN
-annotations; `stories` scores story threads against the event labels (which only this
-module reads). Our row runs the same stages with the same default settings as
-`storythreads run` (lexical encoder), reading through the project's readers.
+Our row is `storythreads run` started as a new process, as a user starts it (default settings,
+lexical encoder, a new store): its scores come from the `report.json` that run wrote, its time
+is the whole process, and the stage split printed beside it is the run's own (`run.stages`).
+`reuse` scores (suspicious, source) pairs against the PAN annotations and times ours beside
+datasketch MinHashLSH (`bench.minhash_peer`, also a new process), taking turns; `stories`
+scores story threads against the event labels (which only this module reads).
 """
 
 from __future__ import annotations
@@ -15,29 +17,27 @@ import argparse
 import importlib
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from clustering.pipeline import Analysis, PipelineSettings
 
+from bench import minhash_peer
+from bench.run import TimedRun, stage_line, storythreads_run, timed_process
 from bench.scoring import cluster_scores, pair_scores, with_singletons
-from clustering import pipeline as stages
 from clustering.threads import story_vectors
-from corpus.article import Passage, PreparedArticle
+from corpus.article import PreparedArticle
 from corpus.pan import ReusedPassage, read_pan_annotations
 from corpus.prepare import prepare_articles
 from corpus.readers import read_articles
-from corpus.text import words
-from embeddings.encoders import LexicalEncoder
-from reports.render import write_reports
-from reports.report import RunInfo, build_report
+from night.settings import NightSettings
 
 
 @dataclass
@@ -51,19 +51,14 @@ class Row:
 
 
 LIBRARIES = {
-    "reuse": ("hdbscan", "datasketch", "sklearn.feature_extraction.text"),
+    "reuse": ("datasketch", "sklearn.feature_extraction.text"),
     "stories": ("hdbscan", "sklearn.feature_extraction.text", "bertopic", "umap"),
 }
-"""Libraries each benchmark's rows use, imported (and timed) before any row's clock starts."""
+"""Libraries the in-process peer rows use, imported (and timed) before their clocks start."""
 
 
 def preload_libraries(names: Sequence[str]) -> dict[str, float]:
-    """Import `names` and return the seconds each took (missing ones are left out).
-
-    Every row's time then covers its work on the corpus, not the one-off cost of starting
-    its libraries: importing HDBSCAN (scikit-learn, scipy.stats, pandas) takes 1-2 s, more than
-    some rows' whole work.
-    """
+    """Import `names` and return the seconds each took (missing ones are left out)."""
     seconds = {}
     for name in names:
         try:
@@ -79,44 +74,20 @@ def _timed(function: Callable[[], Any]) -> tuple[Any, float]:
     return value, time.perf_counter() - start
 
 
-STAGE_SECONDS: dict[str, float] = {}
-"""Seconds per stage of the last `run_pipeline` call, printed under the table."""
+def run_ours(path: Path, work: Path, name: str = "run") -> TimedRun:
+    """`storythreads run PATH` with the lexical encoder on a new store under `work`."""
+    return storythreads_run([path], work / f"{name}-home", work / f"{name}-report", "--encoder", "lexical")
 
 
-def run_pipeline(paths: Sequence[Path]) -> tuple[list[PreparedArticle], Analysis, Any]:
-    """Read, prepare, analyse and write the reports exactly as `storythreads run` does, without Prefect."""
-    from datetime import datetime
-
-    STAGE_SECONDS.clear()
-    started = lap = time.perf_counter()
-
-    def done(stage: str) -> None:
-        nonlocal lap
-        now = time.perf_counter()
-        STAGE_SECONDS[stage] = now - lap
-        lap = now
-
-    settings = PipelineSettings()
-    encoder = LexicalEncoder()
-    read = read_articles(paths)
-    done("read")
-    prepared = prepare_articles(read.articles, settings.prepare)
-    done("prepare")
-    embeddings = stages.embed(prepared, encoder)
-    done("embed")
-    candidates = stages.index_candidates(prepared, embeddings, encoder)
-    done("index")
-    pairs = stages.duplicates(prepared, embeddings, candidates, encoder, settings.duplicates)
-    done("verify")
-    analysis = Analysis(pairs, stages.threads(prepared, pairs, settings.threads))
-    done("threads")
-    now = datetime.now(UTC)
-    info = RunInfo("bench", now, now, encoder.name, "lexical", None, embeddings.count, [str(p) for p in paths])
-    report = build_report(info, prepared, analysis, read.skipped)
-    with tempfile.TemporaryDirectory() as folder:
-        write_reports(report, folder)
-    done("report")
-    return prepared, analysis, (embeddings, time.perf_counter() - started)
+def run_peer(path: Path, work: Path, threshold: float) -> tuple[float, set[tuple[str, str]]]:
+    """`python -m bench.minhash_peer PATH` in a new process: its wall seconds and pairs."""
+    target = work / "peer-pairs.json"
+    done = timed_process(
+        [sys.executable, "-m", "bench.minhash_peer", str(path), "--threshold", str(threshold), "--pairs", str(target)]
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the datasketch peer exited {done.returncode}:\n{done.output[-4000:]}")
+    return done.seconds, {tuple(p) for p in json.loads(target.read_text(encoding="utf-8"))}
 
 
 # ---------------------------------------------------------------- reuse
@@ -151,13 +122,14 @@ def _reuse_scores(predicted: set[tuple[str, str]], truth: list[ReusedPassage]) -
     return result
 
 
-def _coverage_of_reuse(analysis: Analysis, truth: list[ReusedPassage]) -> float:
+def _coverage_of_reuse(report: dict[str, Any], truth: list[ReusedPassage]) -> float:
     """Share of reused characters (suspicious side) inside the matched text of the reported pair."""
     spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for pair in analysis.duplicates:
-        a_is_suspicious = pair.article_a.startswith("suspicious")
-        key = (pair.article_a, pair.article_b) if a_is_suspicious else (pair.article_b, pair.article_a)
-        spans[key] = [(m.start_a, m.end_a) if a_is_suspicious else (m.start_b, m.end_b) for m in pair.matches]
+    for pair in report["duplicates"]:
+        a, b = pair["articles"]
+        side = "a" if a.startswith("suspicious") else "b"
+        key = (a, b) if side == "a" else (b, a)
+        spans[key] = [(m[side]["start"], m[side]["end"]) for m in pair["matches"]]
     covered = total = 0
     for passage in truth:
         length = passage.suspicious_end - passage.suspicious_start
@@ -171,105 +143,20 @@ def _coverage_of_reuse(analysis: Analysis, truth: list[ReusedPassage]) -> float:
     return covered / total if total else 0.0
 
 
-def _windows(prepared: list[PreparedArticle]) -> tuple[list[Passage], np.ndarray]:
-    passages = [p for article in prepared for p in article.passages]
-    owners = np.array([i for i, article in enumerate(prepared) for _ in article.passages])
-    return passages, owners
-
-
-def _minhash_signatures(passages: Sequence[Passage]) -> list[Any]:
-    from datasketch import MinHash
-
-    def shingles(passage: Passage) -> list[bytes]:
-        tokens = words(passage.folded)
-        grams = {" ".join(tokens[i : i + 3]) for i in range(max(1, len(tokens) - 2))}
-        return [g.encode("utf-8") for g in grams]
-
-    return MinHash.bulk([shingles(p) for p in passages], num_perm=128)
-
-
-def _minhash_pairs(signatures: list[Any], ids: list[str], owners: np.ndarray, threshold: float) -> set[tuple[str, str]]:
-    from datasketch import MinHashLSH
-
-    lsh = MinHashLSH(threshold=threshold, num_perm=128)
-    for index, signature in enumerate(signatures):
-        lsh.insert(index, signature)
-    found = set()
-    for index, signature in enumerate(signatures):
-        for other in lsh.query(signature):
-            if owners[other] != owners[index]:
-                found.add((ids[index], ids[other]))
-    return found
-
-
-def minhash_peer(
-    prepared: list[PreparedArticle], truth: list[ReusedPassage]
-) -> tuple[Row, float, list[dict[str, Any]]]:
-    """datasketch MinHashLSH over the same windows, word 3-gram shingles: best row by F1, its threshold, the sweep."""
-    passages, owners = _windows(prepared)
-    ids = [p.article_id for p in passages]
-    signatures, hashing_seconds = _timed(lambda: _minhash_signatures(passages))
+def minhash_sweep(prepared: list[PreparedArticle], truth: list[ReusedPassage]) -> tuple[float, list[dict[str, Any]]]:
+    """datasketch MinHashLSH at each threshold of `MINHASH_THRESHOLDS`, in this process: the best threshold
+    by F1 (the one the timed runs use) and the sweep."""
+    passages = minhash_peer.passages_of(prepared)
+    hashed = minhash_peer.signatures(passages)
     sweep = []
-    best: tuple[float, Row, float] | None = None
     for threshold in MINHASH_THRESHOLDS:
-        pairs, search_seconds = _timed(lambda threshold=threshold: _minhash_pairs(signatures, ids, owners, threshold))
-        scores = _reuse_scores(_pan_pairs(pairs), truth)
-        sweep.append({"threshold": threshold, **scores, "seconds": round(hashing_seconds + search_seconds, 2)})
-        row = Row(f"datasketch MinHashLSH (t={threshold})", scores, hashing_seconds + search_seconds)
-        if best is None or float(scores["f1"]) > best[0]:
-            best = (float(scores["f1"]), row, threshold)
-    assert best is not None
-    return best[1], best[2], sweep
+        scores = _reuse_scores(_pan_pairs(minhash_peer.article_pairs(passages, hashed, threshold)), truth)
+        sweep.append({"threshold": threshold, **scores})
+    best = max(sweep, key=lambda row: float(row["f1"]))
+    return float(best["threshold"]), sweep
 
 
 MINHASH_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-
-
-def fresh_run_seconds(system: str, path: Path, threshold: float = 0.3) -> float:
-    """Wall seconds of one end-to-end run of `system` on the corpus at `path`, in this process.
-
-    Meant for a fresh process: libraries are imported before the clock starts, caches and
-    worker processes start cold. "storythreads": read → reports written, as `run_pipeline`;
-    "datasketch": read and prepare the same windows, MinHash them and query an LSH at `threshold`.
-    """
-    preload_libraries(LIBRARIES["reuse"])
-    if system == "storythreads":
-        return run_pipeline([path])[2][1]
-    if system != "datasketch":
-        raise ValueError(f"system must be 'storythreads' or 'datasketch', got {system!r}")
-    start = time.perf_counter()
-    prepared = prepare_articles(read_articles([path]).articles)
-    passages, owners = _windows(prepared)
-    _minhash_pairs(_minhash_signatures(passages), [p.article_id for p in passages], owners, threshold)
-    return time.perf_counter() - start
-
-
-def _fresh_run_child(system: str, path: Path, threshold: float, sender: Any) -> None:
-    sender.send(fresh_run_seconds(system, path, threshold))
-    sender.close()
-
-
-def timed_in_fresh_processes(
-    systems: Sequence[str], path: Path, repeats: int, threshold: float
-) -> dict[str, list[float]]:
-    """`repeats` end-to-end timings of each of `systems`, each in a new process, the systems taking turns.
-
-    Taking turns spreads a slow spell of the machine over all systems; a new process for each
-    run gives every run the same cold start.
-    """
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    seconds: dict[str, list[float]] = {system: [] for system in systems}
-    for _ in range(repeats):
-        for system in systems:
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_fresh_run_child, args=(system, path, threshold, sender))
-            process.start()
-            sender.close()
-            seconds[system].append(float(receiver.recv()))
-            process.join()
-    return seconds
 
 
 def turn_ratios(ours: Sequence[float], theirs: Sequence[float]) -> list[float]:
@@ -285,7 +172,8 @@ def tfidf_peer(prepared: list[PreparedArticle], truth: list[ReusedPassage]) -> R
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     def search() -> set[tuple[str, str]]:
-        passages, owners = _windows(prepared)
+        passages = minhash_peer.passages_of(prepared)
+        owners = np.array([i for i, article in enumerate(prepared) for _ in article.passages])
         matrix = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit_transform(
             [p.folded for p in passages]
         )
@@ -303,40 +191,50 @@ def tfidf_peer(prepared: list[PreparedArticle], truth: list[ReusedPassage]) -> R
 
 
 def bench_reuse(path: Path, repeats: int = 3) -> tuple[list[Row], dict[str, Any]]:
-    """Our pipeline, datasketch and the TF-IDF baseline on a PAN corpus.
+    """`storythreads run`, datasketch and the TF-IDF baseline on a PAN corpus.
 
-    Ours and datasketch are timed `repeats` times each, taking turns, each run in a new
-    process (see `timed_in_fresh_processes`); their rows show the median. The TF-IDF baseline
-    (minutes) is timed once.
+    Ours and datasketch run `repeats` times each as new processes, taking turns (a slow spell
+    of the machine weighs on both); their rows show the median and ours is scored from the
+    first run's `report.json`. The TF-IDF baseline (minutes) runs once, in this process.
     """
     truth = read_pan_annotations(path)
-    prepared, analysis, _ = run_pipeline([path])
-    ours = _reuse_scores(_pan_pairs([p.articles for p in analysis.duplicates]), truth)
-    ours["reused chars covered"] = _coverage_of_reuse(analysis, truth)
-    minhash, threshold, sweep = minhash_peer(prepared, truth)
-    timings = timed_in_fresh_processes(["storythreads", "datasketch"], path, repeats, threshold)
-    runs = f"median of {repeats} runs in new processes, taking turns"
+    prepared = prepare_articles(read_articles([path]).articles)
+    threshold, sweep = minhash_sweep(prepared, truth)
+    ours_runs: list[TimedRun] = []
+    peer_seconds: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="storythreads-quality-") as folder:
+        work = Path(folder)
+        for turn in range(repeats):
+            ours_runs.append(run_ours(path, work, f"turn{turn}"))
+            seconds, peer_pairs = run_peer(path, work, threshold)
+            peer_seconds.append(seconds)
+    first = ours_runs[0]
+    ours = _reuse_scores(_pan_pairs(first.pairs), truth)
+    ours["reused chars covered"] = _coverage_of_reuse(first.report, truth)
+    runs = f"median of {repeats} runs as new processes, taking turns"
+    ours_seconds = [run.seconds for run in ours_runs]
     rows = [
+        Row("storythreads run (defaults, lexical)", ours, statistics.median(ours_seconds), f"whole process; {runs}"),
         Row(
-            "storythreads (defaults, lexical)",
-            ours,
-            statistics.median(timings["storythreads"]),
-            f"read → reports written; {runs}",
-        )
+            f"datasketch MinHashLSH (t={threshold})",
+            _reuse_scores(_pan_pairs(peer_pairs), truth),
+            statistics.median(peer_seconds),
+            f"read, prepare, hash, query; {runs}",
+        ),
     ]
-    minhash.seconds = statistics.median(timings["datasketch"])
-    minhash.notes = f"read, prepare, hash, query; {runs}"
     read_seconds = _timed(lambda: prepare_articles(read_articles([path]).articles))[1]
     tfidf = tfidf_peer(prepared, truth)
     tfidf.seconds += read_seconds
-    tfidf.notes = "+ read/prepare; one run"
+    tfidf.notes = "+ read/prepare; one run, in this process"
     details = {
         "minhash_sweep": sweep,
-        "read_prepare_seconds": read_seconds,
-        "fresh_process_seconds": timings,
-        "turn_ratios": turn_ratios(timings["storythreads"], timings["datasketch"]),
+        "seconds": {"storythreads": ours_seconds, "datasketch": peer_seconds},
+        "turn_ratios": turn_ratios(ours_seconds, peer_seconds),
+        "stages": [run.stages for run in ours_runs],
+        "peak_mib": [run.peak_mib for run in ours_runs],
+        "stage_lines": [stage_line(run) for run in ours_runs],
     }
-    return [*rows, minhash, tfidf], details
+    return [*rows, tfidf], details
 
 
 # ---------------------------------------------------------------- stories
@@ -369,9 +267,18 @@ def _cluster_row(system: str, labels: dict[str, str], gold: dict[str, str], seco
 def bench_stories(path: Path) -> tuple[list[Row], dict[str, Any]]:
     """Our threads, word TF-IDF + HDBSCAN defaults, and BERTopic on our article vectors."""
     gold = _event_labels(path)
-    prepared, analysis, (_, seconds) = run_pipeline([path])
-    threads = {a: t.id for t in analysis.threading.threads for a in t.articles}
-    rows = [_cluster_row("storythreads (defaults, lexical)", with_singletons(threads, gold), gold, seconds)]
+    with tempfile.TemporaryDirectory(prefix="storythreads-quality-") as folder:
+        ours = run_ours(path, Path(folder))
+    rows = [
+        _cluster_row(
+            "storythreads run (defaults, lexical)",
+            with_singletons(ours.threads, gold),
+            gold,
+            ours.seconds,
+            "whole process",
+        )
+    ]
+    prepared = prepare_articles(read_articles([path]).articles)
     documents = [a.article.title + "\n" + a.article.text for a in prepared]
     ids = [a.article.id for a in prepared]
 
@@ -390,7 +297,7 @@ def bench_stories(path: Path) -> tuple[list[Row], dict[str, Any]]:
         from bertopic import BERTopic
         from umap import UMAP
 
-        vectors = story_vectors(prepared, PipelineSettings().threads)
+        vectors = story_vectors(prepared, NightSettings().threads)
         umap = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42)
         topics, _ = BERTopic(umap_model=umap).fit_transform(documents, embeddings=vectors)
         return {i: str(topic) for i, topic in zip(ids, topics, strict=True) if topic >= 0}
@@ -402,7 +309,7 @@ def bench_stories(path: Path) -> tuple[list[Row], dict[str, Any]]:
         )
     except ImportError as error:
         rows.append(Row("BERTopic on our story vectors", {}, 0.0, f"not installed: {error}"))
-    return rows, {}
+    return rows, {"stages": [ours.stages], "stage_lines": [stage_line(ours)], "peak_mib": [ours.peak_mib]}
 
 
 # ---------------------------------------------------------------- output
@@ -445,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows, details = bench_reuse(args.path, args.repeats) if args.corpus == "reuse" else bench_stories(args.path)
     print_table(args.corpus, args.path, rows)
     print("library imports, before every row's clock (s): " + ", ".join(f"{n} {s:.1f}" for n, s in imports.items()))
-    print("storythreads stages (s): " + ", ".join(f"{stage} {sec:.1f}" for stage, sec in STAGE_SECONDS.items()))
+    for line in details.get("stage_lines", []):
+        print(f"storythreads run, stages (s): {line}")
     if "turn_ratios" in details:
         ratios = details["turn_ratios"]
         print(

@@ -1,4 +1,10 @@
-"""The packages depend one way: corpus <- embeddings <- clustering <- reports <- flows."""
+"""The packages depend one way, from text to orchestration:
+corpus <- embeddings <- clustering <- store <- reports <- night <- flows.
+
+Only the store imports SQLAlchemy, only flows/ imports Prefect, nothing imports flows/,
+clustering/ and embeddings/ import neither the store nor the orchestration, and reports/
+never reaches the database.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ import pytest
 
 from tests.conftest import ROOT
 
-LAYERS = ["corpus", "embeddings", "clustering", "reports", "flows"]
+LAYERS = ["corpus", "embeddings", "clustering", "store", "reports", "night", "flows"]
+OUTSIDE = ["bench", "tests"]
 
 
 def _imported_top_levels(package: str) -> dict[str, set[str]]:
@@ -29,5 +36,31 @@ def test_a_layer_imports_only_the_layers_below_it(position: int) -> None:
     package, above = LAYERS[position], set(LAYERS[position + 1 :])
     for path, names in _imported_top_levels(package).items():
         assert not names & above, f"{path} imports {sorted(names & above)}, a layer above {package}"
-        if package != "flows":
+
+
+@pytest.mark.parametrize("package", LAYERS + OUTSIDE)
+def test_only_the_store_imports_sqlalchemy_and_only_flows_imports_prefect(package: str) -> None:
+    for path, names in _imported_top_levels(package).items():
+        if package != "store" and package != "tests":  # the tests' PostgreSQL fixture drops tables itself
+            assert "sqlalchemy" not in names, f"{path} imports sqlalchemy; only store/ may"
+        if package not in ("flows", "tests"):
             assert "prefect" not in names, f"{path} imports prefect; only flows/ may"
+
+
+@pytest.mark.parametrize("package", [p for p in LAYERS + OUTSIDE if p not in ("flows", "tests")])
+def test_nothing_imports_flows(package: str) -> None:
+    for path, names in _imported_top_levels(package).items():
+        assert "flows" not in names, f"{path} imports flows/; the flow is the top, nothing may depend on it"
+
+
+def test_the_stage_order_is_written_once() -> None:
+    """Only `night/stages.py` lists the stages; the flow, the runner, the CLI and the benches iterate over it."""
+    from night.stages import STAGE_NAMES
+
+    writers = []
+    for package in [*LAYERS, "bench"]:
+        for path in (ROOT / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if sum(f'"{name}"' in text for name in STAGE_NAMES) >= 3:
+                writers.append(str(path.relative_to(ROOT)))
+    assert writers == ["night/stages.py"], f"stage names listed outside night/stages.py: {writers}"

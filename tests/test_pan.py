@@ -11,34 +11,7 @@ from corpus.pan import read_pan_annotations
 from corpus.readers import read_articles
 from embeddings.index import candidate_pairs
 from tests.batch import analyse
-
-SOURCE = (
-    "تأسست الجمعية الوطنية لحماية البيئة في مطلع الثمانينيات على يد مجموعة من العلماء والناشطين. "
-    "وقد عملت الجمعية منذ ذلك الحين على رصد التلوث في الأنهار والبحيرات ونشر تقارير سنوية عن حالة المياه. "
-    "كما أطلقت برامج توعية في المدارس لتعليم الطلاب أهمية الحفاظ على الموارد الطبيعية وترشيد استهلاك الطاقة."
-)
-
-
-@pytest.fixture
-def pan_corpus(tmp_path: Path) -> Path:
-    (tmp_path / "suspicious-documents").mkdir()
-    (tmp_path / "source-documents").mkdir()
-    (tmp_path / "plagiarism-annotation").mkdir()
-    filler = "يتناول هذا التقرير تاريخ المدينة القديمة وأسواقها الشعبية وحرفها التقليدية التي توارثتها الأجيال. " * 3
-    source = "مقدمة عامة عن المنظمات الأهلية في المنطقة العربية ودورها.\n" + SOURCE + "\nخاتمة."
-    suspicious = filler + SOURCE + " " + filler
-    (tmp_path / "source-documents" / "source-document00001.txt").write_text(source, encoding="utf-8")
-    unrelated = "فاز الفريق المحلي بالبطولة بعد مباراة نهائية مثيرة حضرها آلاف المشجعين في الملعب الكبير. " * 3
-    (tmp_path / "source-documents" / "source-document00002.txt").write_text(unrelated, encoding="utf-8")
-    (tmp_path / "suspicious-documents" / "suspicious-document0001.txt").write_text(suspicious, encoding="utf-8")
-    (tmp_path / "plagiarism-annotation" / "suspicious-document0001.xml").write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>\n<document reference="suspicious-document0001.txt">\n'
-        f'<feature name="plagiarism" this_offset="{len(filler)}" this_length="{len(SOURCE)}" '
-        f'source_reference="source-document00001.txt" source_offset="{source.index(SOURCE)}" '
-        f'source_length="{len(SOURCE)}" obfuscation="none" type="artificial"/>\n</document>\n',
-        encoding="utf-8",
-    )
-    return tmp_path
+from tests.conftest import PAN_SOURCE as SOURCE
 
 
 def test_pan_documents_are_articles_and_annotations_are_not(pan_corpus: Path) -> None:

@@ -190,12 +190,12 @@ def tfidf_peer(prepared: list[PreparedArticle], truth: list[ReusedPassage]) -> R
     return Row("char n-gram TF-IDF, cosine >= 0.5", _reuse_scores(_pan_pairs(pairs), truth), seconds)
 
 
-def bench_reuse(path: Path, repeats: int = 3) -> tuple[list[Row], dict[str, Any]]:
+def bench_reuse(path: Path, repeats: int = 3, tfidf: bool = False) -> tuple[list[Row], dict[str, Any]]:
     """`storythreads run`, datasketch and the TF-IDF baseline on a PAN corpus.
 
     Ours and datasketch run `repeats` times each as new processes, taking turns (a slow spell
     of the machine weighs on both); their rows show the median and ours is scored from the
-    first run's `report.json`. The TF-IDF baseline (minutes) runs once, in this process.
+    first run's `report.json`. With `tfidf`, the TF-IDF baseline (minutes) runs once, in this process.
     """
     truth = read_pan_annotations(path)
     prepared = prepare_articles(read_articles([path]).articles)
@@ -222,10 +222,12 @@ def bench_reuse(path: Path, repeats: int = 3) -> tuple[list[Row], dict[str, Any]
             f"read, prepare, hash, query; {runs}",
         ),
     ]
-    read_seconds = _timed(lambda: prepare_articles(read_articles([path]).articles))[1]
-    tfidf = tfidf_peer(prepared, truth)
-    tfidf.seconds += read_seconds
-    tfidf.notes = "+ read/prepare; one run, in this process"
+    if tfidf:
+        read_seconds = _timed(lambda: prepare_articles(read_articles([path]).articles))[1]
+        baseline = tfidf_peer(prepared, truth)
+        baseline.seconds += read_seconds
+        baseline.notes = "+ read/prepare; one run, in this process"
+        rows.append(baseline)
     details = {
         "minhash_sweep": sweep,
         "seconds": {"storythreads": ours_seconds, "datasketch": peer_seconds},
@@ -234,7 +236,7 @@ def bench_reuse(path: Path, repeats: int = 3) -> tuple[list[Row], dict[str, Any]
         "peak_mib": [run.peak_mib for run in ours_runs],
         "stage_lines": [stage_line(run) for run in ours_runs],
     }
-    return [*rows, tfidf], details
+    return rows, details
 
 
 # ---------------------------------------------------------------- stories
@@ -342,34 +344,42 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--repeats", type=int, default=3, help="reuse: timed runs of ours and datasketch, each in a new process"
     )
-    parser.add_argument("--json", type=Path, help="also write the rows (and details) as JSON here")
+    parser.add_argument("--tfidf", action="store_true", help="reuse: also the TF-IDF baseline (about 5 minutes)")
+    parser.add_argument("--json", type=Path, help="write the rows (and details) as JSON here (default bench/results/)")
     args = parser.parse_args(argv)
     if not args.path.is_dir():
         parser.error(f"{args.path} is not a folder")
     imports = preload_libraries(LIBRARIES[args.corpus])
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
-    rows, details = bench_reuse(args.path, args.repeats) if args.corpus == "reuse" else bench_stories(args.path)
+    rows, details = (
+        bench_reuse(args.path, args.repeats, args.tfidf) if args.corpus == "reuse" else bench_stories(args.path)
+    )
     print_table(args.corpus, args.path, rows)
-    print("library imports, before every row's clock (s): " + ", ".join(f"{n} {s:.1f}" for n, s in imports.items()))
+    print(
+        "library imports of the in-process peers, before their clocks (s): "
+        + ", ".join(f"{n} {s:.1f}" for n, s in imports.items())
+    )
     for line in details.get("stage_lines", []):
         print(f"storythreads run, stages (s): {line}")
     if "turn_ratios" in details:
         ratios = details["turn_ratios"]
         print(
-            f"storythreads / datasketch, turn by turn: median {statistics.median(ratios):.2f} "
-            f"({', '.join(f'{r:.2f}' for r in ratios)}); faster in {sum(r < 1 for r in ratios)} of {len(ratios)} turns"
+            f"storythreads run / datasketch, both whole new processes, turn by turn: median "
+            f"{statistics.median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)})"
         )
-    if args.json:
-        payload = {
-            "corpus": args.corpus,
-            "path": str(args.path),
-            "date": date.today().isoformat(),
-            "rows": [row.__dict__ for row in rows],
-            "import_seconds": imports,
-            **details,
-        }
-        args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    target = args.json or Path(__file__).parent / "results" / f"quality-{args.corpus}.json"
+    payload = {
+        "corpus": args.corpus,
+        "path": str(args.path),
+        "date": date.today().isoformat(),
+        "rows": [row.__dict__ for row in rows],
+        "import_seconds": imports,
+        **details,
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"JSON: {target}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,22 +17,28 @@ from rich.table import Table
 from night.settings import StorythreadsSettings
 from reports.render import tonight_lines
 
+_verbose = False
+"""`--verbose`: debug logging, and every new pair and thread in the terminal summary."""
 app = typer.Typer(
     help="Find shared reporting across news articles and group them into story threads.", no_args_is_help=True
 )
 console = Console()
+SUMMARY_ROWS = 10
+"""New pairs, threads and skipped inputs the terminal summary lists (all with --verbose)."""
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show debug logging")] = False) -> None:
+def options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show debug logging")] = False) -> None:
     """storythreads command line."""
+    global _verbose
+    _verbose = verbose
     handler = RichHandler(console=Console(stderr=True), show_path=False)
     if not verbose:
         # Prefect's info lines would tear the progress bar; its API handler still gets them, so
         # the Prefect UI shows the full run log
         handler.addFilter(lambda record: record.levelno >= logging.WARNING or not record.name.startswith("prefect"))
     logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler])
-    for package in ("corpus", "embeddings", "clustering", "reports", "flows"):
+    for package in ("corpus", "embeddings", "clustering", "store", "reports", "night", "flows"):
         logging.getLogger(package).setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
@@ -63,6 +72,14 @@ def run(
     ] = None,
 ) -> None:
     """Take in PATHS, compare them with the stored window, update the threads and write the reports."""
+    from flows.server import start_if_needed
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if len(missing) == len(paths):
+        console.print(f"[red]error:[/red] none of the inputs exist: {', '.join(missing)}")
+        raise typer.Exit(2)
+    # before the heavy imports: Prefect's temporary API boots on the other core meanwhile
+    server = start_if_needed()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from flows.pipeline import run_flow  # imports Prefect: keep `--help` fast
@@ -70,10 +87,6 @@ def run(
     from store import StoreBusy
 
     defaults = StorythreadsSettings()
-    missing = [str(p) for p in paths if not p.exists()]
-    if len(missing) == len(paths):
-        console.print(f"[red]error:[/red] none of the inputs exist: {', '.join(missing)}")
-        raise typer.Exit(2)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -92,6 +105,7 @@ def run(
             result = run_flow(
                 paths,
                 on_progress=on_progress,
+                server=server,
                 output=str(output) if output else None,
                 home=str(home) if home else None,
                 db=db,
@@ -184,7 +198,8 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
         f"{run_info['articles_updated']} updated, {run_info['articles_unchanged']} unchanged), "
         f"skipped: {run_info['articles_skipped']}; in the window: {run_info['articles_in_window']}"
     )
-    for line in tonight_lines(report):
+    limit = None if _verbose else SUMMARY_ROWS
+    for line in tonight_lines(report, limit):
         console.print(("  " if line.startswith("  ") else "tonight: ") + line.strip(), highlight=False)
     kinds = Table(title="duplicate pairs")
     kinds.add_column("kind")
@@ -192,14 +207,23 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
     for kind, count in run_info["duplicate_pairs"].items():
         kinds.add_row(kind, str(count))
     console.print(kinds)
-    for pair in report["duplicates"][:20]:
+    strongest = sorted(report["duplicates"], key=lambda pair: -pair["score"])
+    for pair in strongest[:limit]:
         a, b = pair["articles"]
         console.print(f"  {pair['kind']:<15} {a} ↔ {b}  score {pair['score']:.2f}  quotes {len(pair['shared_quotes'])}")
+    if limit is not None and len(strongest) > limit:
+        console.print(f"  … and {len(strongest) - limit} more pairs (--verbose, report.json)")
     console.print(f"threads: {run_info['threads']}, unthreaded articles: {run_info['unthreaded']}")
-    for thread in report["threads"][:20]:
+    for thread in report["threads"][:limit]:
         console.print(f"  {thread['id']}  {thread['label']}  ({len(thread['articles'])} articles)")
-    for skipped in report["skipped"]:
+    if limit is not None and len(report["threads"]) > limit:
+        console.print(f"  … and {len(report['threads']) - limit} more threads (--verbose, report.json)")
+    for skipped in report["skipped"][:limit]:
         console.print(f"[yellow]skipped[/yellow] {skipped['input']}: {skipped['reason']}")
+    if limit is not None and len(report["skipped"]) > limit:
+        console.print(
+            f"[yellow]… and {len(report['skipped']) - limit} more skipped inputs[/yellow] (--verbose, report.json)"
+        )
     console.print("reports: " + ", ".join(files.values()))
 
 
@@ -264,5 +288,36 @@ def compare(
     console.print(evidence)
 
 
+_exit_code = 1
+"""The status `main` exits with; 1 until the command finishes or says otherwise."""
+
+
+def main() -> None:
+    """The `storythreads` command: the commands above, then an exit without the interpreter's teardown.
+
+    After a large run, freeing millions of objects one by one at exit took about a second; the
+    process ends instead once every exit handler has run (Prefect's last logs and events, the
+    temporary server, the worker processes), the logs are closed and the output is flushed.
+    """
+    global _exit_code
+    atexit.register(_exit_now)  # registered first, so it runs after every handler registered later
+    try:
+        app()
+        _exit_code = 0
+    except SystemExit as done:
+        _exit_code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        raise
+
+
+def _exit_now() -> None:
+    from corpus.parallel import shutdown_workers  # registered its own handler before `main` ran
+
+    shutdown_workers(wait=True)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_code)
+
+
 if __name__ == "__main__":
-    app()
+    main()

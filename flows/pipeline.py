@@ -22,15 +22,21 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.utilities.annotations import quote
 
-from night.run import opened, run_stage
+from flows.server import TemporaryServer
+from night.run import opened, run_stage, warm_up
 from night.settings import NightSettings, StorythreadsSettings
 from night.stages import STAGE_NAMES, STAGES, Night, Stage, report_folders
 from reports.render import duplicates_table, summary_lines, threads_table, to_markdown
 
 ProgressListener = Callable[[str, float], None]
 _listeners: list[ProgressListener] = []
-MARKDOWN_ARTIFACT_PAIRS = 50
-"""Pairs and threads detailed in the Markdown artifact; the report files hold them all."""
+_finished: list[Night] = []
+"""Nights the flow completed in this process, for `run_flow` to hand back whole."""
+ARTIFACT_ROWS = 50
+"""Rows of each list and table in the UI artifacts (the strongest pairs, the largest threads); the report
+files hold them all, and each artifact says how many more there are."""
+ARTIFACT_DETAILS = 10
+"""Pairs whose evidence the Markdown artifact writes out."""
 
 
 def _stage_task(stage: Stage) -> Task:
@@ -73,18 +79,18 @@ class _Progress:
 def publish_artifacts(report: dict[str, Any], files: dict[str, str]) -> None:
     """The report's summary as Prefect UI artifacts: Markdown, tables and a link to the HTML report."""
     create_markdown_artifact(
-        markdown=to_markdown(report, detail_limit=MARKDOWN_ARTIFACT_PAIRS),
+        markdown=to_markdown(report, detail_limit=ARTIFACT_DETAILS, row_limit=ARTIFACT_ROWS),
         key="storythreads-report",
         description="Duplicate-story report of this run",
     )
-    new_pairs = [row for row in duplicates_table(report) if row["new"]]
+    new_pairs = sorted((row for row in duplicates_table(report) if row["new"]), key=lambda row: -row["score"])
     create_table_artifact(
-        table=new_pairs or [{"article_a": "", "article_b": "", "kind": "no new pair tonight"}],
+        table=_bounded(new_pairs, "article_a") or [{"article_a": "", "article_b": "", "kind": "no new pair tonight"}],
         key="storythreads-new-duplicates",
         description="Duplicate article pairs found tonight",
     )
     create_table_artifact(
-        table=threads_table(report) or [{"thread": "", "label": "no thread", "articles": 0}],
+        table=_bounded(threads_table(report), "thread") or [{"thread": "", "label": "no thread", "articles": 0}],
         key="storythreads-threads",
         description="Story threads in the retention window",
     )
@@ -95,6 +101,13 @@ def publish_artifacts(report: dict[str, Any], files: dict[str, str]) -> None:
             key="storythreads-html-report",
             description="The standalone HTML report on the machine that ran the flow",
         )
+
+
+def _bounded(rows: list[dict[str, Any]], first_column: str) -> list[dict[str, Any]]:
+    """The first `ARTIFACT_ROWS` rows, and a last row saying how many more are in the report files."""
+    if len(rows) <= ARTIFACT_ROWS:
+        return rows
+    return [*rows[:ARTIFACT_ROWS], {first_column: f"… and {len(rows) - ARTIFACT_ROWS} more in report.json"}]
 
 
 @flow(name="storythreads", log_prints=True)
@@ -113,8 +126,8 @@ def storythreads_flow(
     """Take in PATHS, compare them with the store's window, update threads and write the reports.
 
     Parameters left as None come from `STORYTHREADS_*` settings. Reports go to `output`, or
-    to `<home>/reports/<run>` and `<home>/reports/latest`. Returns the report (as in
-    report.json) and the paths of the written files.
+    to `<home>/reports/<run>` and `<home>/reports/latest`. Returns the report's `run` section
+    and the paths of the written files (`run_flow` returns the whole report).
     """
     defaults = StorythreadsSettings()
     started = datetime.now(UTC).replace(tzinfo=None)
@@ -143,18 +156,33 @@ def storythreads_flow(
     publish_artifacts(quote(night.report), night.files)
     for line in summary_lines(night.report):
         print(line)
-    return {"report": night.report, "files": night.files}
+    _finished.append(night)
+    # a small return value: Prefect walks what a flow returns, and the report can be many megabytes
+    return {"run": night.report["run"], "files": night.files}
 
 
 def run_flow(
-    paths: Sequence[str | Path], on_progress: ProgressListener | None = None, **parameters: Any
+    paths: Sequence[str | Path],
+    on_progress: ProgressListener | None = None,
+    server: TemporaryServer | None = None,
+    **parameters: Any,
 ) -> dict[str, Any]:
-    """Run the flow once in this process, without the per-run heartbeat thread (it costs ~1 s a run)."""
+    """Run the flow once in this process, without the per-run heartbeat thread (it costs ~1 s a run);
+    returns the report (as in report.json) and the paths of the written files.
+
+    `server` is the temporary Prefect API the caller started early (`flows.server`); the flow
+    starts once it answers.
+    """
     if on_progress is not None:
         _listeners.append(on_progress)
+    if server is not None:
+        warm_up(paths)  # while the server boots
+        server.wait_until_ready()
     try:
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            return storythreads_flow([str(p) for p in paths], **parameters)
+            storythreads_flow([str(p) for p in paths], **parameters)
+        night = _finished.pop()
+        return {"report": night.report, "files": night.files}
     finally:
         if on_progress is not None:
             _listeners.remove(on_progress)

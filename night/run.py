@@ -6,12 +6,14 @@ The Prefect flow runs the very same `run_stage` for each stage, inside a task.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from corpus import parallel
 from corpus.article import Article
 from embeddings.choose import EncoderChoice
 from embeddings.encoders import Encoder
@@ -27,6 +29,7 @@ StageListener = Callable[[str], None]
 
 def run_stage(night: Night, stage: Stage) -> None:
     """Run one stage, record its seconds in `night.seconds` and the log, then pass its crash-test checkpoint."""
+    parallel.collect_garbage_rarely()
     night.stage_started = time.perf_counter()
     stage.run(night)
     seconds = time.perf_counter() - night.stage_started
@@ -42,6 +45,29 @@ def run_stages(night: Night, on_stage_done: StageListener | None = None) -> Nigh
         if on_stage_done is not None:
             on_stage_done(stage.name)
     return night
+
+
+def warm_up(paths: Sequence[str | Path]) -> None:
+    """Do now what the stages would otherwise wait for: import the clustering library and, when the
+    inputs are large enough to be prepared in worker processes, start those.
+
+    For a caller with time to spare before the first stage (the command line waits for Prefect's
+    temporary server); it changes no result.
+    """
+    if not parallel.too_little_text(_input_bytes(paths)):
+        # mostly waiting on the new processes: in a thread, beside the import below and the first stages
+        threading.Thread(target=parallel.start_workers, args=("corpus.prepare",), daemon=True).start()
+    import hdbscan  # noqa: F401 - 1-2 s to import (scikit-learn, scipy.stats), needed by the thread stage
+
+
+def _input_bytes(paths: Sequence[str | Path]) -> int:
+    total = 0
+    for path in map(Path, paths):
+        if path.is_file():
+            total += path.stat().st_size
+        elif path.is_dir():
+            total += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return total
 
 
 @contextmanager

@@ -165,10 +165,16 @@ def report(night: Night) -> None:
     night.report = build_report(
         info, records, night.tonight.intake, night.prepared, night.pairs, night.threads, night.read.skipped
     )
-    # this stage's own time, up to writing the files, so that report.json carries every stage
-    night.report["run"]["stages"]["write reports"] = round(time.perf_counter() - night.stage_started, 3)
+
+    def with_this_stage(report: dict[str, Any]) -> None:
+        # this stage's own time so far (report.json, written last, is all that remains), so that
+        # report.json carries every stage
+        report["run"]["stages"]["write reports"] = round(time.perf_counter() - night.stage_started, 3)
+
+    with_this_stage(night.report)
     for output in night.outputs:
-        night.files = {name: str(path) for name, path in write_reports(night.report, output).items()}
+        written = write_reports(night.report, output, with_this_stage)
+        night.files = {name: str(path) for name, path in written.items()}
     night.store.finish_run(night.run_id, finished, night.report["run"])
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,12 @@ def threads_table(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def tonight_lines(report: dict[str, Any]) -> list[str]:
-    """What changed tonight, as plain lines: articles, new pairs, new, grown, merged and split threads."""
+def tonight_lines(report: dict[str, Any], limit: int | None = None) -> list[str]:
+    """What changed tonight, as plain lines: articles, new pairs, new, grown, merged and split threads.
+
+    With `limit`, at most that many of the strongest new pairs and of the largest new and grown
+    threads are listed, each list ending with how many more the report holds.
+    """
     tonight = report.get("tonight") or {}
     titles = _titles(report)
     lines = [
@@ -111,14 +116,24 @@ def tonight_lines(report: dict[str, Any]) -> list[str]:
         f"{report['run'].get('vectors_reused', 0)} reused"
     ]
     new_pairs = tonight.get("new_duplicates", [])
-    lines.append(f"{len(new_pairs)} new duplicate pairs" + (":" if new_pairs else ""))
-    for pair in new_pairs:
+    lines.append(f"{len(new_pairs)} new duplicate {_plural(len(new_pairs), 'pair')}" + (":" if new_pairs else ""))
+    strongest = sorted(new_pairs, key=lambda p: -p["score"]) if limit is not None else new_pairs
+    for pair in strongest[:limit]:
         a, b = pair["articles"]
         lines.append(f"  {a} ↔ {b} ({pair['kind']}, {pair['score']:.2f}): {_short(titles.get(a, ''), 60)}")
-    for thread in tonight.get("new_threads", []):
-        lines.append(f"new thread {thread['id']} «{thread['label']}»: {', '.join(thread['articles'])}")
-    for thread in tonight.get("grown_threads", []):
-        lines.append(f"thread {thread['id']} «{thread['label']}» grew: +{', '.join(thread['added'])}")
+    lines += _more(len(new_pairs), limit, "new pairs")
+    new_threads = tonight.get("new_threads", [])
+    if limit is not None:
+        new_threads = sorted(new_threads, key=lambda t: -len(t["articles"]))
+    for thread in new_threads[:limit]:
+        lines.append(f"new thread {thread['id']} «{thread['label']}»: {', '.join(thread['articles'][:limit])}")
+    lines += _more(len(new_threads), limit, "new threads")
+    grown = tonight.get("grown_threads", [])
+    if limit is not None:
+        grown = sorted(grown, key=lambda t: -len(t["added"]))
+    for thread in grown[:limit]:
+        lines.append(f"thread {thread['id']} «{thread['label']}» grew: +{', '.join(thread['added'][:limit])}")
+    lines += _more(len(grown), limit, "grown threads")
     for merge in tonight.get("merges", []):
         lines.append(f"merged into {merge['into']}: {', '.join(merge['merged'])}")
     for split in tonight.get("splits", []):
@@ -126,10 +141,21 @@ def tonight_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def to_markdown(report: dict[str, Any], detail_limit: int | None = None) -> str:
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else noun + "s"
+
+
+def _more(total: int, limit: int | None, what: str) -> list[str]:
+    if limit is None or total <= limit:
+        return []
+    return [f"  … and {total - limit} more {what} (all in report.json)"]
+
+
+def to_markdown(report: dict[str, Any], detail_limit: int | None = None, row_limit: int | None = None) -> str:
     """The report as Markdown: summary, duplicate pairs with evidence, threads, skipped inputs.
 
-    With `detail_limit`, only the first that many pairs get their evidence written out.
+    With `detail_limit`, only the first that many pairs get their evidence written out; with
+    `row_limit`, every list and table stops after that many rows and says how many more there are.
     """
     titles = _titles(report)
     lines = [f"# storythreads report — run {md(report['run']['id'])}", ""]
@@ -139,7 +165,7 @@ def to_markdown(report: dict[str, Any], detail_limit: int | None = None) -> str:
     lines += ["", "## Tonight", ""]
     lines += [
         f"- {md(line.strip())}" if not line.startswith("  ") else f"  - {md(line.strip())}"
-        for line in tonight_lines(report)
+        for line in tonight_lines(report, row_limit)
     ]
     lines += ["", "## Duplicate reporting", ""]
     if not report["duplicates"]:
@@ -149,11 +175,14 @@ def to_markdown(report: dict[str, Any], detail_limit: int | None = None) -> str:
             "| article A | article B | kind | score | containment A | containment B | quotes |",
             "|---|---|---|---|---|---|---|",
         ]
-        for row in duplicates_table(report):
+        rows = duplicates_table(report)
+        for row in rows[:row_limit]:
             lines.append(
                 f"| {md(row['article_a'])} | {md(row['article_b'])} | {row['kind']} | {row['score']:.2f} "
                 f"| {row['containment_a']:.2f} | {row['containment_b']:.2f} | {row['shared_quotes']} |"
             )
+        if row_limit is not None and len(rows) > row_limit:
+            lines += ["", f"… and {len(rows) - row_limit} more pairs in report.json."]
         detailed = report["duplicates"][:detail_limit] if detail_limit is not None else report["duplicates"]
         for pair in detailed:
             a, b = pair["articles"]
@@ -173,14 +202,17 @@ def to_markdown(report: dict[str, Any], detail_limit: int | None = None) -> str:
                 f"Evidence for the other {len(report['duplicates']) - len(detailed)} pairs is in report.json.",
             ]
     lines += ["", "## Story threads", ""]
-    for thread in report["threads"]:
+    for thread in report["threads"][:row_limit]:
         members = ", ".join(md(article) for article in thread["articles"])
         lines.append(f"- **{md(thread['id'])}** {md(thread['label'])}: {members}")
+    lines += [f"- {line.strip()}" for line in _more(len(report["threads"]), row_limit, "threads")]
     if report["unthreaded"]:
-        lines.append(f"- unthreaded: {', '.join(md(article) for article in report['unthreaded'])}")
+        shown = report["unthreaded"][:row_limit]
+        lines.append(f"- unthreaded ({len(report['unthreaded'])}): {', '.join(md(article) for article in shown)}")
     if report["skipped"]:
         lines += ["", "## Skipped inputs", ""]
-        lines += [f"- {md(s['input'])}: {md(s['reason'])}" for s in report["skipped"]]
+        lines += [f"- {md(s['input'])}: {md(s['reason'])}" for s in report["skipped"][:row_limit]]
+        lines += [f"- {line.strip()}" for line in _more(len(report["skipped"]), row_limit, "skipped inputs")]
     return "\n".join(lines) + "\n"
 
 
@@ -329,14 +361,21 @@ def write_atomic(path: Path, content: str) -> None:
         raise
 
 
-def write_reports(report: dict[str, Any], output: str | Path) -> dict[str, Path]:
-    """Write report.json, report.md and report.html into `output`; returns their paths."""
+def write_reports(
+    report: dict[str, Any], output: str | Path, before_json: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Path]:
+    """Write report.md, report.html and then report.json into `output`; returns their paths.
+
+    `before_json`, if given, may complete the report (e.g. the time all this took) just before
+    report.json is rendered; the other two files are written already.
+    """
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"report output {str(folder)!r} is a file; expected a folder (or a path to create one)")
-    rendered = {"report.json": to_json(report), "report.md": to_markdown(report), "report.html": to_html(report)}
-    paths = {}
-    for name, content in rendered.items():
-        paths[name] = folder / name
-        write_atomic(paths[name], content)
+    paths = {name: folder / name for name in ("report.json", "report.md", "report.html")}
+    write_atomic(paths["report.md"], to_markdown(report))
+    write_atomic(paths["report.html"], to_html(report))
+    if before_json is not None:
+        before_json(report)
+    write_atomic(paths["report.json"], to_json(report))
     return paths

@@ -14,9 +14,6 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from night.settings import StorythreadsSettings
-from reports.render import tonight_lines
-
 _verbose = False
 """`--verbose`: debug logging, and every new pair and thread in the terminal summary."""
 app = typer.Typer(
@@ -83,6 +80,7 @@ def run(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from flows.pipeline import run_flow  # imports Prefect: keep `--help` fast
+    from night.settings import StorythreadsSettings
     from night.stages import STAGE_NAMES
     from store import StoreBusy
 
@@ -134,6 +132,7 @@ def threads(
     limit: Annotated[int, typer.Option(help="list at most this many threads")] = 100,
 ) -> None:
     """List the current story threads: id, label, size, first and last date."""
+    from night.settings import StorythreadsSettings
     from store import Store
 
     settings = StorythreadsSettings()
@@ -189,6 +188,8 @@ def serve(
 
 
 def _print_summary(report: dict, files: dict[str, str]) -> None:
+    from reports.render import tonight_lines
+
     run_info = report["run"]
     console.print(f"[bold]storythreads[/bold] run {run_info['id']} · encoder {run_info['encoder']}")
     if run_info["encoder_note"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import os
 import sys
@@ -302,6 +303,7 @@ def main() -> None:
     """
     global _exit_code
     atexit.register(_exit_now)  # registered first, so it runs after every handler registered later
+    gc.set_threshold(50_000, 20, 100)  # as a run's stages do (corpus.parallel.GC_THRESHOLDS), from the imports on
     try:
         app()
         _exit_code = 0

@@ -66,9 +66,9 @@ class _Progress:
         except Exception as error:  # noqa: BLE001 - progress is a courtesy, never a reason to fail
             logging.getLogger(__name__).debug("no progress artifact: %s", error)
 
-    def done(self, stage: str) -> None:
+    def done(self, stage: str, seconds: float) -> None:
         percent = 100.0 * (STAGE_NAMES.index(stage) + 1) / len(STAGE_NAMES)
-        get_run_logger().info("%3.0f%% · %s done", percent, stage)
+        get_run_logger().info("%3.0f%% · %s done in %.2f s", percent, stage, seconds)
         if self._artifact is not None:
             update_progress_artifact(self._artifact, percent)
         for listener in _listeners:
@@ -151,7 +151,7 @@ def storythreads_flow(
         )
         for stage in STAGES:
             STAGE_TASKS[stage.name](quote(night))
-            progress.done(stage.name)
+            progress.done(stage.name, night.seconds.get(stage.name, 0.0))
     assert night.report is not None
     publish_artifacts(quote(night.report), night.files)
     for line in summary_lines(night.report):

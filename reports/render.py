@@ -122,18 +122,17 @@ def tonight_lines(report: dict[str, Any], limit: int | None = None) -> list[str]
         a, b = pair["articles"]
         lines.append(f"  {a} ↔ {b} ({pair['kind']}, {pair['score']:.2f}): {_short(titles.get(a, ''), 60)}")
     lines += _more(len(new_pairs), limit, "new pairs")
-    new_threads = tonight.get("new_threads", [])
-    if limit is not None:
-        new_threads = sorted(new_threads, key=lambda t: -len(t["articles"]))
-    for thread in new_threads[:limit]:
-        lines.append(f"new thread {thread['id']} «{thread['label']}»: {', '.join(thread['articles'][:limit])}")
-    lines += _more(len(new_threads), limit, "new threads")
-    grown = tonight.get("grown_threads", [])
-    if limit is not None:
-        grown = sorted(grown, key=lambda t: -len(t["added"]))
-    for thread in grown[:limit]:
-        lines.append(f"thread {thread['id']} «{thread['label']}» grew: +{', '.join(thread['added'][:limit])}")
-    lines += _more(len(grown), limit, "grown threads")
+    for key, members, line in (
+        ("new_threads", "articles", "new thread {id} «{label}»: {members}"),
+        ("grown_threads", "added", "thread {id} «{label}» grew: +{members}"),
+    ):
+        threads = tonight.get(key, [])
+        if limit is not None:  # the largest first
+            threads = sorted(threads, key=lambda t, members=members: -len(t[members]))
+        for thread in threads[:limit]:
+            shown = ", ".join(thread[members][:limit])
+            lines.append(line.format(id=thread["id"], label=thread["label"], members=shown))
+        lines += _more(len(threads), limit, key.replace("_", " "))
     for merge in tonight.get("merges", []):
         lines.append(f"merged into {merge['into']}: {', '.join(merge['merged'])}")
     for split in tonight.get("splits", []):

@@ -145,3 +145,19 @@ def test_script_in_article_text_is_shown_not_run(hostile_report, tmp_path: Path,
         "javascriptLinks": 0,
         "payloadShownAsText": True,
     }
+
+
+def test_the_terminal_summary_lists_the_strongest_new_pairs_and_counts_the_rest() -> None:
+    from reports.render import tonight_lines
+
+    pairs = [{"articles": [f"a{i}", f"b{i}"], "kind": "partial_reuse", "score": i / 100} for i in range(30)]
+    report = {
+        "run": {"vectors_embedded": 0, "vectors_reused": 0},
+        "articles": [],
+        "tonight": {"new_articles": [], "new_duplicates": pairs, "new_threads": [], "grown_threads": []},
+    }
+    lines = tonight_lines(report, limit=5)
+    listed = [line for line in lines if "↔" in line]
+    assert [line.split()[0] for line in listed] == ["a29", "a28", "a27", "a26", "a25"]
+    assert "… and 25 more new pairs (all in report.json)" in [line.strip() for line in lines]
+    assert len([line for line in tonight_lines(report) if "↔" in line]) == 30

@@ -9,16 +9,17 @@ calls the algorithms, saves what it found and leaves its result for the next sta
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from clustering.duplicates import DuplicatePair
 from clustering.findings import ThreadUpdate
-from corpus.article import PreparedArticle, ReadResult
+from corpus.article import Article, PreparedArticle, ReadResult
 from corpus.readers import read_articles
 from embeddings.choose import EncoderChoice, choose_encoder
 from embeddings.encoders import Encoder
@@ -48,7 +49,7 @@ class Night:
     outputs: list[str] = field(default_factory=list)
     """Folders the reports are written to (none: no report files)."""
     run_name: str | None = None
-    articles: list | None = None
+    articles: list[Article] | None = None
     """Articles handed over in memory instead of read from `paths` (tests, `compare`)."""
 
     read: ReadResult | None = None
@@ -179,8 +180,6 @@ def report(night: Night) -> None:
 
 
 def _now() -> datetime:
-    from datetime import UTC
-
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -210,7 +209,5 @@ STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in STAGES)
 
 def report_folders(home: Path, started: datetime, run_id: str) -> list[str]:
     """Where a run's reports go when no output folder is given: its own folder and `latest`."""
-    import re
-
     safe_id = re.sub(r"[^A-Za-z0-9-]", "", run_id)[:8] or "run"
     return [str(home / "reports" / f"{started:%Y-%m-%dT%H%M%S}_{safe_id}"), str(home / "reports" / "latest")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import gc
 import logging
 import os
 import sys
@@ -301,9 +300,11 @@ def main() -> None:
     process ends instead once every exit handler has run (Prefect's last logs and events, the
     temporary server, the worker processes), the logs are closed and the output is flushed.
     """
+    from corpus.parallel import collect_garbage_rarely
+
     global _exit_code
     atexit.register(_exit_now)  # registered first, so it runs after every handler registered later
-    gc.set_threshold(50_000, 20, 100)  # as a run's stages do (corpus.parallel.GC_THRESHOLDS), from the imports on
+    collect_garbage_rarely()  # as the stages do, from the imports on
     try:
         app()
         _exit_code = 0

@@ -30,8 +30,8 @@ from reports.render import duplicates_table, summary_lines, threads_table, to_ma
 
 ProgressListener = Callable[[str, float], None]
 _listeners: list[ProgressListener] = []
-_finished: list[Night] = []
-"""Nights the flow completed in this process, for `run_flow` to hand back whole."""
+_handback: list[dict[str, Any]] | None = None
+"""While `run_flow` runs the flow, where the flow leaves its whole report (a served flow keeps nothing)."""
 ARTIFACT_ROWS = 50
 """Rows of each list and table in the UI artifacts (the strongest pairs, the largest threads); the report
 files hold them all, and each artifact says how many more there are."""
@@ -156,7 +156,8 @@ def storythreads_flow(
     publish_artifacts(quote(night.report), night.files)
     for line in summary_lines(night.report):
         print(line)
-    _finished.append(night)
+    if _handback is not None:
+        _handback.append({"report": night.report, "files": night.files})
     # a small return value: Prefect walks what a flow returns, and the report can be many megabytes
     return {"run": night.report["run"], "files": night.files}
 
@@ -173,16 +174,18 @@ def run_flow(
     `server` is the temporary Prefect API the caller started early (`flows.server`); the flow
     starts once it answers.
     """
+    global _handback
     if on_progress is not None:
         _listeners.append(on_progress)
     if server is not None:
         warm_up(paths)  # while the server boots
         server.wait_until_ready()
+    _handback = []
     try:
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             storythreads_flow([str(p) for p in paths], **parameters)
-        night = _finished.pop()
-        return {"report": night.report, "files": night.files}
+        return _handback[-1]
     finally:
+        _handback = None
         if on_progress is not None:
             _listeners.remove(on_progress)

@@ -18,6 +18,32 @@ from tests.conftest import WIRE_PAIR
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
+def test_the_run_log_in_prefect_has_every_stage_its_seconds_and_the_encoder_fallback(
+    seeds_dir: Path, tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    from night.stages import STAGE_NAMES
+
+    result = run_flow([seeds_dir], output=str(tmp_path), encoder="auto")  # offline in the tests: falls back
+    run_id = UUID(result["report"]["run"]["id"])
+    stages = result["report"]["run"]["stages"]
+    assert list(stages) == list(STAGE_NAMES) and all(seconds >= 0 for seconds in stages.values())
+    wanted = [f"{name} done in" for name in STAGE_NAMES] + ["fell back to lexical"]
+    # logs reach the API in batches, a moment after the flow returns
+    deadline = time.monotonic() + 30
+    while True:
+        with get_client(sync_client=True) as client:
+            logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+        messages = [log.message for log in logs]
+        if all(any(w in m for m in messages) for w in wanted) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    missing = [w for w in wanted if not any(w in m for m in messages)]
+    assert not missing, f"not in the Prefect run log: {missing}"
+
+
 def _read_report(folder: Path) -> dict:
     for name in ("report.json", "report.md", "report.html"):
         assert (folder / name).stat().st_size > 0, name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -12,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from clustering.verify import FileTerms, PassageTerms, Region, dense_region, ordered_region
+from clustering.verify import CompactTerms, PassageTerms, Region, dense_region, ordered_region
 from corpus.arrays import distinct
 from corpus.article import Passage, PreparedArticle, Quote
-from corpus.parallel import default_workers, map_items
 from corpus.text import content_terms, fold, words
 from embeddings.index import EXACT_LIMIT, CandidatePairs, candidate_pairs
+from executor import Executor, pause_point
 
 
 class PairKind(StrEnum):
@@ -175,7 +174,7 @@ def find_duplicates(
     quote_threshold: float = 0.3,
     settings: DuplicateSettings | None = None,
     quote_candidates: CandidatePairs | None = None,
-    workers: int | None = None,
+    executor: Executor | None = None,
 ) -> list[DuplicatePair]:
     """Verify candidate passage pairs and gather them into article pairs with evidence.
 
@@ -183,18 +182,18 @@ def find_duplicates(
     those rows. Quotes are compared too (through `quote_vectors`, rows following the quotes
     of `prepared` in order), so two articles that share a statement but no paragraph are
     still reported. With `quote_candidates` (pairs of quote rows, e.g. from a stored index),
-    the quotes are not searched again. Many candidates are verified in `workers` processes
-    (default: see `corpus.parallel`); the pairs are the same either way.
+    the quotes are not searched again. With an `executor`, tokenising and verifying many
+    candidates run on its workers; the pairs are the same either way.
     """
     settings = settings or DuplicateSettings()
     passages = [p for article in prepared for p in article.passages]
     if passage_vectors is not None and len(passages) != len(passage_vectors):
         raise ValueError(f"got {len(passage_vectors)} passage vectors for {len(passages)} passages")
     by_id = {article.article.id: article for article in prepared}
-    terms = PassageTerms(prepared, settings.neighbour_windows, workers)
+    terms = PassageTerms(prepared, settings.neighbour_windows, executor)
 
     matches: dict[tuple[str, str], list[PassageMatch]] = defaultdict(list)
-    for match in _verified(prepared, passages, terms, candidates, settings, workers):
+    for match in _verified(prepared, passages, terms, candidates, settings, executor):
         matches[(match.passage_a.article_id, match.passage_b.article_id)].append(match)
 
     quotes_by_pair = _shared_quotes(prepared, quote_vectors, quote_threshold, settings, quote_candidates)
@@ -399,7 +398,7 @@ dense, the dense region's first and last term on each side (-1 when matched whol
 
 
 def _match_terms(
-    terms: PassageTerms | FileTerms, left: int, right: int, similarity: float, settings: DuplicateSettings
+    terms: PassageTerms | CompactTerms, left: int, right: int, similarity: float, settings: DuplicateSettings
 ) -> RawMatch | None:
     """A strong or weak match between two candidate passages, as plain values, or None.
 
@@ -461,35 +460,22 @@ def _as_match(passages: list[Passage], terms: PassageTerms, found: RawMatch) -> 
     )
 
 
-PARALLEL_MIN_CANDIDATES = 20_000
-"""Candidate pairs from which verification is shared among worker processes."""
-
 VERIFY_CHUNK = 5_000
 """Candidate pairs per chunk of verification sent to a worker."""
 
 
-def verify_chunk(jobs: Sequence[tuple[str, DuplicateSettings, np.ndarray, np.ndarray, np.ndarray]]) -> list[RawMatch]:
-    """Verify (terms folder, settings, left, right, similarity) chunks of oriented candidates; a worker's step."""
+def verify_chunk(
+    chunk: tuple[DuplicateSettings, np.ndarray, np.ndarray, np.ndarray], terms: CompactTerms
+) -> list[RawMatch]:
+    """Verify a (settings, left, right, similarity) chunk of oriented candidates; a worker's step."""
+    pause_point("verify chunk")
+    settings, lefts, rights, similarities = chunk
     found: list[RawMatch] = []
-    for folder, settings, lefts, rights, similarities in jobs:
-        terms = _opened_terms(folder)
-        for left, right, similarity in zip(lefts.tolist(), rights.tolist(), similarities.tolist(), strict=True):
-            match = _match_terms(terms, left, right, similarity, settings)
-            if match is not None:
-                found.append(match)
+    for left, right, similarity in zip(lefts.tolist(), rights.tolist(), similarities.tolist(), strict=True):
+        match = _match_terms(terms, left, right, similarity, settings)
+        if match is not None:
+            found.append(match)
     return found
-
-
-_OPENED: dict[str, FileTerms] = {}
-
-
-def _opened_terms(folder: str) -> FileTerms:
-    """The terms saved in `folder`, opened once per process (the chunks of a run share them)."""
-    terms = _OPENED.get(folder)
-    if terms is None:
-        _OPENED.clear()  # an earlier run's terms
-        terms = _OPENED[folder] = FileTerms(folder)
-    return terms
 
 
 def _verified(
@@ -498,9 +484,9 @@ def _verified(
     terms: PassageTerms,
     candidates: CandidatePairs,
     settings: DuplicateSettings,
-    workers: int | None,
+    executor: Executor | None,
 ) -> Iterator[PassageMatch]:
-    """The matches among `candidates`, verified here or, for many candidates, in worker processes."""
+    """The matches among `candidates`, verified here or, for many candidates, on the executor's workers."""
     rank = {article_id: i for i, article_id in enumerate(sorted(a.article.id for a in prepared))}
     owner_rank = np.repeat(
         np.array([rank[a.article.id] for a in prepared], dtype=np.int64), [len(a.passages) for a in prepared]
@@ -508,8 +494,7 @@ def _verified(
     swap = owner_rank[candidates.left] > owner_rank[candidates.right]
     lefts = np.where(swap, candidates.right, candidates.left)
     rights = np.where(swap, candidates.left, candidates.right)
-    workers = default_workers() if workers is None else workers
-    if workers <= 1 or len(lefts) < PARALLEL_MIN_CANDIDATES:
+    if executor is None or len(lefts) < 2 * VERIFY_CHUNK:
         for left, right, similarity in zip(
             lefts.tolist(), rights.tolist(), candidates.similarity.tolist(), strict=True
         ):
@@ -517,19 +502,17 @@ def _verified(
             if found is not None:
                 yield _as_match(passages, terms, found)
         return
-    with tempfile.TemporaryDirectory(prefix="storythreads-terms-") as folder:
-        terms.saved_for_workers(folder)
-        jobs = [
-            (
-                folder,
-                settings,
-                lefts[i : i + VERIFY_CHUNK],
-                rights[i : i + VERIFY_CHUNK],
-                candidates.similarity[i : i + VERIFY_CHUNK],
-            )
-            for i in range(0, len(lefts), VERIFY_CHUNK)
-        ]
-        for found in map_items(verify_chunk, jobs, 1, workers, min_items=2):
+    chunks = [
+        (
+            settings,
+            lefts[i : i + VERIFY_CHUNK],
+            rights[i : i + VERIFY_CHUNK],
+            candidates.similarity[i : i + VERIFY_CHUNK],
+        )
+        for i in range(0, len(lefts), VERIFY_CHUNK)
+    ]
+    for found_in_chunk in executor.map(verify_chunk, chunks, shared=terms.for_workers()):
+        for found in found_in_chunk:
             yield _as_match(passages, terms, found)
 
 

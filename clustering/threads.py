@@ -17,11 +17,10 @@ from scipy.sparse import csgraph
 
 from clustering.duplicates import DuplicatePair, PairKind
 from clustering.story import StoryVectoriser, TermStatistics, term_hashes
-from corpus import parallel
 from corpus.article import PreparedArticle
-from corpus.parallel import map_items
 from corpus.text import STOPWORDS, Memo, fold, stem, token_terms, words
 from embeddings.index import PassageIndex
+from executor import Executor, map_items
 
 
 @dataclass(frozen=True)
@@ -295,20 +294,19 @@ def label_terms(article: PreparedArticle) -> list[str]:
     return list(itertools.chain.from_iterable(map(_label_terms_of_token, _label_text(article).split())))
 
 
-def all_label_terms(prepared: Sequence[PreparedArticle], workers: int | None = None) -> list[list[str]]:
-    """`label_terms` of each article; for large batches in the worker processes, whose word caches are warm."""
-    return all_label_terms_hashed(prepared, workers)[0]
+def all_label_terms(prepared: Sequence[PreparedArticle], executor: Executor | None = None) -> list[list[str]]:
+    """`label_terms` of each article (with an `executor`, on its workers, whose word caches are warm)."""
+    return all_label_terms_hashed(prepared, executor)[0]
 
 
 def all_label_terms_hashed(
-    prepared: Sequence[PreparedArticle], workers: int | None = None
+    prepared: Sequence[PreparedArticle], executor: Executor | None = None
 ) -> tuple[list[list[str]], list[np.ndarray]]:
     """`label_terms` of each article and their `term_hashes`, found together (see `all_label_terms`)."""
     # articles that verification tokenised already carry their label terms
     missing = [index for index, article in enumerate(prepared) if article.label_terms is None]
     texts = [_label_text(prepared[index]) for index in missing]
-    in_process = parallel.too_little_text(sum(map(len, texts)))
-    found_here = map_items(_label_terms_chunk, texts, LABEL_CHUNK, workers, in_process=in_process)
+    found_here = map_items(executor, _label_terms_chunk, texts, LABEL_CHUNK)
     computed = dict(zip(missing, found_here, strict=True))
     terms: list[list[str]] = []
     hashes: list[np.ndarray] = []

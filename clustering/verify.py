@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from clustering.story import term_hashes
-from corpus import parallel
 from corpus.arrays import distinct
 from corpus.article import LabelTerms, PreparedArticle
-from corpus.parallel import map_chunks
 from corpus.text import TOKEN_TERMS
+from executor import Executor, map_chunks
 
 PRIOR_DOCUMENTS = 1000
 """Pseudo-documents without the term: in a small batch every word weighs about the same,
@@ -215,8 +213,8 @@ class _Terms:
 class PassageTerms(_Terms):
     """Terms of the passages of a run (as ids into `weights`) with their offsets.
 
-    Every paragraph that has passages is tokenised once (in worker processes for large runs,
-    see `corpus.parallel`) into three integer rows per article: term ids, starts, ends
+    Every paragraph that has passages is tokenised once (on an executor's workers for large runs)
+    into three integer rows per article: term ids, starts, ends
     (12 bytes a word). The same pass counts document frequencies for the weights. A passage is a
     slice of its article's rows.
     """
@@ -225,7 +223,7 @@ class PassageTerms(_Terms):
         self,
         prepared: Sequence[PreparedArticle],
         reach: int,
-        workers: int | None = None,
+        executor: Executor | None = None,
     ) -> None:
         jobs = []
         for article in prepared:
@@ -242,7 +240,6 @@ class PassageTerms(_Terms):
                 )
             )
         chunk = max(1, min(CHUNK, len(jobs) // 8))  # a few hundred long documents still make 8 chunks
-        in_process = parallel.too_little_text(sum(end - start for _, spans, *_ in jobs for start, end in spans))
         self.ids: dict[str, int] = _Numbering()
         self._tokens: list[np.ndarray] = []
         owners: list[np.ndarray] = []
@@ -251,7 +248,7 @@ class PassageTerms(_Terms):
         frequencies: list[tuple[np.ndarray, np.ndarray]] = []
         for owner_base, (chunk_terms, chunk_frequency, articles) in zip(
             range(0, len(jobs), chunk),
-            map_chunks(tokenise_chunk, jobs, chunk, workers, in_process=in_process),
+            map_chunks(executor, tokenise_chunk, jobs, chunk),
             strict=True,
         ):
             to_global = np.fromiter(map(self.ids.__getitem__, chunk_terms), np.int32, len(chunk_terms))
@@ -281,43 +278,43 @@ class PassageTerms(_Terms):
         position = self._first[index] + term
         return int(tokens[1, position]), int(tokens[2, position])
 
-    def saved_for_workers(self, folder: str) -> str:
-        """Write the term rows (without offsets) and weights under `folder` for `FileTerms`; returns the folder."""
+    def for_workers(self) -> CompactTerms:
+        """The term rows (without offsets) and weights as a few flat arrays: cheap to send to workers."""
         sizes = np.fromiter((tokens.shape[1] for tokens in self._tokens), dtype=np.int64, count=len(self._tokens))
         bases = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
         owner = np.array(self._owner, dtype=np.int64)
-        arrays = {
-            "terms": np.concatenate([tokens[0] for tokens in self._tokens] or [np.zeros(0, np.int32)]),
-            "first": bases[owner] + np.array(self._first, dtype=np.int64),
-            "last": bases[owner] + np.array(self._last, dtype=np.int64),
-            "owner": owner,
-            "weights": np.array(self.weights, dtype=np.float64),
-            "reach": np.array([self._reach], dtype=np.int64),
-        }
-        for name, array in arrays.items():
-            np.save(os.path.join(folder, f"{name}.npy"), array)
-        return folder
+        return CompactTerms(
+            np.concatenate([tokens[0] for tokens in self._tokens] or [np.zeros(0, np.int32)]),
+            bases[owner] + np.array(self._first, dtype=np.int64),
+            bases[owner] + np.array(self._last, dtype=np.int64),
+            owner,
+            self.weights,
+            self._reach,
+        )
 
 
-class FileTerms(_Terms):
-    """The passage terms a `PassageTerms` saved, opened by a worker process.
+class CompactTerms(_Terms):
+    """The passage terms of a `PassageTerms` as flat arrays, sent once to each worker that verifies.
 
-    The large arrays are memory-mapped, so all workers share one copy in the page cache.
+    Its caches are the receiving process's own: they are not sent.
     """
 
-    def __init__(self, folder: str) -> None:
-        def load(name: str) -> np.ndarray:
-            return np.load(os.path.join(folder, f"{name}.npy"), mmap_mode="r")
-
-        # plain arrays over the mapped files: indexing a memmap object costs far more than the
-        # few terms it returns, and verification reads rows and bounds for every candidate
-        self._flat = load("terms").view(np.ndarray)
-        self._first_row = load("first").view(np.ndarray)
-        self._last_row = load("last").view(np.ndarray)
-        self._owner = load("owner").view(np.ndarray)  # type: ignore[assignment]
-        self.weights = load("weights").tolist()
-        self._reach = int(load("reach")[0])
+    def __init__(
+        self, flat: np.ndarray, first: np.ndarray, last: np.ndarray, owner: np.ndarray, weights: list[float], reach: int
+    ) -> None:
+        self._flat = flat
+        self._first_row = first
+        self._last_row = last
+        self._owner = owner  # type: ignore[assignment]
+        self.weights = weights
+        self._reach = reach
         self._start_caches(WORKER_CACHE_LIMIT)
+
+    def __getstate__(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[float], int]:
+        return self._flat, self._first_row, self._last_row, self._owner, self.weights, self._reach  # type: ignore[return-value]
+
+    def __setstate__(self, state: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[float], int]) -> None:
+        self.__init__(*state)  # type: ignore[misc]
 
     def _term_row(self, index: int) -> np.ndarray:
         return self._flat[self._first_row[index] : self._last_row[index]]

@@ -6,13 +6,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from corpus import parallel
 from corpus.article import Article, Paragraph, Passage, PreparedArticle, Quote
 from corpus.boilerplate import RepeatedLines, furniture_reason
-from corpus.parallel import map_items
 from corpus.quotes import find_quotes, named_speaker
 from corpus.segment import WindowSettings, paragraph_spans, window_spans
 from corpus.text import content_terms, fold
+from executor import Executor, map_items
 
 MIN_PASSAGE_TERMS = 6
 """Passages with fewer content words than this are never compared: too short to be evidence."""
@@ -36,15 +35,15 @@ def prepare_articles(
     articles: Sequence[Article],
     settings: PrepareSettings | None = None,
     repeated: RepeatedLines | None = None,
-    workers: int | None = None,
+    executor: Executor | None = None,
 ) -> list[PreparedArticle]:
     """Split each article into paragraphs, mark furniture, and cut passages and quotes.
 
     `repeated` holds per-source line counts from earlier runs; the lines of `articles` are
     added to it, so furniture that a source repeats is recognised within one batch too.
-    Large batches are prepared in `workers` processes (default: see `corpus.parallel`).
+    With an `executor`, chunks of articles are prepared on its workers; the articles are the same.
     """
-    return prepare_articles_then(articles, None, settings, repeated, workers)
+    return prepare_articles_then(articles, None, settings, repeated, executor)
 
 
 def prepare_articles_then(
@@ -52,7 +51,7 @@ def prepare_articles_then(
     then: Callable[[PreparedArticle], T] | None,
     settings: PrepareSettings | None = None,
     repeated: RepeatedLines | None = None,
-    workers: int | None = None,
+    executor: Executor | None = None,
     count_lines: bool = True,
 ) -> list[Any]:
     """`prepare_articles`, with `then` (a module-level function) applied to each prepared article in the worker.
@@ -62,8 +61,7 @@ def prepare_articles_then(
     """
     settings = settings or PrepareSettings()
     repeated = repeated if repeated is not None else RepeatedLines()
-    in_process = parallel.too_little_text(sum(len(article.text) for article in articles))
-    split = map_items(paragraph_keys, articles, CHUNK, workers, in_process=in_process)
+    split = map_items(executor, paragraph_keys, articles, CHUNK)
     if count_lines:
         for article, (_, keys) in zip(articles, split, strict=True):
             repeated.add_keys(article.source, keys)
@@ -71,7 +69,7 @@ def prepare_articles_then(
         (article, spans, [repeated.is_repeated_key(article.source, key) for key in keys], settings, then)
         for article, (spans, keys) in zip(articles, split, strict=True)
     ]
-    found = map_items(prepare_jobs, jobs, CHUNK, workers, in_process=in_process)
+    found = map_items(executor, prepare_jobs, jobs, CHUNK)
     # workers send back offsets, not objects: rebuilding them here is cheaper than unpickling them
     return [
         _unpack(article, packed) if then is None else (_unpack(article, packed[0]), *packed[1:])

@@ -9,8 +9,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from corpus.parallel import map_chunks
 from corpus.text import TOKEN_TERMS, Memo
+from executor import Executor, map_chunks
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,16 @@ class Encoder(Protocol):
         ...
 
 
+def encode_texts(encoder: Encoder, texts: Sequence[str], executor: Executor | None = None) -> np.ndarray:
+    """`encoder.encode(texts)`; an encoder that travels (`travels = True`) hashes batches on `executor`'s workers.
+
+    A model stays in the run's process, which has it loaded (torch spreads a batch over the cores itself).
+    """
+    if executor is not None and getattr(encoder, "travels", False):
+        return encoder.encode_on(executor, texts)  # type: ignore[attr-defined]
+    return encoder.encode(texts)
+
+
 class LexicalEncoder:
     """Hashed character n-grams of the folded, stemmed content words; no weights, no corpus.
 
@@ -44,30 +54,32 @@ class LexicalEncoder:
     vectors stay valid from one run to the next.
     """
 
-    def __init__(
-        self, dim: int = 256, ngram_sizes: tuple[int, ...] = (3, 4), batch_size: int = 4096, workers: int | None = None
-    ):
+    def __init__(self, dim: int = 256, ngram_sizes: tuple[int, ...] = (3, 4), batch_size: int | None = None):
         if dim < 16 or dim & (dim - 1):
             raise ValueError(f"LexicalEncoder dim must be a power of two >= 16, got {dim}")
         if not ngram_sizes or min(ngram_sizes) < 1:
             raise ValueError(f"LexicalEncoder ngram_sizes must be positive, got {ngram_sizes}")
         self.dim = dim
         self.ngram_sizes = tuple(sorted(ngram_sizes))
-        self.batch_size = batch_size
-        self.workers = workers
-        """Processes that hash large inputs (None: `corpus.parallel.default_workers()`); never changes a vector."""
+        self.batch_size = batch_size or LEXICAL_BATCH
         self.name = f"lexical-v2-char{'-'.join(map(str, self.ngram_sizes))}-d{dim}"
         # every annotated reused window pair of the Arabic dev corpus scores >= 0.35,
         # paraphrased and word-shuffled ones included (bench/quality.py)
         self.candidate_threshold = 0.35
 
+    travels = True
+    """A few numbers to pickle: `encode_on` sends it to an executor's workers with each batch."""
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` (original or folded wording; both give the same vector)."""
-        # batches are independent: large inputs are hashed in worker processes (see corpus.parallel)
-        batches = map_chunks(self._encode_batch, texts, self.batch_size, self.workers, PARALLEL_MIN_TEXTS)
+        return self.encode_on(None, texts)
+
+    def encode_on(self, executor: Executor | None, texts: Sequence[str]) -> np.ndarray:
+        """`encode`, with batches hashed on the `executor`'s workers (they are independent)."""
+        batches = map_chunks(executor, self.encode_batch, texts, self.batch_size)
         return np.concatenate(batches) if batches else np.zeros((0, self.dim), dtype=np.float32)
 
-    def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
         terms_of = _TERMS_OF_TOKEN.__getitem__
         strings = [" " + " ".join(filter(None, map(terms_of, text.split()))) + " " for text in texts]
         lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
@@ -112,8 +124,8 @@ class LexicalEncoder:
         return _normalise(result)
 
 
-PARALLEL_MIN_TEXTS = 30_000
-"""Below this many texts, hashing stays in the run's process (cold worker caches cost more than they save)."""
+LEXICAL_BATCH = 4096
+"""Texts the lexical encoder hashes at once (one task on a worker); never changes a vector."""
 
 HASH_BITS = 41
 """Bits of an n-gram hash kept for counting; the sign (bit 40) and the bucket (low bits) are among them."""

@@ -42,6 +42,10 @@ def options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show 
 HomeOption = Annotated[
     Path | None, typer.Option("--home", help="data folder: store, index files, reports [env STORYTHREADS_HOME]")
 ]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option("--cluster", help="Dask scheduler for large nights, e.g. tcp://HOST:8786 [env STORYTHREADS_CLUSTER]"),
+]
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="store URL, e.g. postgresql+psycopg://user@host/db [env STORYTHREADS_DB]"),
@@ -67,10 +71,23 @@ def run(
     lock_wait: Annotated[
         float | None, typer.Option(help="seconds to wait while another run uses the store [env STORYTHREADS_LOCK_WAIT]")
     ] = None,
+    cluster: ClusterOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="worker processes on this machine without --cluster [env STORYTHREADS_WORKERS]"),
+    ] = None,
 ) -> None:
     """Take in PATHS, compare them with the stored window, update the threads and write the reports."""
     from flows.server import start_if_needed
 
+    if cluster is not None:
+        from executor.dask import check_address
+
+        try:
+            check_address(cluster)
+        except ValueError as error:
+            console.print(f"[red]error:[/red] --cluster: {error}")
+            raise typer.Exit(2) from error
     missing = [str(p) for p in paths if not p.exists()]
     if len(missing) == len(paths):
         console.print(f"[red]error:[/red] none of the inputs exist: {', '.join(missing)}")
@@ -79,6 +96,7 @@ def run(
     server = start_if_needed()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from executor.dask import ClusterUnreachable
     from flows.pipeline import run_flow  # imports Prefect: keep `--help` fast
     from night.settings import StorythreadsSettings
     from night.stages import STAGE_NAMES
@@ -113,10 +131,15 @@ def run(
                 max_input_bytes=defaults.max_input_bytes,
                 retention_days=retention_days,
                 lock_wait_seconds=lock_wait,
+                cluster=cluster,
+                workers=workers,
             )
         except StoreBusy as error:
             console.print(f"[red]error:[/red] {error}")
             raise typer.Exit(3) from error
+        except ClusterUnreachable as error:
+            console.print(f"[red]error:[/red] {error}")
+            raise typer.Exit(2) from error
     report = result["report"]
     _print_summary(report, result["files"])
     if report["run"]["articles_read"] == 0:
@@ -172,6 +195,7 @@ def serve(
     home: HomeOption = None,
     db: DbOption = None,
     encoder: Annotated[str | None, typer.Option(help="encoder for the scheduled runs")] = None,
+    cluster: ClusterOption = None,
 ) -> None:
     """Register the nightly deployment with its schedule on the Prefect server and serve it (runs until stopped)."""
     from flows.deployment import serve_nightly
@@ -181,7 +205,9 @@ def serve(
         raise typer.Exit(2)
     inbox.mkdir(parents=True, exist_ok=True)
     try:
-        serve_nightly(inbox, cron=cron, timezone=timezone, name=name, home=home, db=db, encoder=encoder)
+        serve_nightly(
+            inbox, cron=cron, timezone=timezone, name=name, home=home, db=db, encoder=encoder, cluster=cluster
+        )
     except ValueError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
@@ -300,7 +326,7 @@ def main() -> None:
     process ends instead once every exit handler has run (Prefect's last logs and events, the
     temporary server, the worker processes), the logs are closed and the output is flushed.
     """
-    from corpus.parallel import collect_garbage_rarely
+    from executor import collect_garbage_rarely
 
     global _exit_code
     atexit.register(_exit_now)  # registered first, so it runs after every handler registered later
@@ -314,9 +340,6 @@ def main() -> None:
 
 
 def _exit_now() -> None:
-    from corpus.parallel import shutdown_workers  # registered its own handler before `main` ran
-
-    shutdown_workers(wait=True)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

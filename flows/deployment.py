@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
+from executor.dask import check_address
 from flows.pipeline import storythreads_flow
 
 DEPLOYMENT_NAME = "nightly"
@@ -21,6 +22,7 @@ def nightly_deployment(
     home: Path | None = None,
     db: str | None = None,
     encoder: str | None = None,
+    cluster: str | None = None,
 ) -> RunnerDeployment:
     """The deployment object: schedule, parameters (the inbox, the store) and one run at a time."""
     try:
@@ -38,6 +40,8 @@ def nightly_deployment(
         parameters["db"] = db
     if encoder is not None:
         parameters["encoder"] = encoder
+    if cluster is not None:
+        parameters["cluster"] = check_address(cluster)
     try:
         schedule = Cron(cron, timezone=timezone)
     except Exception as error:  # noqa: BLE001 - Prefect raises pydantic errors for bad cron strings

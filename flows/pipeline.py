@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.utilities.annotations import quote
 
+from executor import Executor
+from executor.dask import DaskExecutor
 from flows.server import TemporaryServer
-from night.run import opened, run_stage, warm_up
-from night.settings import NightSettings, StorythreadsSettings
+from night.run import executor_for, opened, run_stage, warm_up
+from night.settings import ExecutorSettings, NightSettings, StorythreadsSettings
 from night.stages import STAGE_NAMES, STAGES, Night, Stage, report_folders
 from reports.render import duplicates_table, summary_lines, threads_table, to_markdown
 
@@ -32,6 +35,8 @@ ProgressListener = Callable[[str, float], None]
 _listeners: list[ProgressListener] = []
 _handback: list[dict[str, Any]] | None = None
 """While `run_flow` runs the flow, where the flow leaves its whole report (a served flow keeps nothing)."""
+_handover: list[Executor | None] = []
+"""While `run_flow` runs the flow, the executor it started early (a served flow starts its own)."""
 ARTIFACT_ROWS = 50
 """Rows of each list and table in the UI artifacts (the strongest pairs, the largest threads); the report
 files hold them all, and each artifact says how many more there are."""
@@ -39,16 +44,41 @@ ARTIFACT_DETAILS = 10
 """Pairs whose evidence the Markdown artifact writes out."""
 
 
+_nights: dict[str, Night] = {}
+"""The nights of the flow runs in progress, by run id: a stage task is given the id, not the night, so
+that what Prefect records and sends along with a task (its parameters) stays small and picklable."""
+
+
+# The flow's function reaches the module's state through functions only: Prefect sends its run context,
+# the flow included, with every task it fans out to Dask workers, and a function pickled by value takes
+# the globals it names along (a night holds the store and the cluster's client).
+
+
+def _running(run_id: str, night: Night | None) -> None:
+    """Record (or, with None, forget) the night of flow run `run_id`."""
+    if night is None:
+        _nights.pop(run_id, None)
+    else:
+        _nights[run_id] = night
+
+
+def _hand_back(night: Night) -> None:
+    """Leave the whole report for `run_flow`, when it runs the flow."""
+    if _handback is not None:
+        _handback.append({"report": night.report, "files": night.files})
+
+
+def run_named_stage(run_id: str, stage: str) -> None:
+    """Run the stage named `stage` on the night of flow run `run_id`."""
+    run_stage(_nights[run_id], STAGES[STAGE_NAMES.index(stage)])
+
+
 def _stage_task(stage: Stage) -> Task:
-    """A Prefect task that runs `stage` (the night is passed quoted: Prefect never walks its contents)."""
-
-    def run(night: Night) -> None:
-        run_stage(night, stage)
-
-    run.__name__ = run.__qualname__ = stage.run.__name__
-    run.__doc__ = stage.run.__doc__
+    """A Prefect task that runs `stage` (its function is module-level: tasks it fans out to workers pickle it
+    by reference)."""
     # stage results are large in-memory objects: never hashed into cache keys
-    return task(name=stage.name, retries=stage.retries, retry_delay_seconds=2, cache_policy=NO_CACHE)(run)
+    options = {"retries": stage.retries, "retry_delay_seconds": 2, "cache_policy": NO_CACHE}
+    return task(name=stage.name, description=stage.run.__doc__, **options)(run_named_stage)
 
 
 STAGE_TASKS: dict[str, Task] = {stage.name: _stage_task(stage) for stage in STAGES}
@@ -122,10 +152,13 @@ def storythreads_flow(
     max_input_bytes: int | None = None,
     retention_days: float | None = None,
     lock_wait_seconds: float | None = None,
+    cluster: str | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Take in PATHS, compare them with the store's window, update threads and write the reports.
 
-    Parameters left as None come from `STORYTHREADS_*` settings. Reports go to `output`, or
+    Parameters left as None come from `STORYTHREADS_*` settings. Large nights run their parallel
+    steps on the Dask cluster at `cluster`, or on a local one of `workers` processes. Reports go to `output`, or
     to `<home>/reports/<run>` and `<home>/reports/latest`. Returns the report's `run` section
     and the paths of the written files (`run_flow` returns the whole report).
     """
@@ -135,31 +168,68 @@ def storythreads_flow(
     home_dir = Path(home).expanduser() if home else defaults.home
     wait = defaults.lock_wait if lock_wait_seconds is None else lock_wait_seconds
     progress = _Progress()
-    with opened(home_dir, db or defaults.db, wait) as store:
+    executor_settings = _executor_settings(defaults, cluster, workers)
+    with (
+        opened(home_dir, db or defaults.db, wait) as store,
+        _executor(executor_settings) as executor,
+    ):
         night = Night(
             store=store,
             paths=list(paths),
             run_id=run_id,
             run_name=flow_run.get_name(),
             started=started,
-            settings=NightSettings(retention_days=retention_days or defaults.retention_days),
+            settings=NightSettings(
+                retention_days=retention_days or defaults.retention_days, executor=executor_settings
+            ),
+            executor=executor,
             encoder_spec=encoder or defaults.encoder,
             device=device or defaults.device,
             batch_size=batch_size or defaults.batch_size,
             max_input_bytes=max_input_bytes or defaults.max_input_bytes,
             outputs=[output] if output else report_folders(home_dir, started, run_id),
         )
-        for stage in STAGES:
-            STAGE_TASKS[stage.name](quote(night))
-            progress.done(stage.name, night.seconds.get(stage.name, 0.0))
+        _running(run_id, night)
+        try:
+            for stage in STAGES:
+                STAGE_TASKS[stage.name](run_id, stage.name)
+                progress.done(stage.name, night.seconds.get(stage.name, 0.0))
+        finally:
+            _running(run_id, None)
     assert night.report is not None
     publish_artifacts(quote(night.report), night.files)
     for line in summary_lines(night.report):
         print(line)
-    if _handback is not None:
-        _handback.append({"report": night.report, "files": night.files})
+    _hand_back(night)
     # a small return value: Prefect walks what a flow returns, and the report can be many megabytes
     return {"run": night.report["run"], "files": night.files}
+
+
+def _executor_settings(defaults: StorythreadsSettings, cluster: str | None, workers: int | None) -> ExecutorSettings:
+    return ExecutorSettings(
+        cluster or defaults.cluster or None,
+        workers or defaults.workers,
+        defaults.parallel_from_chars,
+    )
+
+
+@contextmanager
+def _executor(settings: ExecutorSettings) -> Iterator[Executor | None]:
+    """The executor `run_flow` handed over, else one of the flow's own."""
+    if _handover:
+        yield _shown_in_prefect(_handover[-1])
+        return
+    with executor_for(settings) as executor:
+        yield _shown_in_prefect(executor)
+
+
+def _shown_in_prefect(executor: Executor | None) -> Executor | None:
+    """On a Dask cluster, the embedding batches run as Prefect task runs (see `flows.fanout`)."""
+    if not isinstance(executor, DaskExecutor):
+        return executor
+    from flows.fanout import ShownInPrefect  # imports prefect-dask and Dask: only runs that may use them
+
+    return ShownInPrefect(executor)
 
 
 def run_flow(
@@ -177,15 +247,19 @@ def run_flow(
     global _handback
     if on_progress is not None:
         _listeners.append(on_progress)
-    if server is not None:
-        warm_up(paths)  # while the server boots
-        server.wait_until_ready()
+    settings = _executor_settings(StorythreadsSettings(), parameters.get("cluster"), parameters.get("workers"))
     _handback = []
     try:
-        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            storythreads_flow([str(p) for p in paths], **parameters)
+        with executor_for(settings) as executor:
+            _handover.append(executor)
+            if server is not None:
+                warm_up(paths, executor, settings)  # while the server boots
+                server.wait_until_ready()
+            with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+                storythreads_flow([str(p) for p in paths], **parameters)
         return _handback[-1]
     finally:
         _handback = None
+        _handover.clear()
         if on_progress is not None:
             _listeners.remove(on_progress)

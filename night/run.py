@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from corpus import parallel
 from corpus.article import Article
 from embeddings.choose import EncoderChoice
 from embeddings.encoders import Encoder
-from night.settings import NightSettings
+from executor import Executor, collect_garbage_rarely
+from night.settings import ExecutorSettings, NightSettings
 from night.stages import STAGES, Night, Stage
 from night.steps import checkpoint
 from store import Store
@@ -29,7 +29,7 @@ StageListener = Callable[[str], None]
 
 def run_stage(night: Night, stage: Stage) -> None:
     """Run one stage, record its seconds in `night.seconds` and the log, then pass its crash-test checkpoint."""
-    parallel.collect_garbage_rarely()
+    collect_garbage_rarely()
     night.stage_started = time.perf_counter()
     stage.run(night)
     seconds = time.perf_counter() - night.stage_started
@@ -47,16 +47,35 @@ def run_stages(night: Night, on_stage_done: StageListener | None = None) -> Nigh
     return night
 
 
-def warm_up(paths: Sequence[str | Path]) -> None:
+@contextmanager
+def executor_for(settings: ExecutorSettings) -> Iterator[Executor | None]:
+    """The night's executor: the Dask cluster at `settings.cluster`, else a local cluster of
+    `settings.workers` processes (started on first use), else (one worker) None; closed afterwards."""
+    if settings.in_process_only:
+        yield None
+        return
+    from executor.dask import DaskExecutor  # imports Dask: only runs that may use it pay for it
+
+    executor = DaskExecutor(settings.cluster, settings.workers)
+    try:
+        if settings.cluster is not None:
+            executor.start()  # a cluster that does not answer fails the run now, naming its address
+        yield executor
+    finally:
+        executor.close()
+
+
+def warm_up(paths: Sequence[str | Path], executor: Executor | None, settings: ExecutorSettings) -> None:
     """Do now what the stages would otherwise wait for: import the clustering library and, when the
-    inputs are large enough to be prepared in worker processes, start those.
+    inputs are large enough for the executor's workers, start them.
 
     For a caller with time to spare before the first stage (the command line waits for Prefect's
     temporary server); it changes no result.
     """
-    if not parallel.too_little_text(_input_bytes(paths)):
+    start = getattr(executor, "start", None)
+    if start is not None and _input_bytes(paths) >= settings.parallel_from_chars:
         # mostly waiting on the new processes: in a thread, beside the import below and the first stages
-        threading.Thread(target=parallel.start_workers, args=("corpus.prepare",), daemon=True).start()
+        threading.Thread(target=start, daemon=True).start()
     import hdbscan  # noqa: F401 - 1-2 s to import (scikit-learn, scipy.stats), needed by the thread stage
 
 
@@ -87,16 +106,18 @@ def run_night(
     lock_wait_seconds: float = 0.0,
     outputs: Sequence[str | Path] = (),
 ) -> Night:
-    """All stages on `articles` (already read) with `encoder` (already loaded), under the store's run lock."""
+    """All stages on `articles` (already read) with `encoder` (already loaded), under the store's run lock,
+    on the executor its settings name."""
+    settings = settings or NightSettings()
     night = Night(
         store=store,
         paths=[],
         run_id=run_id,
         started=now,
-        settings=settings or NightSettings(),
+        settings=settings,
         articles=list(articles),
         choice=EncoderChoice(encoder, encoder.name, None),
         outputs=[str(o) for o in outputs],
     )
-    with store.run_lock(lock_wait_seconds):
+    with store.run_lock(lock_wait_seconds), executor_for(settings.executor) as night.executor:
         return run_stages(night)

@@ -15,6 +15,34 @@ from corpus.prepare import PrepareSettings
 from corpus.readers import DEFAULT_MAX_BYTES
 from embeddings.index import EXACT_LIMIT
 
+PARALLEL_FROM_CHARS = 5_000_000
+"""Below this much article text to analyse (about 2,000 news articles) a night runs in its own process:
+each worker starts with cold caches (every word's stem computed again), which only a large night pays
+back. Measured in characters, not articles: 700 long documents are as much work as 2,000 short ones."""
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Where a night's parallel steps (preparing, hashing, tokenising, verifying) run."""
+
+    cluster: str | None = None
+    """Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; None: a local cluster on this machine."""
+    workers: int | None = None
+    """Worker processes of the local cluster (None: one per core; 1: every step in the run's own process)."""
+    parallel_from_chars: int = PARALLEL_FROM_CHARS
+    """A night with less article text to analyse than this runs every step in its own process."""
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.parallel_from_chars < 0:
+            raise ValueError(f"parallel_from_chars must be 0 or more, got {self.parallel_from_chars}")
+
+    @property
+    def in_process_only(self) -> bool:
+        """Whether no step ever leaves the run's process (one local worker, no cluster)."""
+        return self.cluster is None and self.workers == 1
+
 
 @dataclass(frozen=True)
 class NightSettings:
@@ -29,6 +57,7 @@ class NightSettings:
     """A new group with no members of an old thread continues it when their centroids are this similar."""
     exact_limit: int = EXACT_LIMIT
     """Index files hold up to this many vectors for exact search; beyond, an inverted-file index."""
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
 
     def __post_init__(self) -> None:
         if self.retention_days <= 0:
@@ -56,6 +85,19 @@ class StorythreadsSettings(BaseSettings):
     )
     retention_days: float = Field(30.0, gt=0, description="articles this many days old or newer are compared")
     max_input_bytes: int = Field(DEFAULT_MAX_BYTES, ge=1, description="inputs larger than this are skipped")
+    cluster: str | None = Field(
+        None, description="Dask scheduler to run the parallel steps on, e.g. tcp://HOST:8786 (default: this machine)"
+    )
+    workers: int | None = Field(
+        None, ge=1, description="worker processes on this machine when no cluster is given (default: one per core)"
+    )
+    parallel_from_chars: int = Field(
+        PARALLEL_FROM_CHARS, ge=0, description="article text (characters) from which a night uses the workers"
+    )
+
+    def executor_settings(self) -> ExecutorSettings:
+        """The executor part of these settings."""
+        return ExecutorSettings(self.cluster or None, self.workers, self.parallel_from_chars)
 
     @field_validator("home")
     @classmethod

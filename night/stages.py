@@ -23,6 +23,7 @@ from corpus.article import Article, PreparedArticle, ReadResult
 from corpus.readers import read_articles
 from embeddings.choose import EncoderChoice, choose_encoder
 from embeddings.encoders import Encoder
+from executor import Executor
 from night import steps
 from night.report import load_report_records
 from night.settings import NightSettings
@@ -51,11 +52,15 @@ class Night:
     run_name: str | None = None
     articles: list[Article] | None = None
     """Articles handed over in memory instead of read from `paths` (tests, `compare`)."""
+    executor: Executor | None = None
+    """Where the parallel steps of a large night run (see `night.run.executor_for`); None: this process."""
 
     read: ReadResult | None = None
     choice: EncoderChoice | None = None
     tonight: steps.Tonight | None = None
     prepared: list[PreparedArticle] = field(default_factory=list)
+    on_workers: Executor | None = None
+    """`executor` if tonight's text is large enough for its workers (decided when preparing), else None."""
     vectors: steps.Vectors | None = None
     candidates: steps.Candidates | None = None
     pairs: list[DuplicatePair] = field(default_factory=list)
@@ -110,12 +115,14 @@ def take_in(night: Night) -> None:
 def prepare(night: Night) -> None:
     """Paragraphs, furniture, passages and quotes of the articles to analyse."""
     assert night.tonight is not None
-    night.prepared = steps.prepare_stored(night.store, night.tonight.fresh, night.settings, save=True)
+    night.prepared = steps.prepare_stored(night.store, night.tonight.fresh, night.settings, True, night.executor)
+    chars = sum(len(article.article.text) for article in night.prepared)
+    night.on_workers = steps.worth_workers(night.executor, chars, night.settings)
 
 
 def embed(night: Night) -> None:
     """Vectors for passages, quotes and titles; only texts never embedded before are encoded."""
-    night.vectors = steps.embed_stored(night.store, night.prepared, night.encoder)
+    night.vectors = steps.embed_stored(night.store, night.prepared, night.encoder, executor=night.on_workers)
     log.info("embedded %d texts, %d reused from the store", night.vectors.embedded, night.vectors.reused)
 
 
@@ -125,14 +132,16 @@ def search(night: Night) -> None:
     indexes = steps.update_indexes(night.store, night.encoder, night.settings)
     found = steps.search_window(night.store, night.tonight, night.vectors, night.encoder, indexes)
     night.candidates = steps.gather_candidates(
-        night.store, night.prepared, night.vectors, found, night.encoder, night.settings
+        night.store, night.prepared, night.vectors, found, night.encoder, night.settings, night.on_workers
     )
 
 
 def verify(night: Night) -> None:
     """Verified duplicate pairs with evidence between tonight's articles and the window; stored."""
     assert night.tonight is not None and night.candidates is not None
-    night.pairs = steps.verify_fresh(night.store, night.tonight, night.candidates, night.encoder, night.settings)
+    night.pairs = steps.verify_fresh(
+        night.store, night.tonight, night.candidates, night.encoder, night.settings, night.on_workers
+    )
     night.candidates = None  # the other articles' prepared texts are not needed any more
 
 

@@ -29,10 +29,10 @@ from clustering.story import TermStatistics, term_hashes
 from clustering.threads import ThreadSettings, group_articles, label_terms, thread_label, title_terms
 from corpus.article import Article, PreparedArticle
 from corpus.boilerplate import RepeatedLines
-from corpus.parallel import shutdown_workers
 from corpus.prepare import prepare_articles_then
-from embeddings.encoders import Encoder
+from embeddings.encoders import Encoder, encode_texts
 from embeddings.index import EXACT_LIMIT, CandidatePairs, Hits, PassageIndex, StoredIndex
+from executor import Executor
 from night.settings import NightSettings
 from store import Intake, ParagraphRow, Store, StoredPair, ThreadEvent, ThreadUpdate, compact, content_hash
 
@@ -53,8 +53,7 @@ def checkpoint(name: str) -> None:
 STRONG_KINDS = ("exact", "near_duplicate")
 EMBED_BATCH = 60_000
 """Texts encoded and cached per step of the embed stage: bounds the memory of one step (about 100 MB
-of text and vectors). Above the lexical encoder's `PARALLEL_MIN_TEXTS`, so a large night's steps are
-hashed in the worker processes; at 20,000 every step stayed in the run's process, on one core."""
+of text and vectors) and gives the workers many batches of the lexical encoder's 4,096 texts."""
 
 
 @dataclass
@@ -104,25 +103,34 @@ def take_in(
     return Tonight(run_id, now, intake, window, fresh)
 
 
-def prepare_stored(store: Store, ids: Sequence[str], settings: NightSettings, save: bool) -> list[PreparedArticle]:
+def worth_workers(executor: Executor | None, chars: int, settings: NightSettings) -> Executor | None:
+    """`executor` if `chars` of article text are enough to pay for its workers' cold start, else None."""
+    return executor if chars >= settings.executor.parallel_from_chars else None
+
+
+def prepare_stored(
+    store: Store, ids: Sequence[str], settings: NightSettings, save: bool, executor: Executor | None = None
+) -> list[PreparedArticle]:
     """Prepare stored articles; a source's repeated lines count over the whole store.
 
-    With `save`, their paragraphs and label terms are written back to the store.
+    With `save`, their paragraphs and label terms are written back to the store. Many
+    articles are prepared on the `executor`'s workers (see `worth_workers`).
     """
     articles = store.articles(ids)
+    executor = worth_workers(executor, sum(len(article.text) for article in articles), settings)
     repeated = RepeatedLines()
     exclude = [a.id for a in articles] if save else []
     for source, counts in store.line_counts({a.source for a in articles}, exclude).items():
         repeated.add_counts(source, counts)
     if save:
-        described = prepare_articles_then(articles, _described, settings.prepare, repeated)
+        described = prepare_articles_then(articles, _described, settings.prepare, repeated, executor)
         store.save_paragraphs(
             {p.article.id: rows for p, rows, _ in described},
             {p.article.id: terms for p, _, terms in described},
         )
         return [p for p, _, _ in described]
     # already counted in the store: prepared without adding their lines again
-    return prepare_articles_then(articles, None, settings.prepare, repeated, count_lines=False)
+    return prepare_articles_then(articles, None, settings.prepare, repeated, executor, count_lines=False)
 
 
 def _texts(article: PreparedArticle, kind: str) -> list[str]:
@@ -133,13 +141,20 @@ def _texts(article: PreparedArticle, kind: str) -> list[str]:
     return [article.article.title]
 
 
-def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Encoder, record: bool = True) -> Vectors:
+def embed_stored(
+    store: Store,
+    prepared: Sequence[PreparedArticle],
+    encoder: Encoder,
+    record: bool = True,
+    executor: Executor | None = None,
+) -> Vectors:
     """Vectors for every passage, quote and title, encoding only texts the cache lacks.
 
     Texts are produced as they are hashed or encoded, never all held at once; each distinct
     text has one row (copies and repeated furniture are encoded and held once). With
     `record`, which vectors each article has is written to the store (articles found through
-    those records need no second write).
+    those records need no second write). An encoder that travels (the lexical one) hashes on
+    the `executor`'s workers.
     """
     arrays: dict[str, np.ndarray] = {}
     row_ids: dict[str, np.ndarray] = {}
@@ -167,7 +182,7 @@ def embed_stored(store: Store, prepared: Sequence[PreparedArticle], encoder: Enc
             ids: np.ndarray = ids,
         ) -> None:
             # tonight's vectors exactly as the cache will give them back on later nights
-            encoded = compact(encoder.encode(list(batch.values())))
+            encoded = compact(encode_texts(encoder, list(batch.values()), executor))
             added = store.add_vectors(encoder.name, kind, dict(zip(batch, encoded, strict=True)))
             rows = [position[h] for h in batch]
             matrix[rows] = encoded
@@ -273,9 +288,10 @@ def gather_candidates(
     search: WindowSearch,
     encoder: Encoder,
     settings: NightSettings,
+    executor: Executor | None = None,
 ) -> Candidates:
     """Candidate passage and quote pairs between the fresh articles and each other or the involved stored ones."""
-    others = prepare_stored(store, search.involved, settings, save=False) if search.involved else []
+    others = prepare_stored(store, search.involved, settings, False, executor) if search.involved else []
     # the involved articles were found through their recorded vectors: nothing to record again
     other_vectors = embed_stored(store, others, encoder, record=False) if others else None
     everything = [*prepared, *others]
@@ -292,7 +308,12 @@ def gather_candidates(
 
 
 def verify_fresh(
-    store: Store, tonight: Tonight, candidates: Candidates, encoder: Encoder, settings: NightSettings
+    store: Store,
+    tonight: Tonight,
+    candidates: Candidates,
+    encoder: Encoder,
+    settings: NightSettings,
+    executor: Executor | None = None,
 ) -> list[DuplicatePair]:
     """Verify duplicates between the fresh articles and each other or the involved stored ones; store them."""
     everything = candidates.articles
@@ -302,10 +323,8 @@ def verify_fresh(
         candidates.passages,
         quote_candidates=candidates.quotes,
         settings=settings.duplicates,
+        executor=executor,
     )
-    # the rest of the night runs in this process: the workers' memory goes back before clustering,
-    # the night's largest stage (a later step that wants workers starts new ones)
-    shutdown_workers()
     fresh = set(tonight.fresh)
     pairs = [p for p in pairs if p.article_a in fresh or p.article_b in fresh]
     texts = {a.article.id: a.article.text for a in everything}

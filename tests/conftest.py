@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -64,6 +65,43 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory) -> str:
+    """The address of a Dask scheduler with two worker processes on loopback, each a separate process.
+
+    `.ci/run` starts them (`scripts/start-dask-cluster.sh`) and passes the address in
+    `STORYTHREADS_TEST_DASK_CLUSTER`; without it, this session starts its own and stops them at the end.
+    """
+    import signal
+    import socket
+    import subprocess
+
+    given = os.environ.get("STORYTHREADS_TEST_DASK_CLUSTER")
+    if given:
+        yield given
+        return
+    logs = tmp_path_factory.mktemp("dask")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {**os.environ, "DASK_PORT_TEST": str(port), "DASK_LOGS_TEST": str(logs)}
+    started = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "start-dask-cluster.sh")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    pids = [int(pid) for pid in (logs / "pids").read_text().split()] if (logs / "pids").exists() else []
+    try:
+        assert started.returncode == 0, f"the Dask cluster did not start: {started.stderr[-2000:]}"
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.pipeline import run_flow
-from tests.conftest import WIRE_PAIR
+from tests.conftest import SEEDS, WIRE_PAIR
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -213,3 +213,54 @@ def test_threads_command_lists_the_stored_threads(seeds_dir: Path, tmp_path: Pat
     assert thread["id"] in listed.output and "story threads (1)" in listed.output
     everything = CliRunner().invoke(app, ["threads", "--home", str(home), "--all"])
     assert "story threads (4)" in everything.output  # the wire pair's thread and three single-article stories
+
+
+def _generated_file(folder: Path, count: int) -> Path:
+    from bench.corpus import generate
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt")) if not p.name.startswith("004")]
+    generate(texts, count, seed=11, copy_share=0.2).write(folder / "generated")
+    return folder / "generated" / "articles.jsonl"
+
+
+def _findings(report: dict) -> tuple[list, list]:
+    pairs = sorted((p["articles"], p["kind"], p["score"], p["first"]) for p in report["duplicates"])
+    threads = sorted((t["id"], t["articles"], t["label"]) for t in report["threads"])
+    return pairs, threads
+
+
+@pytest.mark.parametrize("corpus", ["seeds", "generated"])
+def test_the_flow_on_a_dask_cluster_finds_what_it_finds_in_one_process(
+    corpus: str, dask_cluster: str, seeds_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from clustering import duplicates
+    from embeddings import encoders
+
+    # test-sized verification and hashing still go to the workers in several chunks
+    monkeypatch.setattr(duplicates, "VERIFY_CHUNK", 200)
+    monkeypatch.setattr(encoders, "LEXICAL_BATCH", 128)
+    inputs = seeds_dir if corpus == "seeds" else _generated_file(tmp_path, 300)
+    alone = run_flow([inputs], home=str(tmp_path / "alone"), encoder="lexical", workers=1)["report"]
+    monkeypatch.setenv("STORYTHREADS_PARALLEL_FROM_CHARS", "0")  # every step on the cluster, however small
+    clustered = run_flow([inputs], home=str(tmp_path / "cluster"), encoder="lexical", cluster=dask_cluster)["report"]
+    assert _findings(clustered) == _findings(alone)
+    assert alone["duplicates"] and alone["threads"]
+    if corpus == "seeds":
+        return  # too few texts for two batches
+    # the embedding batches ran as Prefect task runs of this flow run, on the cluster's workers
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(clustered["run"]["id"])]))
+        )
+    assert any(run.name.startswith("encode texts") and run.state_name == "Completed" for run in runs), [(r.name, r.state_name) for r in runs]
+
+
+def test_a_cluster_address_that_does_not_answer_is_a_clear_error(seeds_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", str(seeds_dir), "--cluster", "tcp://127.0.0.1:9", "--encoder", "lexical"])
+    assert result.exit_code == 2, result.output
+    assert "no Dask scheduler answered at tcp://127.0.0.1:9" in " ".join(result.output.split())
+    result = CliRunner().invoke(app, ["run", str(seeds_dir), "--cluster", "127.0.0.1:8786"])
+    assert result.exit_code == 2 and "got '127.0.0.1:8786'" in " ".join(result.output.split())

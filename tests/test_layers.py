@@ -1,7 +1,8 @@
 """The packages depend one way, from text to orchestration:
-corpus <- embeddings <- clustering <- store <- reports <- night <- flows.
+executor <- corpus <- embeddings <- clustering <- store <- reports <- night <- flows.
 
-Only the store imports SQLAlchemy, only flows/ imports Prefect, nothing imports flows/,
+Only the store imports SQLAlchemy, only flows/ imports Prefect, only executor/ imports Dask (and
+flows/ prefect-dask), nothing imports flows/,
 clustering/ and embeddings/ import neither the store nor the orchestration, and reports/
 never reaches the database.
 """
@@ -14,7 +15,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-LAYERS = ["corpus", "embeddings", "clustering", "store", "reports", "night", "flows"]
+LAYERS = ["executor", "corpus", "embeddings", "clustering", "store", "reports", "night", "flows"]
 OUTSIDE = ["bench", "tests"]
 
 
@@ -45,6 +46,9 @@ def test_only_the_store_imports_sqlalchemy_and_only_flows_imports_prefect(packag
             assert "sqlalchemy" not in names, f"{path} imports sqlalchemy; only store/ may"
         if package not in ("flows", "tests"):
             assert "prefect" not in names, f"{path} imports prefect; only flows/ may"
+            assert "prefect_dask" not in names, f"{path} imports prefect_dask; only flows/ may"
+        if package not in ("executor", "tests"):
+            assert not names & {"dask", "distributed"}, f"{path} imports Dask; only executor/ may"
 
 
 @pytest.mark.parametrize("package", [p for p in LAYERS + OUTSIDE if p not in ("flows", "tests")])

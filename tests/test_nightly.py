@@ -192,14 +192,3 @@ def test_embedding_in_small_steps_encodes_each_text_once_and_gives_the_same_vect
     assert whole.vectors.reused >= whole.vectors.embedded  # each copy reused its original's vectors
     assert np.array_equal(stepped.vectors.passages, whole.vectors.passages)
     assert {p.articles for p in stepped.pairs} == {p.articles for p in whole.pairs}
-
-
-def test_a_full_embed_step_is_large_enough_for_the_encoders_worker_processes() -> None:
-    # the nightly embed stage hands the encoder EMBED_BATCH texts at a time; below the lexical
-    # encoder's parallel threshold every step of a large night would be hashed on one core
-    from embeddings import encoders
-    from night import steps as nightly
-
-    assert nightly.EMBED_BATCH >= encoders.PARALLEL_MIN_TEXTS, (
-        f"EMBED_BATCH={nightly.EMBED_BATCH} < PARALLEL_MIN_TEXTS={encoders.PARALLEL_MIN_TEXTS}"
-    )

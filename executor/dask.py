@@ -138,10 +138,6 @@ class DaskExecutor:
         self.client.wait_for_workers(1)
 
     @property
-    def started(self) -> bool:
-        return self._client is not None
-
-    @property
     def workers(self) -> int:
         """Threads across the cluster's workers (before it starts: the local cluster's size)."""
         if self._client is None:

@@ -52,9 +52,6 @@ class ShownInPrefect:
             futures = [runner.submit(run_chunks, {"step": step, "chunks": group}) for group in groups]
             return [result for future in futures for result in future.result()]
 
-    def close(self) -> None:
-        self.dask.close()
-
 
 def _name(step: Callable[..., Any]) -> str:
     return getattr(step, "__name__", "")

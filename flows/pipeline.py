@@ -172,7 +172,7 @@ def storythreads_flow(
     home_dir = Path(home).expanduser() if home else defaults.home
     wait = defaults.lock_wait if lock_wait_seconds is None else lock_wait_seconds
     progress = _Progress()
-    executor_settings = _executor_settings(defaults, cluster, workers)
+    executor_settings = defaults.executor_settings(cluster, workers)
     with (
         opened(home_dir, db or defaults.db, wait) as store,
         _executor(executor_settings) as executor,
@@ -209,14 +209,6 @@ def storythreads_flow(
     return {"run": night.report["run"], "files": night.files}
 
 
-def _executor_settings(defaults: StorythreadsSettings, cluster: str | None, workers: int | None) -> ExecutorSettings:
-    return ExecutorSettings(
-        cluster or defaults.cluster or None,
-        workers or defaults.workers,
-        defaults.parallel_from_chars,
-    )
-
-
 @contextmanager
 def _executor(settings: ExecutorSettings) -> Iterator[Executor | None]:
     """The executor `run_flow` handed over, else one of the flow's own."""
@@ -251,7 +243,7 @@ def run_flow(
     global _handback
     if on_progress is not None:
         _listeners.append(on_progress)
-    settings = _executor_settings(StorythreadsSettings(), parameters.get("cluster"), parameters.get("workers"))
+    settings = StorythreadsSettings().executor_settings(parameters.get("cluster"), parameters.get("workers"))
     _handback = []
     try:
         with executor_for(settings, FLOW_WORKER_MODULES) as executor:

@@ -97,9 +97,9 @@ class StorythreadsSettings(BaseSettings):
         PARALLEL_FROM_CHARS, ge=0, description="article text (characters) from which a night uses the workers"
     )
 
-    def executor_settings(self) -> ExecutorSettings:
-        """The executor part of these settings."""
-        return ExecutorSettings(self.cluster or None, self.workers, self.parallel_from_chars)
+    def executor_settings(self, cluster: str | None = None, workers: int | None = None) -> ExecutorSettings:
+        """The executor part of these settings; `cluster` and `workers`, when given, override them."""
+        return ExecutorSettings(cluster or self.cluster or None, workers or self.workers, self.parallel_from_chars)
 
     @field_validator("home")
     @classmethod

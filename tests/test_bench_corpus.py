@@ -4,25 +4,20 @@ from __future__ import annotations
 
 from bench.corpus import KINDS, generate
 from tests.batch import analyse
-from tests.conftest import SEEDS
-
-
-def _texts() -> list[str]:
-    # 004 rewrites 000: leave it out, the generator's source texts must not share reporting
-    return [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt")) if not p.name.startswith("004")]
+from tests.conftest import generator_texts
 
 
 def test_same_arguments_give_the_same_corpus() -> None:
-    first, second = generate(_texts(), 60, seed=3), generate(_texts(), 60, seed=3)
+    first, second = generate(generator_texts(), 60, seed=3), generate(generator_texts(), 60, seed=3)
     assert [(a.id, a.text, a.published_at) for a in first.articles] == [
         (a.id, a.text, a.published_at) for a in second.articles
     ]
     assert first.truth == second.truth
-    assert generate(_texts(), 60, seed=4).truth != first.truth
+    assert generate(generator_texts(), 60, seed=4).truth != first.truth
 
 
 def test_planted_copies_are_found_and_little_else() -> None:
-    corpus = generate(_texts(), 150, seed=1, copy_share=0.2)
+    corpus = generate(generator_texts(), 150, seed=1, copy_share=0.2)
     assert {kind for _, _, kind in corpus.truth} == set(KINDS)
     pairs = {frozenset(p.articles) for p in analyse(corpus.articles).pairs}
     truth = {frozenset((copy, original)) for copy, original, _ in corpus.truth}

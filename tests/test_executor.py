@@ -28,7 +28,7 @@ from executor import IN_PROCESS, PAUSE_ENV, map_chunks
 from executor.dask import ClusterUnreachable, DaskExecutor, check_address
 from night.settings import ExecutorSettings, NightSettings
 from tests.batch import analyse, text_vectors
-from tests.conftest import SEEDS
+from tests.conftest import generator_texts
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +115,7 @@ def test_label_terms_and_vectors_from_the_cluster_are_the_same(many_articles, se
 
 
 def _generated(count: int, seed: int):
-    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt")) if not p.name.startswith("004")]
-    return generate(texts, count, seed=seed, copy_share=0.2).articles
+    return generate(generator_texts(), count, seed=seed, copy_share=0.2).articles
 
 
 def _findings(night) -> tuple[set, dict]:

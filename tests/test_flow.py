@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.pipeline import run_flow
-from tests.conftest import SEEDS, WIRE_PAIR
+from tests.conftest import WIRE_PAIR, generator_texts
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -218,8 +218,7 @@ def test_threads_command_lists_the_stored_threads(seeds_dir: Path, tmp_path: Pat
 def _generated_file(folder: Path, count: int) -> Path:
     from bench.corpus import generate
 
-    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt")) if not p.name.startswith("004")]
-    generate(texts, count, seed=11, copy_share=0.2).write(folder / "generated")
+    generate(generator_texts(), count, seed=11, copy_share=0.2).write(folder / "generated")
     return folder / "generated" / "articles.jsonl"
 
 

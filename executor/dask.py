@@ -47,12 +47,12 @@ def _set_up_workers(client: Client) -> None:
 
 
 def default_workers() -> int:
-    """Worker processes of a local cluster: one per core but the run's own (which unpacks results, writes the
-    store and runs the scheduler); 1 on a machine of one or two cores, where the steps then stay in-process.
-
-    Measured on two cores (10,000 articles): in the run's process 80.9 s, two worker processes 94.3 s.
-    """
-    return max(1, (os.cpu_count() or 1) - 1)
+    """Worker processes of a local cluster by default: one per core but the run's own (which unpacks results,
+    writes the store and runs the scheduler); none on a machine of one or two cores, where every step stays in
+    the run's process (measured on two cores, 10,000 articles: in the run's process 80.9 s, two worker
+    processes 94.3 s; see docs/measurements.md)."""
+    cores = os.cpu_count() or 1
+    return 0 if cores <= 2 else cores - 1
 
 
 def _import(modules: Sequence[str]) -> None:
@@ -113,7 +113,7 @@ class DaskExecutor:
         self.address = check_address(address) if address else None
         if workers is not None and workers < 1:
             raise ValueError(f"a local cluster needs at least 1 worker, got {workers}")
-        self.local_workers = workers or default_workers()
+        self.local_workers = workers or max(1, default_workers())
         self.preload = tuple(preload)
         """Modules each worker imports as soon as it is up, while the run does other things."""
         self._client: Client | None = None

@@ -74,7 +74,9 @@ def run(
     cluster: ClusterOption = None,
     workers: Annotated[
         int | None,
-        typer.Option(min=1, help="worker processes on this machine without --cluster [env STORYTHREADS_WORKERS]"),
+        typer.Option(
+            min=0, help="worker processes on this machine without --cluster; 0: none [env STORYTHREADS_WORKERS]"
+        ),
     ] = None,
 ) -> None:
     """Take in PATHS, compare them with the stored window, update the threads and write the reports."""

@@ -54,14 +54,14 @@ WORKER_MODULES = ("corpus.prepare", "embeddings.encoders", "clustering.duplicate
 @contextmanager
 def executor_for(settings: ExecutorSettings, preload: Sequence[str] = ()) -> Iterator[Executor | None]:
     """The night's executor: the Dask cluster at `settings.cluster`, else a local cluster of
-    `settings.workers` processes (started on first use), else (one worker) None; closed afterwards.
+    `settings.workers` processes (started on first use), else (no workers) None; closed afterwards.
     Workers import `WORKER_MODULES` and `preload` as they start."""
     if settings.in_process_only:
         yield None
         return
     from executor.dask import DaskExecutor  # imports Dask: only runs that may use it pay for it
 
-    executor = DaskExecutor(settings.cluster, settings.workers, (*WORKER_MODULES, *preload))
+    executor = DaskExecutor(settings.cluster, settings.local_workers or None, (*WORKER_MODULES, *preload))
     try:
         if settings.cluster is not None:
             executor.start()  # a cluster that does not answer fails the run now, naming its address

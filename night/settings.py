@@ -30,20 +30,25 @@ class ExecutorSettings:
     """Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; None: a local cluster on this machine."""
     workers: int | None = None
     """Worker processes of the local cluster (None: `executor.dask.default_workers()`, one per core but the
-    run's own; 1: every step in the run's own process)."""
+    run's own; 0: every step in the run's own process)."""
     parallel_from_chars: int = PARALLEL_FROM_CHARS
     """A night with less article text to analyse than this runs every step in its own process."""
 
     def __post_init__(self) -> None:
-        if self.workers is not None and self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.workers is not None and self.workers < 0:
+            raise ValueError(f"workers must be 0 (none: every step in the run's process) or more, got {self.workers}")
         if self.parallel_from_chars < 0:
             raise ValueError(f"parallel_from_chars must be 0 or more, got {self.parallel_from_chars}")
 
     @property
+    def local_workers(self) -> int:
+        """Worker processes of the local cluster, the default resolved."""
+        return default_workers() if self.workers is None else self.workers
+
+    @property
     def in_process_only(self) -> bool:
-        """Whether no step ever leaves the run's process (one local worker, no cluster)."""
-        return self.cluster is None and (self.workers or default_workers()) == 1
+        """Whether no step ever leaves the run's process (no local worker, no cluster)."""
+        return self.cluster is None and self.local_workers == 0
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ class StorythreadsSettings(BaseSettings):
         None, description="Dask scheduler to run the parallel steps on, e.g. tcp://HOST:8786 (default: this machine)"
     )
     workers: int | None = Field(
-        None, ge=1, description="worker processes on this machine without a cluster (default: cores - 1; 1: none)"
+        None, ge=0, description="worker processes on this machine without a cluster (default: cores - 1; 0: none)"
     )
     parallel_from_chars: int = Field(
         PARALLEL_FROM_CHARS, ge=0, description="article text (characters) from which a night uses the workers"
@@ -99,7 +104,8 @@ class StorythreadsSettings(BaseSettings):
 
     def executor_settings(self, cluster: str | None = None, workers: int | None = None) -> ExecutorSettings:
         """The executor part of these settings; `cluster` and `workers`, when given, override them."""
-        return ExecutorSettings(cluster or self.cluster or None, workers or self.workers, self.parallel_from_chars)
+        workers = self.workers if workers is None else workers
+        return ExecutorSettings(cluster or self.cluster or None, workers, self.parallel_from_chars)
 
     @field_validator("home")
     @classmethod

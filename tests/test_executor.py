@@ -135,7 +135,7 @@ def test_a_night_on_the_cluster_finds_what_a_night_in_one_process_finds(dask_clu
     monkeypatch.setattr(duplicates, "VERIFY_CHUNK", 200)
     articles = _generated(300, seed=5)
     encoder = LexicalEncoder(batch_size=256)  # several batches of texts to hash
-    local = analyse(articles, NightSettings(executor=ExecutorSettings(workers=1)), encoder)
+    local = analyse(articles, NightSettings(executor=ExecutorSettings(workers=0)), encoder)
     on_cluster = NightSettings(executor=ExecutorSettings(dask_cluster, parallel_from_chars=0))
     clustered = analyse(articles, on_cluster, encoder)
     assert local.pairs and local.report["threads"]
@@ -155,7 +155,7 @@ def _set_environment(name: str, value: str | None) -> None:
 def test_a_worker_killed_during_verification_loses_nothing(dask_cluster, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setattr(duplicates, "VERIFY_CHUNK", 200)
     articles = _generated(300, seed=6)
-    local = analyse(articles, NightSettings(executor=ExecutorSettings(workers=1)))
+    local = analyse(articles, NightSettings(executor=ExecutorSettings(workers=0)))
     marker = tmp_path / "paused-worker"
     executor = DaskExecutor(dask_cluster)
     before = executor.worker_pids()
@@ -181,6 +181,14 @@ def test_a_worker_killed_during_verification_loses_nothing(dask_cluster, monkeyp
         executor.close()
     assert killed and killed[0] in before.values(), "no worker was killed during verification"
     assert _findings(clustered) == _findings(local)
+
+
+def test_worker_counts_mean_processes_and_zero_means_the_runs_own() -> None:
+    assert ExecutorSettings(workers=0).in_process_only
+    assert not ExecutorSettings(workers=1).in_process_only  # one worker process is still a cluster
+    assert not ExecutorSettings("tcp://127.0.0.1:8786", workers=0).in_process_only
+    with pytest.raises(ValueError, match="workers must be 0 .* or more, got -1"):
+        ExecutorSettings(workers=-1)
 
 
 def test_a_cluster_that_does_not_answer_is_named(tmp_path: Path) -> None:

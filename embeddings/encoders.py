@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from corpus.text import TOKEN_TERMS, Memo
+from embeddings.ngram_kernel import hashed_ngram_sums
 from executor import Executor, map_chunks
 
 log = logging.getLogger(__name__)
@@ -80,55 +81,18 @@ class LexicalEncoder:
         return np.concatenate(batches) if batches else np.zeros((0, self.dim), dtype=np.float32)
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed one batch of `texts` (see `encode`)."""
         terms_of = _TERMS_OF_TOKEN.__getitem__
         strings = [" " + " ".join(filter(None, map(terms_of, text.split()))) + " " for text in texts]
-        lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
-        codes = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        rows = np.repeat(np.arange(len(strings), dtype=np.int64), lengths)
-        spaces = np.concatenate(([0], np.cumsum(codes == 32)))
-        keys_rows: list[np.ndarray] = []
-        keys_hash: list[np.ndarray] = []
-        for n in self.ngram_sizes:
-            if len(codes) < n:
-                continue
-            count = len(codes) - n + 1
-            h = np.full(count, np.uint64(n), dtype=np.uint64)
-            for k in range(n):
-                h = (h * np.uint64(1_000_003)) ^ codes[k : k + count]
-            valid = rows[:count] == rows[n - 1 : n - 1 + count]
-            if n > 2:  # a space inside the n-gram means it spans two words: keep word-bounded ones only
-                valid &= spaces[n - 1 : n - 1 + count] - spaces[1 : 1 + count] == 0
-            keys_rows.append(rows[:count][valid])
-            keys_hash.append(_mix(h[valid]))
-        result = np.zeros((len(strings), self.dim), dtype=np.float32)
-        if not keys_rows:
-            return result
-        # one sortable key per n-gram occurrence: the row above the low HASH_BITS bits of its hash
-        # (a single-key sort is several times faster than sorting by row, then hash)
-        keys = (np.concatenate(keys_rows).astype(np.uint64) << np.uint64(HASH_BITS)) | (
-            np.concatenate(keys_hash) & np.uint64((1 << HASH_BITS) - 1)
-        )
-        keys.sort()
-        boundary = np.ones(len(keys), dtype=bool)
-        boundary[1:] = keys[1:] != keys[:-1]
-        starts = np.flatnonzero(boundary)
-        counts = np.diff(np.append(starts, len(keys)))
-        keys = keys[starts]
-        row = (keys >> np.uint64(HASH_BITS)).astype(np.int64)
-        hashed = keys & np.uint64((1 << HASH_BITS) - 1)
-        weight = (1.0 + np.log(counts)).astype(np.float32)
-        sign = np.where((hashed >> np.uint64(40)) & np.uint64(1), 1.0, -1.0).astype(np.float32)
-        bucket = (hashed % np.uint64(self.dim)).astype(np.int64)
-        flat = np.bincount(row * self.dim + bucket, weights=weight * sign, minlength=len(strings) * self.dim)
-        result = flat.reshape(len(strings), self.dim).astype(np.float32)
-        return _normalise(result)
+        bounds = np.zeros(len(strings) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)), out=bounds[1:])
+        codes = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32)
+        sums = hashed_ngram_sums(codes, bounds, np.array(self.ngram_sizes, dtype=np.int64), self.dim)
+        return _normalise(sums.astype(np.float32))
 
 
 LEXICAL_BATCH = 4096
 """Texts the lexical encoder hashes at once (one task on a worker); never changes a vector."""
-
-HASH_BITS = 41
-"""Bits of an n-gram hash kept for counting; the sign (bit 40) and the bucket (low bits) are among them."""
 
 
 def _terms_of_token(token: str) -> str:
@@ -137,15 +101,6 @@ def _terms_of_token(token: str) -> str:
 
 
 _TERMS_OF_TOKEN: Memo[str] = Memo(_terms_of_token)
-
-
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: spreads the n-gram hash over all bits before bucketing."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

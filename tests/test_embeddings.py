@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from corpus.text import TOKEN_TERMS
 from embeddings.choose import choose_encoder
 from embeddings.encoders import Encoder, LexicalEncoder, SentenceTransformerEncoder
 from embeddings.index import PassageIndex, candidate_pairs
@@ -34,6 +35,50 @@ def test_lexical_similarity_sees_through_arabic_variants() -> None:
     a, variant, other = LexicalEncoder().encode([A, A_VARIANT, B])
     assert float(a @ variant) > 0.99
     assert float(a @ other) < 0.3
+
+
+def _v2_definition(texts: list[str], dim: int = 256, sizes: tuple[int, ...] = (3, 4)) -> np.ndarray:
+    """`lexical-v2` vectors as first stored (vectorised numpy): the compiled loop must give these, bit for bit."""
+    strings = [" " + " ".join(t for token in text.split() for t in TOKEN_TERMS[token]) + " " for text in texts]
+    lengths = np.fromiter((len(s) for s in strings), dtype=np.int64, count=len(strings))
+    codes = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    rows = np.repeat(np.arange(len(strings), dtype=np.int64), lengths)
+    spaces = np.concatenate(([0], np.cumsum(codes == 32)))
+    keys_rows, keys_hash = [], []
+    for n in sizes:
+        count = len(codes) - n + 1
+        h = np.full(count, np.uint64(n), dtype=np.uint64)
+        for k in range(n):
+            h = (h * np.uint64(1_000_003)) ^ codes[k : k + count]
+        valid = rows[:count] == rows[n - 1 : n - 1 + count]
+        if n > 2:
+            valid &= spaces[n - 1 : n - 1 + count] - spaces[1 : 1 + count] == 0
+        h = h[valid]
+        h = h ^ (h >> np.uint64(30))
+        h = h * np.uint64(0xBF58476D1CE4E5B9)
+        h = h ^ (h >> np.uint64(27))
+        h = h * np.uint64(0x94D049BB133111EB)
+        keys_rows.append(rows[:count][valid])
+        keys_hash.append(h ^ (h >> np.uint64(31)))
+    low = np.uint64((1 << 41) - 1)
+    keys = (np.concatenate(keys_rows).astype(np.uint64) << np.uint64(41)) | (np.concatenate(keys_hash) & low)
+    keys, counts = np.unique(keys, return_counts=True)
+    row = (keys >> np.uint64(41)).astype(np.int64)
+    hashed = keys & low
+    weight = (1.0 + np.log(counts)).astype(np.float32)
+    sign = np.where((hashed >> np.uint64(40)) & np.uint64(1), 1.0, -1.0).astype(np.float32)
+    bucket = (hashed % np.uint64(dim)).astype(np.int64)
+    flat = np.bincount(row * dim + bucket, weights=weight * sign, minlength=len(strings) * dim)
+    result = flat.reshape(len(strings), dim).astype(np.float32)
+    norms = np.linalg.norm(result, axis=1, keepdims=True)
+    np.divide(result, norms, out=result, where=norms > 0)
+    return result
+
+
+def test_lexical_vectors_are_those_stored_by_earlier_versions_bit_for_bit() -> None:
+    # stored vectors are reused by name (`lexical-v2-…`): the same name must mean the same numbers
+    texts = [A, A_VARIANT, B, "", "a", "ab", "في", "x y z", " \n ", "Reuters — the minister said «no»", A * 30]
+    assert np.array_equal(LexicalEncoder(batch_size=4).encode(texts), _v2_definition(texts))
 
 
 def test_lexical_encoder_rejects_bad_settings() -> None:

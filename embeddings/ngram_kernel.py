@@ -1,0 +1,75 @@
+"""The compiled loop of the lexical encoder: hashed character n-grams of each text, counted and signed.
+
+numba compiles it on first use and caches the machine code beside this file, so later runs
+load it in milliseconds. The result is the same, bit for bit, as the vectorised numpy
+definition the encoder's vectors were first stored with (`tests/test_encoders.py` holds it):
+n-grams are summed in the same order, in the same precision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+HASH_BITS = 41
+"""Bits of an n-gram hash kept for counting; the sign (bit 40) and the bucket (low bits) are among them."""
+
+_MULTIPLIER = np.uint64(1_000_003)
+_MASK = np.uint64((1 << HASH_BITS) - 1)
+_SPACE = np.uint64(32)
+
+
+@njit(cache=True, nogil=True)
+def _mix(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    """splitmix64 finaliser: spreads the n-gram hash over all bits before bucketing."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def hashed_ngram_sums(
+    codes: np.ndarray, bounds: np.ndarray, ngram_sizes: np.ndarray, dim: int
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Row i: for each distinct n-gram of text i (code points `codes[bounds[i]:bounds[i + 1]]`) that
+    spans no space inside it, ±(1 + log count) added at its hash's bucket; float64, not normalised.
+
+    Each text is padded with spaces by the caller, so an n-gram may start or end at a word's edge.
+    """
+    rows = len(bounds) - 1
+    out = np.zeros((rows, dim), dtype=np.float64)
+    longest = 0
+    for row in range(rows):
+        longest = max(longest, bounds[row + 1] - bounds[row])
+    hashes = np.empty(longest * len(ngram_sizes), dtype=np.uint64)
+    for row in range(rows):
+        start, end = bounds[row], bounds[row + 1]
+        found = 0
+        for n in ngram_sizes:
+            for i in range(start, end - n + 1):
+                spans_a_space = False
+                for k in range(1, n - 1):
+                    if codes[i + k] == _SPACE:
+                        spans_a_space = True
+                        break
+                if spans_a_space:
+                    continue
+                h = np.uint64(n)
+                for k in range(n):
+                    h = (h * _MULTIPLIER) ^ codes[i + k]
+                hashes[found] = _mix(h) & _MASK
+                found += 1
+        ordered = np.sort(hashes[:found])
+        i = 0
+        while i < found:
+            j = i + 1
+            while j < found and ordered[j] == ordered[i]:
+                j += 1
+            value = ordered[i]
+            weight = np.float32(1.0 + np.log(np.float64(j - i)))
+            sign = np.float32(1.0) if (value >> np.uint64(40)) & np.uint64(1) else np.float32(-1.0)
+            out[row, np.int64(value % np.uint64(dim))] += np.float64(weight * sign)
+            i = j
+    return out

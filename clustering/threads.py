@@ -17,7 +17,7 @@ from scipy.sparse import csgraph
 
 from clustering.duplicates import DuplicatePair, PairKind
 from clustering.story import StoryVectoriser, TermStatistics, term_hashes
-from corpus.article import PreparedArticle
+from corpus.article import LabelTerms, PreparedArticle
 from corpus.text import STOPWORDS, Memo, fold, stem, token_terms, words
 from embeddings.index import PassageIndex
 from executor import Executor, map_items
@@ -292,6 +292,14 @@ def _attach_to_nearest(vectors: np.ndarray, labels: np.ndarray, threshold: float
 def label_terms(article: PreparedArticle) -> list[str]:
     """Content terms of the title and the reporting paragraphs (not the overlapping windows)."""
     return list(itertools.chain.from_iterable(map(_label_terms_of_token, _label_text(article).split())))
+
+
+def article_label_terms(article: PreparedArticle) -> LabelTerms:
+    """`label_terms` of `article` with the title's apart and their `term_hashes`, as preparation keeps them."""
+    title = title_terms(article)
+    reporting = "\n".join(p.text for p in article.paragraphs if p.boilerplate is None)
+    body = list(itertools.chain.from_iterable(map(_label_terms_of_token, reporting.split())))
+    return LabelTerms(" ".join(title), " ".join(body), term_hashes(title + body))
 
 
 def all_label_terms(prepared: Sequence[PreparedArticle], executor: Executor | None = None) -> list[list[str]]:

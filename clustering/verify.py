@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clustering.story import term_hashes
 from corpus.arrays import distinct
-from corpus.article import LabelTerms, PreparedArticle
+from corpus.article import PreparedArticle
 from corpus.text import TOKEN_TERMS
 from executor import Executor, map_chunks
 
@@ -230,15 +229,7 @@ class PassageTerms(_Terms):
             with_passages = sorted(
                 {(article.paragraphs[p.paragraph].start, article.paragraphs[p.paragraph].end) for p in article.passages}
             )
-            jobs.append(
-                (
-                    article.article.text,
-                    with_passages,
-                    [(p.start, p.end) for p in article.passages],
-                    None,
-                    with_passages,
-                )
-            )
+            jobs.append((article.article.text, with_passages, [(p.start, p.end) for p in article.passages]))
         chunk = max(1, min(CHUNK, len(jobs) // 8))  # a few hundred long documents still make 8 chunks
         self.ids: dict[str, int] = _Numbering()
         self._tokens: list[np.ndarray] = []
@@ -253,7 +244,7 @@ class PassageTerms(_Terms):
         ):
             to_global = np.fromiter(map(self.ids.__getitem__, chunk_terms), np.int32, len(chunk_terms))
             frequencies.append((to_global, chunk_frequency))
-            for offset, (tokens, first, last, _) in enumerate(articles):
+            for offset, (tokens, first, last) in enumerate(articles):
                 tokens[0] = to_global[tokens[0]]
                 self._tokens.append(tokens)
                 owners.append(np.full(len(first), owner_base + offset, dtype=np.int32))
@@ -321,38 +312,23 @@ class CompactTerms(_Terms):
 
 
 def tokenise_chunk(
-    jobs: Sequence[tuple[str, list[tuple[int, int]], list[tuple[int, int]], str | None, list[tuple[int, int]]]],
-) -> tuple[list[str], np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray, LabelTerms | None]]]:
-    """Tokenise articles given as (text, paragraph spans, passage spans, title, reporting spans); a worker's step.
+    jobs: Sequence[tuple[str, list[tuple[int, int]], list[tuple[int, int]]]],
+) -> tuple[list[str], np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Tokenise articles given as (text, spans of the paragraphs with passages, passage spans); a worker's step.
 
     Returns the chunk's distinct terms, the number of its articles using each, and, per
     article, its (3, n) int32 rows of term numbers (into those terms), starts and ends, with
-    each passage's first and last+1 token, and its label terms (see `PreparedArticle.label_terms`;
-    None where the title is None: the reporting spans are then the paragraph spans).
+    each passage's first and last+1 token.
     The same terms, at the same offsets, as `corpus.text.term_positions` over each paragraph.
     """
     numbers = _Numbering()
     used: list[np.ndarray] = []
     found = []
-    for text, paragraphs, passages, title, reporting in jobs:
+    for text, paragraphs, passages in jobs:
         starts, ends = _word_spans(text, paragraphs)
-        # one pass over the title and every reporting paragraph gives the label terms; the words of
-        # the paragraphs with passages among them are the term rows (C-level loops over cached terms)
-        with_passages = set(paragraphs)
-        all_words: list[str] = []
-        in_rows: list[bool] = []
-        for span in reporting:
-            words_here = text[span[0] : span[1]].split()
-            all_words += words_here
-            in_rows += [span in with_passages] * len(words_here)
-        all_terms = list(map(TOKEN_TERMS.__getitem__, all_words))
-        label = None
-        if title is not None:
-            found_in_title = itertools.chain.from_iterable(map(TOKEN_TERMS.__getitem__, title.split()))
-            title_terms = [t for t in found_in_title if len(t) > 2]
-            body_terms = [t for t in itertools.chain.from_iterable(all_terms) if len(t) > 2]
-            label = LabelTerms(" ".join(title_terms), " ".join(body_terms), term_hashes(title_terms + body_terms))
-        per_word = list(itertools.compress(all_terms, in_rows))
+        # C-level loops over cached terms: the words of the paragraphs, in order
+        words_here = itertools.chain.from_iterable(text[start:end].split() for start, end in paragraphs)
+        per_word = list(map(TOKEN_TERMS.__getitem__, words_here))
         counts = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
         tokens = np.empty((3, int(counts.sum())), dtype=np.int32)
         terms = map(numbers.__getitem__, itertools.chain.from_iterable(per_word))
@@ -360,7 +336,7 @@ def tokenise_chunk(
         tokens[1] = np.repeat(starts, counts)
         tokens[2] = np.repeat(ends, counts)
         bounds = np.searchsorted(tokens[1], np.array(passages, dtype=np.int64).reshape(-1, 2))
-        found.append((tokens, bounds[:, 0].astype(np.int32), bounds[:, 1].astype(np.int32), label))
+        found.append((tokens, bounds[:, 0].astype(np.int32), bounds[:, 1].astype(np.int32)))
         used.append(distinct(tokens[0]))
     frequency = np.bincount(np.concatenate(used), minlength=len(numbers)) if used else np.zeros(0, np.int64)
     return list(numbers), frequency, found

@@ -125,7 +125,7 @@ class PreparedArticle:
     passages: list[Passage]
     quotes: list[Quote]
     label_terms: LabelTerms | None = field(default=None, compare=False, repr=False)
-    """The terms the thread stage uses, once a stage has tokenised the article (verification does); None until then."""
+    """The terms the thread stage uses, as the night's preparation found them; None for articles prepared otherwise."""
 
     @property
     def content_chars(self) -> int:

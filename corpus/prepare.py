@@ -48,13 +48,14 @@ def prepare_articles(
 
 def prepare_articles_then(
     articles: Sequence[Article],
-    then: Callable[[PreparedArticle], T] | None,
+    then: Callable[[PreparedArticle, list[str | None]], T] | None,
     settings: PrepareSettings | None = None,
     repeated: RepeatedLines | None = None,
     executor: Executor | None = None,
     count_lines: bool = True,
 ) -> list[Any]:
-    """`prepare_articles`, with `then` (a module-level function) applied to each prepared article in the worker.
+    """`prepare_articles`, with `then` (a module-level function) applied in the worker to each prepared
+    article and its paragraphs' repeated-line keys (`RepeatedLines.key_of`).
 
     Lets a caller derive what it needs from each prepared article where it was prepared.
     Without `count_lines`, the articles' lines are not added to `repeated` (they are in it already).
@@ -66,7 +67,7 @@ def prepare_articles_then(
         for article, (_, keys) in zip(articles, split, strict=True):
             repeated.add_keys(article.source, keys)
     jobs = [
-        (article, spans, [repeated.is_repeated_key(article.source, key) for key in keys], settings, then)
+        (article, spans, keys, [repeated.is_repeated_key(article.source, key) for key in keys], settings, then)
         for article, (spans, keys) in zip(articles, split, strict=True)
     ]
     found = map_items(executor, prepare_jobs, jobs, CHUNK)
@@ -86,15 +87,19 @@ def paragraph_keys(articles: Sequence[Article]) -> list[tuple[list[tuple[int, in
     return found
 
 
-def prepare_jobs(jobs: Sequence[tuple[Article, list[tuple[int, int]], list[bool], PrepareSettings, Any]]) -> list[Any]:
-    """Prepare each (article, paragraph spans, repeated flags, settings, then) job; a worker's step."""
+PrepareJob = tuple[Article, list[tuple[int, int]], list[str | None], list[bool], PrepareSettings, Any]
+"""An article, its paragraph spans, their repeated-line keys and repeated flags, the settings, and `then`."""
+
+
+def prepare_jobs(jobs: Sequence[PrepareJob]) -> list[Any]:
+    """Prepare each job (see `PrepareJob`); a worker's step."""
     found: list[Any] = []
-    for article, spans, repeated, settings, then in jobs:
+    for article, spans, keys, repeated, settings, then in jobs:
         prepared = _prepare(article, spans, repeated, settings)
         if then is None:
             found.append(_pack(prepared))
             continue
-        derived = then(prepared)
+        derived = then(prepared, keys)
         found.append((_pack(derived[0]), *derived[1:]) if isinstance(derived, tuple) else (_pack(prepared), derived))
     return found
 

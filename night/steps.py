@@ -26,8 +26,15 @@ import numpy as np
 from clustering.continuity import Continuity, carry_threads
 from clustering.duplicates import DuplicatePair, find_duplicates, pair_evidence
 from clustering.story import TermStatistics, term_hashes
-from clustering.threads import ThreadSettings, group_articles, label_terms, thread_label, title_terms
-from corpus.article import Article, PreparedArticle
+from clustering.threads import (
+    ThreadSettings,
+    article_label_terms,
+    group_articles,
+    label_terms,
+    thread_label,
+    title_terms,
+)
+from corpus.article import Article, LabelTerms, PreparedArticle
 from corpus.boilerplate import RepeatedLines
 from corpus.prepare import prepare_articles_then
 from embeddings.encoders import Encoder, encode_texts
@@ -126,8 +133,10 @@ def prepare_stored(
         described = prepare_articles_then(articles, _described, settings.prepare, repeated, executor)
         store.save_paragraphs(
             {p.article.id: rows for p, rows, _ in described},
-            {p.article.id: terms for p, _, terms in described},
+            {p.article.id: f"{terms.title} {terms.body}".strip() for p, _, terms in described},
         )
+        for prepared, _, terms in described:
+            prepared.label_terms = terms
         return [p for p, _, _ in described]
     # already counted in the store: prepared without adding their lines again
     return prepare_articles_then(articles, None, settings.prepare, repeated, executor, count_lines=False)
@@ -536,8 +545,12 @@ def _save_story_vectors(
     texts: list[np.ndarray] = []
     for start in range(0, len(prepared), STORY_BATCH):  # a few thousand articles' terms as strings at a time
         batch = prepared[start : start + STORY_BATCH]
-        facts = store.article_facts([a.article.id for a in batch])
+        unknown = [a.article.id for a in batch if a.label_terms is None]
+        facts = store.article_facts(unknown) if unknown else {}
         for article in batch:
+            if article.label_terms is not None:
+                texts.append(article.label_terms.hashes)
+                continue
             found = facts.get(article.article.id, {}).get("label_terms")
             texts.append(term_hashes(found.split() if found is not None else label_terms(article)))
     saved = store.term_statistics(vectoriser.name)
@@ -547,7 +560,7 @@ def _save_story_vectors(
     if new:
         statistics.add(new)
         store.save_term_statistics(vectoriser.name, statistics.documents, statistics.to_bytes())
-    titles = [term_hashes(title_terms(a)) for a in prepared]
+    titles = [term_hashes(title_terms(a)) if a.label_terms is None else a.label_terms.title_hashes for a in prepared]
     vectors = dict(zip(ids, vectoriser.vectors(texts, titles, statistics).astype(np.float16), strict=True))
     store.save_article_vectors(vectoriser.name, vectors)
     return vectors
@@ -556,20 +569,19 @@ def _save_story_vectors(
 STORY_BATCH = 5_000
 
 
-def _described(prepared: PreparedArticle) -> tuple[PreparedArticle, list[ParagraphRow], str]:
+def _described(
+    prepared: PreparedArticle, line_keys: list[str | None]
+) -> tuple[PreparedArticle, list[ParagraphRow], LabelTerms]:
     """A prepared article with its paragraph rows and label terms (worked out in the worker that prepared it).
 
-    The terms come back as one string: a list of them per article, unpickled, is a few
-    hundred separate strings per article, gigabytes over a large night.
+    The terms come back as strings (see `LabelTerms`): a list of them per article, unpickled,
+    is a few hundred separate strings per article, gigabytes over a large night.
     """
-    return prepared, _paragraph_rows(prepared), " ".join(label_terms(prepared))
-
-
-def _paragraph_rows(prepared: PreparedArticle) -> list[ParagraphRow]:
-    return [
-        ParagraphRow(p.index, p.start, p.end, content_hash(p.text), RepeatedLines.key_of(p.text), p.boilerplate)
-        for p in prepared.paragraphs
+    rows = [
+        ParagraphRow(p.index, p.start, p.end, content_hash(p.text), key, p.boilerplate)
+        for p, key in zip(prepared.paragraphs, line_keys, strict=True)
     ]
+    return prepared, rows, article_label_terms(prepared)
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clustering.duplicates import PassageMatch, _merge_overlapping
+from clustering.story import term_hashes
+from clustering.threads import article_label_terms, label_terms, title_terms
 from clustering.verify import dense_region, ordered_region, tokenise_chunk
 from corpus.article import Article, Passage
 from corpus.prepare import prepare_article
@@ -63,11 +65,20 @@ def test_fast_tokeniser_finds_the_terms_and_offsets_of_term_positions(pieces: li
     bounds = sorted({min(cut, len(text)) for cut in cuts} | {0, len(text)})
     # paragraphs that touch (no space between them), skip parts of the text, and may be empty
     paragraphs = [(start, end) for index, (start, end) in enumerate(pairwise(bounds)) if index % 3 != 1]
-    terms, frequency, [(tokens, _, _, label)] = tokenise_chunk([(text, paragraphs, [], "", paragraphs)])
+    terms, frequency, [(tokens, _, _)] = tokenise_chunk([(text, paragraphs, [])])
     expected = [found for start, end in paragraphs for found in term_positions(text[start:end], start)]
     assert [(terms[t], int(s), int(e)) for t, s, e in tokens.T] == expected
     assert frequency.tolist() == [1] * len(terms)
-    assert label.terms() == [term for term, _, _ in expected if len(term) > 2] and not label.title
+
+
+@FEW
+@given(TEXT, TEXT)
+def test_label_terms_kept_by_preparation_are_the_threads_label_terms(title: str, text: str) -> None:
+    prepared = prepare_article(Article("a", title, text))
+    kept = article_label_terms(prepared)
+    assert kept.terms() == label_terms(prepared)
+    assert kept.title.split() == title_terms(prepared)
+    assert kept.hashes.tolist() == term_hashes(label_terms(prepared)).tolist()
 
 
 @FEW

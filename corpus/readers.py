@@ -62,6 +62,23 @@ def read_articles(paths: Iterable[str | Path], max_bytes: int = DEFAULT_MAX_BYTE
     return result
 
 
+def peek_texts(paths: Iterable[str | Path], max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[str]:
+    """Title and text of each article under `paths`, file by file, for warming caches ahead of a run.
+
+    Unlike `read_articles` it reports nothing: inputs that fail are left to the real read.
+    """
+    quiet = ReadResult()
+    for path in _expand([p for p in map(Path, paths) if p.exists()], quiet):
+        try:
+            if path.stat().st_size > max_bytes:
+                continue
+            for item in _read_file(path):
+                if isinstance(item, Article):
+                    yield item.title + "\n" + item.text
+        except (InputError, OSError):
+            continue
+
+
 def _skip(result: ReadResult, skipped: SkippedInput) -> None:
     log.warning("skipped %s: %s", skipped.input, skipped.reason)
     result.skipped.append(skipped)

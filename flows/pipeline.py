@@ -243,13 +243,15 @@ def run_flow(
     global _handback
     if on_progress is not None:
         _listeners.append(on_progress)
-    settings = StorythreadsSettings().executor_settings(parameters.get("cluster"), parameters.get("workers"))
+    defaults = StorythreadsSettings()
+    settings = defaults.executor_settings(parameters.get("cluster"), parameters.get("workers"))
     _handback = []
     try:
         with executor_for(settings, FLOW_WORKER_MODULES) as executor:
             _handover.append(executor)
             if server is not None:
-                warm_up(paths, executor, settings)  # while the server boots
+                max_bytes = parameters.get("max_input_bytes") or defaults.max_input_bytes
+                warm_up(paths, executor, settings, server.done_booting, max_bytes)  # while the server boots
                 server.wait_until_ready()
             with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
                 storythreads_flow([str(p) for p in paths], **parameters)

@@ -14,8 +14,10 @@ from datetime import datetime
 from pathlib import Path
 
 from corpus.article import Article
+from corpus.readers import DEFAULT_MAX_BYTES, peek_texts
+from corpus.text import learn_token_terms
 from embeddings.choose import EncoderChoice
-from embeddings.encoders import Encoder
+from embeddings.encoders import Encoder, LexicalEncoder
 from executor import Executor, collect_garbage_rarely
 from night.settings import ExecutorSettings, NightSettings
 from night.stages import STAGES, Night, Stage
@@ -70,18 +72,33 @@ def executor_for(settings: ExecutorSettings, preload: Sequence[str] = ()) -> Ite
         executor.close()
 
 
-def warm_up(paths: Sequence[str | Path], executor: Executor | None, settings: ExecutorSettings) -> None:
-    """Do now what the stages would otherwise wait for: import the clustering library and, when the
-    inputs are large enough for the executor's workers, start them.
+def warm_up(
+    paths: Sequence[str | Path],
+    executor: Executor | None,
+    settings: ExecutorSettings,
+    until: Callable[[], bool] | None = None,
+    max_input_bytes: int = DEFAULT_MAX_BYTES,
+) -> None:
+    """Do now what the stages would otherwise wait for: import the clustering library, start the
+    executor's workers when the inputs are large enough for them, and, until `until()` says the
+    caller is ready, read the inputs ahead and work out the content terms of their words.
 
     For a caller with time to spare before the first stage (the command line waits for Prefect's
-    temporary server); it changes no result.
+    temporary server); it fills caches only and changes no result.
     """
     start = getattr(executor, "start", None)
     if start is not None and _input_bytes(paths) >= settings.parallel_from_chars:
         # mostly waiting on the new processes: in a thread, beside the import below and the first stages
         threading.Thread(target=start, daemon=True).start()
     import hdbscan  # noqa: F401 - 1-2 s to import (scikit-learn, scipy.stats), needed by the thread stage
+
+    LexicalEncoder().encode(["load the compiled n-gram loop"])  # from numba's cache, or compiled once
+    if until is None:
+        return
+    for text in peek_texts(paths, max_input_bytes):
+        if until():
+            return
+        learn_token_terms(text)
 
 
 def _input_bytes(paths: Sequence[str | Path]) -> int:

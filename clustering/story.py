@@ -118,13 +118,13 @@ class StoryVectoriser:
 def term_hashes(terms: Sequence[str]) -> np.ndarray:
     """Stable 64-bit hashes of terms (the same in every process and run)."""
     try:
-        return np.array(list(map(_HASHES.__getitem__, terms)), dtype=np.uint64)
+        return np.fromiter(map(_HASHES.__getitem__, terms), dtype=np.uint64, count=len(terms))
     except KeyError:
         if len(_HASHES) > _HASHES_KEPT:
             _HASHES.clear()
         for term in {term for term in set(terms) if term not in _HASHES}:  # each new term once
             _HASHES[term] = int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
-        return np.array(list(map(_HASHES.__getitem__, terms)), dtype=np.uint64)
+        return np.fromiter(map(_HASHES.__getitem__, terms), dtype=np.uint64, count=len(terms))
 
 
 _HASHES: dict[str, int] = {}

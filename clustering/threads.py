@@ -355,6 +355,32 @@ _LABEL_TERMS_OF_TOKEN: Memo[tuple[str, ...]] = Memo(_long_terms_of_token)
 _label_terms_of_token = _LABEL_TERMS_OF_TOKEN.__getitem__
 
 
+def _label_candidates(
+    frequency: Counter[str], document_frequency: Counter[str], total: int, count: int
+) -> list[tuple[float, str]]:
+    """(-score, term) for the terms that may be among the `count` best by frequency x IDF.
+
+    Terms come by falling frequency; once `count` have been scored, a term whose frequency
+    times the largest possible IDF is below the `count`-th best score cannot be among them,
+    nor can any after it: most of a long thread's terms are never scored.
+    """
+    if count < 1:
+        return []
+    largest_idf = math.log(1 + total)
+    best: list[float] = []  # the `count` best scores so far (a min-heap)
+    found = []
+    for term, times in frequency.most_common():
+        if len(best) == count and times * largest_idf < best[0]:
+            break
+        score = times * math.log(1 + total / max(document_frequency[term], 1))
+        found.append((-score, term))
+        if len(best) < count:
+            heapq.heappush(best, score)
+        elif score > best[0]:
+            heapq.heapreplace(best, score)
+    return found
+
+
 def thread_label(
     titles: Sequence[str],
     terms: Sequence[Sequence[str]],
@@ -375,10 +401,7 @@ def thread_label(
             folded = fold(word)
             if folded not in STOPWORDS:
                 surface[stem(folded)][word] += 1
-    scored = heapq.nsmallest(
-        count,
-        frequency,
-        key=lambda t: (-frequency[t] * math.log(1 + total / max(document_frequency[t], 1)), t),
-    )
+    candidates = _label_candidates(frequency, document_frequency, total, count)
+    scored = [term for _, term in heapq.nsmallest(count, candidates)]
     shown = [surface[t].most_common(1)[0][0] if surface[t] else t for t in scored[:count]]
     return " · ".join(shown)

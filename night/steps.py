@@ -396,7 +396,7 @@ def thread_window(
         if clustered
         else np.zeros((0, vectoriser.dim), dtype=np.float32)
     )
-    strong = [(p.article_a, p.article_b, p.score) for p in store.pairs_among(clustered) if p.kind in STRONG_KINDS]
+    strong = store.links_among(clustered, STRONG_KINDS)
     in_scope = set(scope)
     facts = store.article_facts(clustered)
     published = [facts.get(a, {}).get("published_at") for a in clustered]

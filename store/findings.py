@@ -77,6 +77,18 @@ class FindingsMixin:
                         )
         return sorted(found.values(), key=lambda p: (-p.score, p.article_a, p.article_b))
 
+    def links_among(self, ids: Iterable[str], kinds: Iterable[str]) -> list[tuple[str, str, float]]:
+        """(article a, article b, score) of the stored pairs of `kinds` whose two articles are both in `ids`,
+        by score (highest first): `pairs_among` without reading the evidence."""
+        wanted = set(ids)
+        columns = (pairs_table.c.article_a, pairs_table.c.article_b, pairs_table.c.score)
+        found = []
+        with self.engine.connect() as connection:
+            for chunk in chunks(sorted(wanted)):
+                query = select(*columns).where(pairs_table.c.article_a.in_(chunk), pairs_table.c.kind.in_(list(kinds)))
+                found += [(a, b, score) for a, b, score in connection.execute(query) if b in wanted]
+        return sorted(found, key=lambda link: (-link[2], link[0], link[1]))
+
     def memberships(self) -> dict[str, str]:
         """Article id -> thread id, for every article that has a thread."""
         with self.engine.connect() as connection:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
 import json
+import math
 import re
 import tempfile
+from collections import Counter
 from dataclasses import replace
 from html.parser import HTMLParser
 from itertools import pairwise
@@ -15,7 +18,7 @@ from hypothesis import strategies as st
 
 from clustering.duplicates import PassageMatch, _merge_overlapping
 from clustering.story import term_hashes
-from clustering.threads import article_label_terms, label_terms, title_terms
+from clustering.threads import article_label_terms, label_terms, thread_label, title_terms
 from clustering.verify import dense_region, ordered_region, tokenise_chunk
 from corpus.article import Article, Passage
 from corpus.prepare import prepare_article
@@ -69,6 +72,24 @@ def test_fast_tokeniser_finds_the_terms_and_offsets_of_term_positions(pieces: li
     expected = [found for start, end in paragraphs for found in term_positions(text[start:end], start)]
     assert [(terms[t], int(s), int(e)) for t, s, e in tokens.T] == expected
     assert frequency.tolist() == [1] * len(terms)
+
+
+@FEW
+@given(
+    st.lists(st.lists(st.sampled_from("abcdefghij"), max_size=40), min_size=1, max_size=4),
+    st.dictionaries(st.sampled_from("abcdefghij"), st.integers(1, 50)),
+    st.integers(1, 60),
+    st.integers(0, 6),
+)
+def test_thread_label_ranks_every_term_by_frequency_times_idf(
+    members: list[list[str]], document_frequency: dict[str, int], total: int, count: int
+) -> None:
+    # the label skips terms that cannot reach the top: it must still pick exactly the top `count`
+    frequency = Counter(term for terms in members for term in terms)
+    score = {t: -frequency[t] * math.log(1 + total / max(document_frequency.get(t, 0), 1)) for t in frequency}
+    expected = " · ".join(heapq.nsmallest(count, frequency, key=lambda t: (score[t], t)))
+    label = thread_label([""] * len(members), members, Counter(document_frequency), total, count)
+    assert label == expected
 
 
 @FEW

@@ -40,6 +40,21 @@ def test_changed_article_loses_its_old_pairs(store: Store) -> None:
     assert store.pairs_among(["a", "b"]) == []
 
 
+def test_links_among_are_the_stored_pairs_of_the_kinds_asked(store: Store) -> None:
+    store.ingest([_article("a"), _article("b"), _article("c")], "run-1", NOW)
+    pairs = [
+        StoredPair("a", "b", "near_duplicate", 0.8, None, {"articles": ["a", "b"]}, "lexical", "run-1"),
+        StoredPair("a", "c", "partial_reuse", 0.9, None, {"articles": ["a", "c"]}, "lexical", "run-1"),
+        StoredPair("b", "c", "exact", 1.0, None, {"articles": ["b", "c"]}, "lexical", "run-1"),
+    ]
+    store.replace_pairs(["a", "b", "c"], pairs)
+    strong = ("exact", "near_duplicate")
+    assert store.links_among(["a", "b", "c"], strong) == [("b", "c", 1.0), ("a", "b", 0.8)]
+    assert store.links_among(["a", "b"], strong) == [("a", "b", 0.8)]
+    expected = [(p.article_a, p.article_b, p.score) for p in store.pairs_among(["a", "b", "c"]) if p.kind in strong]
+    assert store.links_among(["a", "b", "c"], strong) == expected
+
+
 def test_vector_cache_keeps_float16_and_reads_older_float32_blobs(store: Store) -> None:
     vectors = {"h1": np.array([0.6, 0.8, 0.0], dtype=np.float32), "h2": np.array([1.0, 0.0, 0.0], dtype=np.float32)}
     ids = store.add_vectors("enc", "passage", vectors)

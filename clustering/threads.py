@@ -118,7 +118,8 @@ def group_articles(
     `published` dates, see `ThreadSettings.time_distance`); an article left as noise joins the group of an
     article it is a near-duplicate of (`strong` pairs), since the same reporting is the same
     story, and then the group whose centroid it is closest to, if that cosine is at least
-    `attach_similarity` (HDBSCAN leaves small stories' late articles as noise).
+    `attach_similarity` (HDBSCAN leaves small stories' late articles as noise). Last, articles
+    linked by `strong` pairs always end in one group (see `_keep_copies_together`).
     """
     settings = settings or ThreadSettings()
     if len(ids) != len(vectors):
@@ -129,6 +130,7 @@ def group_articles(
     labels = _attach_duplicates(list(ids), labels, strong)
     labels = _merge_close(vectors, labels, settings, published)
     labels = _attach_to_nearest(vectors, labels, settings.attach_similarity)
+    labels = _keep_copies_together(list(ids), labels, strong, published)
     members: dict[int, list[str]] = defaultdict(list)
     for article_id, label in zip(ids, labels, strict=True):
         if label >= 0:
@@ -218,6 +220,46 @@ def _attach_duplicates(ids: list[str], labels: np.ndarray, strong: Sequence[tupl
             labels[a] = labels[b]
         elif labels[b] < 0:
             labels[b] = labels[a]
+    return labels
+
+
+def _keep_copies_together(
+    ids: list[str],
+    labels: np.ndarray,
+    strong: Sequence[tuple[str, str, float]],
+    published: Sequence[datetime | None] | None = None,
+) -> np.ndarray:
+    """Each set of articles linked by `strong` pairs moves, whole, to the group most of its members are in.
+
+    A near-duplicate or exact copy is the same reporting, so it is the same story: a reader must
+    never find a copy in one thread and its original in another. Only the linked articles move;
+    the groups they leave and join are not merged, so two stories are never chained through them.
+    A tie goes to the group of the earliest published member (the original's), else the lowest
+    label; a set whose members are all unassigned becomes a group of its own.
+    """
+    row = {article_id: i for i, article_id in enumerate(ids)}
+    links = np.array([(row[a], row[b]) for a, b, _ in strong if a in row and b in row], dtype=np.int64)
+    if not len(links):
+        return labels
+    size = len(ids)
+    graph = sparse.coo_matrix((np.ones(len(links)), (links[:, 0], links[:, 1])), shape=(size, size))
+    _, component = csgraph.connected_components(graph, directed=False)
+    linked = np.unique(links)
+    linked = linked[np.argsort(component[linked], kind="stable")]
+    labels = labels.copy()
+    next_label = int(labels.max(initial=-1)) + 1
+    for members in np.split(linked, np.flatnonzero(np.diff(component[linked])) + 1):
+        placed = [m for m in members.tolist() if labels[m] >= 0]
+        if not placed:
+            labels[members] = next_label
+            next_label += 1
+            continue
+        votes = Counter(int(labels[m]) for m in placed)
+        most = max(votes.values())
+        tied = sorted(label for label, count in votes.items() if count == most)
+        dated = [(published[m], int(labels[m])) for m in placed if published is not None and published[m]]
+        earliest = [label for _, label in sorted(dated) if label in tied]
+        labels[members] = earliest[0] if earliest else tied[0]
     return labels
 
 

@@ -98,3 +98,31 @@ def test_two_tight_halves_of_one_story_become_one_thread_unless_years_apart() ->
     assert story_groups(ThreadSettings()) == [story_ids]
     years_apart = [datetime(2019, 6, 1)] * 6 + [datetime(2024, 6, 1)] * 6 + [None] * 40
     assert len(story_groups(ThreadSettings(), years_apart)) == 2
+
+
+def test_a_copy_is_always_in_its_originals_thread_and_the_two_stories_stay_apart() -> None:
+    # two different stories, each tight, among unrelated articles; the copy "c" of story A's
+    # first article reads like story B (say, B's wire text was pasted around it), so on its
+    # vector alone it belongs to B's thread
+    rng = np.random.default_rng(9)
+    centres = rng.normal(size=(2, 256)) * 3
+    stories = np.concatenate([centre + rng.normal(size=(6, 256)) for centre in centres])
+    copy = centres[1] + rng.normal(size=(1, 256))
+    vectors = np.concatenate([stories, copy, rng.normal(size=(40, 256))]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"a{i}" for i in range(6)] + [f"b{i}" for i in range(6)] + ["c"] + [f"u{i}" for i in range(40)]
+    settings = ThreadSettings(merge_similarity=1.01)
+
+    def thread_of(groups: list[list[str]]) -> dict[str, int]:
+        return {article: index for index, group in enumerate(groups) for article in group}
+
+    alone = thread_of(group_articles(ids, vectors, settings=settings))
+    assert alone["c"] == alone["b0"] != alone["a0"]
+    # a0 was published first: the pair goes to a0's thread
+    dates = [datetime(2026, 12, 1)] + [datetime(2026, 12, 2)] * (len(ids) - 1)
+    linked = thread_of(group_articles(ids, vectors, [("a0", "c", 0.95)], settings, dates))
+    assert linked["c"] == linked["a0"]
+    # only the copy moved: the two stories keep their own threads
+    story = {a: t for a, t in linked.items() if not a.startswith("u")}
+    assert {a for a, t in story.items() if t == linked["b0"]} == {f"b{i}" for i in range(6)}
+    assert {a for a, t in story.items() if t == linked["a0"]} == {*(f"a{i}" for i in range(6)), "c"}

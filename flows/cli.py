@@ -158,10 +158,15 @@ def threads(
 ) -> None:
     """List the current story threads: id, label, size, first and last date."""
     from night.settings import StorythreadsSettings
-    from store import Store
+    from store import NoStore, Store
 
     settings = StorythreadsSettings()
-    with Store.open(home or settings.home, db or settings.db) as store:
+    try:
+        opened = Store.open_existing(home or settings.home, db or settings.db)
+    except NoStore as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    with opened as store:
         stored = store.threads()
         facts = store.article_facts(a for t in stored.values() for a in t.members)
     rows = []

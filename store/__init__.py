@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, insert, or_, select
+from sqlalchemy import create_engine, func, insert, inspect, or_, select
 from sqlalchemy.engine import Engine
 
 from clustering.findings import Intake, ParagraphRow, StoredPair, StoredThread, ThreadEvent, ThreadUpdate
@@ -43,6 +43,10 @@ from store.schema import (
 from store.vectors import VectorsMixin
 
 log = logging.getLogger(__name__)
+
+
+class NoStore(ValueError):
+    """A command that reads a store was pointed at a folder or database that holds none."""
 
 
 class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
@@ -88,6 +92,34 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
         if "://" not in url:
             raise ValueError(f"database URL {url!r} has no scheme; expected e.g. postgresql+psycopg://user@host/db")
         return cls(url, home / "index")
+
+    @classmethod
+    def open_existing(cls, home: str | Path, db_url: str | None = None) -> Store:
+        """`open`, for a store a run has made; `NoStore`, naming where it looked, if none is there (creates nothing)."""
+        folder = Path(home).expanduser()
+        if db_url is None:
+            if not (folder / DATABASE_FILE).is_file():
+                raise NoStore(
+                    f"no store in {str(folder)!r} (no {DATABASE_FILE} there); "
+                    f"`storythreads run FILES --home {folder}` makes one"
+                )
+        else:
+            if "://" not in db_url:
+                raise ValueError(
+                    f"database URL {db_url!r} has no scheme; expected e.g. postgresql+psycopg://user@host/db"
+                )
+            engine = create_engine(db_url)
+            try:
+                # connecting to SQLite would create the file: look for it first
+                sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
+                reachable = sqlite_file is None or Path(sqlite_file).is_file()
+                made = reachable and inspect(engine).has_table(meta_table.name)
+            finally:
+                engine.dispose()
+            if not made:
+                shown = engine.url.render_as_string(hide_password=True)
+                raise NoStore(f"no store in database {shown!r}; `storythreads run FILES --db {shown}` makes one")
+        return cls.open(folder, db_url)
 
     def close(self) -> None:
         """Release the database connections."""
@@ -183,6 +215,7 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
 __all__ = [
     "DATABASE_FILE",
     "Intake",
+    "NoStore",
     "ParagraphRow",
     "Store",
     "StoreBusy",

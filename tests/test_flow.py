@@ -265,3 +265,16 @@ def test_a_cluster_address_that_does_not_answer_is_a_clear_error(seeds_dir: Path
     assert "no Dask scheduler answered at tcp://127.0.0.1:9" in " ".join(result.output.split())
     result = CliRunner().invoke(app, ["run", str(seeds_dir), "--cluster", "127.0.0.1:8786"])
     assert result.exit_code == 2 and "got '127.0.0.1:8786'" in " ".join(result.output.split())
+
+
+def test_threads_command_names_a_home_or_database_that_holds_no_store(tmp_path: Path) -> None:
+    mistyped = tmp_path / "hmoe"
+    listed = CliRunner().invoke(app, ["threads", "--home", str(mistyped)])
+    assert listed.exit_code == 2
+    assert "no store in" in listed.output and "hmoe" in listed.output
+    assert not mistyped.exists()  # nothing was created on the way
+    missing_db = tmp_path / "none.db"
+    listed = CliRunner().invoke(app, ["threads", "--home", str(tmp_path / "h"), "--db", f"sqlite:///{missing_db}"])
+    assert listed.exit_code == 2
+    assert "no store in database" in listed.output and "none.db" in listed.output
+    assert not missing_db.exists()

@@ -221,7 +221,7 @@ def serve(
 
 
 def _print_summary(report: dict, files: dict[str, str]) -> None:
-    from reports.render import tonight_lines
+    from reports.render import counted, tonight_lines
 
     run_info = report["run"]
     console.print(f"[bold]storythreads[/bold] run {run_info['id']} · encoder {run_info['encoder']}")
@@ -249,7 +249,7 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
         console.print(f"  … and {len(strongest) - limit} more pairs (--verbose, report.json)")
     console.print(f"threads: {run_info['threads']}, unthreaded articles: {run_info['unthreaded']}")
     for thread in report["threads"][:limit]:
-        console.print(f"  {thread['id']}  {thread['label']}  ({len(thread['articles'])} articles)")
+        console.print(f"  {thread['id']}  {thread['label']}  ({counted(len(thread['articles']), 'article')})")
     if limit is not None and len(report["threads"]) > limit:
         console.print(f"  … and {len(report['threads']) - limit} more threads (--verbose, report.json)")
     for skipped in report["skipped"][:limit]:

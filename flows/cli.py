@@ -225,8 +225,6 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
 
     run_info = report["run"]
     console.print(f"[bold]storythreads[/bold] run {run_info['id']} · encoder {run_info['encoder']}")
-    if run_info["encoder_note"]:
-        console.print(f"[yellow]note:[/yellow] {run_info['encoder_note']}")
     console.print(
         f"articles read: {run_info['articles_read']} ({run_info['articles_new']} new, "
         f"{run_info['articles_updated']} updated, {run_info['articles_unchanged']} unchanged), "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
@@ -278,3 +279,20 @@ def test_threads_command_names_a_home_or_database_that_holds_no_store(tmp_path: 
     assert listed.exit_code == 2
     assert "no store in database" in listed.output and "none.db" in listed.output
     assert not missing_db.exists()
+
+
+def test_the_encoder_fallback_is_said_once(seeds_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    logged: list[str] = []
+    listener = logging.Handler()
+    listener.emit = lambda record: logged.append(record.getMessage())  # type: ignore[method-assign]
+    for package in ("night", "embeddings", "flows"):  # where a run says what it chose
+        logging.getLogger(package).addHandler(listener)
+    try:
+        run = CliRunner().invoke(app, ["run", str(seeds_dir), "--home", str(tmp_path / "home"), "--encoder", "auto"])
+    finally:
+        for package in ("night", "embeddings", "flows"):
+            logging.getLogger(package).removeHandler(listener)
+    assert run.exit_code == 0, run.output
+    said = [run.output, *logged]  # the terminal summary and the run's log
+    assert sum(" ".join(text.split()).count("HF_HUB_OFFLINE") for text in said) == 1, said

@@ -14,6 +14,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from night import defaults
+from night.defaults import shown
+
 _verbose = False
 """`--verbose`: debug logging, and every new pair and thread in the terminal summary."""
 app = typer.Typer(
@@ -40,15 +43,22 @@ def options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show 
 
 
 HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="data folder: store, index files, reports [env STORYTHREADS_HOME]")
+    Path | None,
+    typer.Option("--home", help="data folder: store, index files, reports", show_default=shown("home", defaults.HOME)),
 ]
 ClusterOption = Annotated[
     str | None,
-    typer.Option("--cluster", help="Dask scheduler for large nights, e.g. tcp://HOST:8786 [env STORYTHREADS_CLUSTER]"),
+    typer.Option(
+        "--cluster",
+        help="Dask scheduler for large nights, e.g. tcp://HOST:8786",
+        show_default=shown("cluster", "this machine"),
+    ),
 ]
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="store URL, e.g. postgresql+psycopg://user@host/db [env STORYTHREADS_DB]"),
+    typer.Option(
+        "--db", help="store URL, e.g. postgresql+psycopg://user@host/db", show_default=shown("db", "SQLite in --home")
+    ),
 ]
 
 
@@ -56,26 +66,49 @@ DbOption = Annotated[
 def run(
     paths: Annotated[list[Path], typer.Argument(help="files or folders of articles (.txt, .jsonl, news-please .json)")],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="folder for report.json/.md/.html (default: under --home)")
+        Path | None,
+        typer.Option("--output", "-o", help="folder for report.json/.md/.html", show_default="under --home/reports"),
     ] = None,
     home: HomeOption = None,
     db: DbOption = None,
     encoder: Annotated[
-        str | None, typer.Option(help="auto | lexical | a sentence-transformers model id or folder")
+        str | None,
+        typer.Option(
+            help="auto | lexical | multilingual-e5-small | a sentence-transformers model id or folder",
+            show_default=shown("encoder", defaults.ENCODER),
+        ),
     ] = None,
-    device: Annotated[str | None, typer.Option(help="torch device for a model encoder, e.g. cpu or cuda")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="texts per model batch")] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="torch device for a model encoder, e.g. cpu or cuda",
+            show_default=shown("device", "sentence-transformers' choice"),
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="texts per model batch", show_default=shown("batch_size", defaults.BATCH_SIZE))
+    ] = None,
     retention_days: Annotated[
-        float | None, typer.Option(help="compare with stored articles this many days old or newer")
+        float | None,
+        typer.Option(
+            help="compare with stored articles this many days old or newer",
+            show_default=shown("retention_days", defaults.RETENTION_DAYS),
+        ),
     ] = None,
     lock_wait: Annotated[
-        float | None, typer.Option(help="seconds to wait while another run uses the store [env STORYTHREADS_LOCK_WAIT]")
+        float | None,
+        typer.Option(
+            help="seconds to wait while another run uses the store",
+            show_default=shown("lock_wait", defaults.LOCK_WAIT_S),
+        ),
     ] = None,
     cluster: ClusterOption = None,
     workers: Annotated[
         int | None,
         typer.Option(
-            min=0, help="worker processes on this machine without --cluster; 0: none [env STORYTHREADS_WORKERS]"
+            min=0,
+            help="worker processes on this machine without --cluster; 0: none",
+            show_default=shown("workers", "cores - 1"),
         ),
     ] = None,
 ) -> None:
@@ -153,7 +186,9 @@ def run(
 def threads(
     home: HomeOption = None,
     db: DbOption = None,
-    include_single: Annotated[bool, typer.Option("--all", help="also list single-article threads")] = False,
+    include_single: Annotated[
+        bool, typer.Option("--all", help="also list single-article threads", show_default="off")
+    ] = False,
     limit: Annotated[int, typer.Option(help="list at most this many threads")] = 100,
 ) -> None:
     """List the current story threads: id, label, size, first and last date."""
@@ -201,7 +236,10 @@ def serve(
     name: Annotated[str, typer.Option(help="deployment name")] = "nightly",
     home: HomeOption = None,
     db: DbOption = None,
-    encoder: Annotated[str | None, typer.Option(help="encoder for the scheduled runs")] = None,
+    encoder: Annotated[
+        str | None,
+        typer.Option(help="encoder for the scheduled runs", show_default=shown("encoder", defaults.ENCODER)),
+    ] = None,
     cluster: ClusterOption = None,
 ) -> None:
     """Register the nightly deployment with its schedule on the Prefect server and serve it (runs until stopped)."""
@@ -263,7 +301,9 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
 def compare(
     first: Annotated[str, typer.Argument(help="an article file, or an article id found under --corpus")],
     second: Annotated[str, typer.Argument(help="an article file, or an article id found under --corpus")],
-    corpus: Annotated[list[Path] | None, typer.Option(help="files or folders to look ids up in")] = None,
+    corpus: Annotated[
+        list[Path] | None, typer.Option(help="files or folders to look ids up in", show_default="none: files only")
+    ] = None,
     encoder: Annotated[
         str, typer.Option(help="auto | lexical | a sentence-transformers model id or folder")
     ] = "lexical",

@@ -15,6 +15,7 @@ from corpus.prepare import PrepareSettings
 from corpus.readers import DEFAULT_MAX_BYTES
 from embeddings.index import EXACT_LIMIT
 from executor.dask import default_workers
+from night import defaults
 
 PARALLEL_FROM_CHARS = 5_000_000
 """Below this much article text to analyse (about 2,000 news articles) a night runs in its own process:
@@ -58,7 +59,7 @@ class NightSettings:
     prepare: PrepareSettings = field(default_factory=PrepareSettings)
     duplicates: DuplicateSettings = field(default_factory=DuplicateSettings)
     threads: ThreadSettings = field(default_factory=ThreadSettings)
-    retention_days: float = 30.0
+    retention_days: float = defaults.RETENTION_DAYS
     """Articles published or arrived within this many days before the run are compared and clustered."""
     continue_similarity: float = 0.8
     """A new group with no members of an old thread continues it when their centroids are this similar."""
@@ -74,13 +75,15 @@ class NightSettings:
 class StorythreadsSettings(BaseSettings):
     """Run settings; each can be set as an environment variable, e.g. `STORYTHREADS_ENCODER=lexical`."""
 
-    model_config = SettingsConfigDict(env_prefix="STORYTHREADS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=defaults.ENV_PREFIX, extra="ignore")
 
-    encoder: str = Field("auto", description="'auto', 'lexical', or a sentence-transformers model id or folder")
+    encoder: str = Field(
+        defaults.ENCODER, description="'auto', 'lexical', or a sentence-transformers model id or folder"
+    )
     device: str | None = Field(None, description="torch device for a sentence-transformers model, e.g. 'cpu' or 'cuda'")
-    batch_size: int = Field(64, ge=1, description="texts per sentence-transformers batch")
+    batch_size: int = Field(defaults.BATCH_SIZE, ge=1, description="texts per sentence-transformers batch")
     home: Path = Field(
-        Path("~/.storythreads").expanduser(),
+        Path(defaults.HOME).expanduser(),
         description="data folder: the SQLite store, the FAISS index files and the reports",
     )
     db: str | None = Field(
@@ -88,9 +91,11 @@ class StorythreadsSettings(BaseSettings):
         description="SQLAlchemy URL of the store, e.g. postgresql+psycopg://user@host/db (default: SQLite in home)",
     )
     lock_wait: float = Field(
-        0.0, ge=0, description="seconds to wait for another run holding the store before giving up"
+        defaults.LOCK_WAIT_S, ge=0, description="seconds to wait for another run holding the store before giving up"
     )
-    retention_days: float = Field(30.0, gt=0, description="articles this many days old or newer are compared")
+    retention_days: float = Field(
+        defaults.RETENTION_DAYS, gt=0, description="articles this many days old or newer are compared"
+    )
     max_input_bytes: int = Field(DEFAULT_MAX_BYTES, ge=1, description="inputs larger than this are skipped")
     cluster: str | None = Field(
         None, description="Dask scheduler to run the parallel steps on, e.g. tcp://HOST:8786 (default: this machine)"

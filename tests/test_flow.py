@@ -296,3 +296,22 @@ def test_the_encoder_fallback_is_said_once(seeds_dir: Path, tmp_path: Path, monk
     assert run.exit_code == 0, run.output
     said = [run.output, *logged]  # the terminal summary and the run's log
     assert sum(" ".join(text.split()).count("HF_HUB_OFFLINE") for text in said) == 1, said
+
+
+def test_help_shows_every_options_default() -> None:
+    import typer.main
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    for name in ("run", "threads", "serve", "compare"):
+        shown = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "250"})
+        text = " ".join(shown.output.split())
+        params = commands[name].params
+        options = [o.opts[0] for o in params if o.param_type_name == "option" and o.name != "help"]
+        assert options
+        starts = sorted((text.index(f"{option} "), option) for option in options)
+        ends = [start for start, _ in starts[1:]] + [text.index("--help ")]
+        for (start, option), end in zip(starts, ends, strict=True):
+            required = "[required]" in text[start:end]
+            assert required or "[default:" in text[start:end], f"storythreads {name} --help: no default for {option}"
+    wide = " ".join(CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "250"}).output.split())
+    assert "~/.storythreads; env STORYTHREADS_HOME" in wide

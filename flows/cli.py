@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -299,17 +299,20 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
 
 @app.command()
 def compare(
-    first: Annotated[str, typer.Argument(help="an article file, or an article id found under --corpus")],
-    second: Annotated[str, typer.Argument(help="an article file, or an article id found under --corpus")],
+    first: Annotated[str, typer.Argument(help="an article file, or an article id (under --corpus, or stored)")],
+    second: Annotated[str, typer.Argument(help="an article file, or an article id (under --corpus, or stored)")],
     corpus: Annotated[
-        list[Path] | None, typer.Option(help="files or folders to look ids up in", show_default="none: files only")
+        list[Path] | None, typer.Option(help="files or folders to look ids up in", show_default="none")
     ] = None,
+    home: HomeOption = None,
+    db: DbOption = None,
     encoder: Annotated[
         str, typer.Option(help="auto | lexical | a sentence-transformers model id or folder")
     ] = "lexical",
 ) -> None:
     """Show the evidence between two articles: matched passages, shared quotes, containment, story similarity.
 
+    Each article is a file, an id under --corpus, or an id in the store (--home/--db, as `run`).
     Runs the same stages as `storythreads run` on the two articles, against a temporary store.
     """
     from corpus.readers import read_articles
@@ -321,8 +324,11 @@ def compare(
         from_file = read_articles([name]).articles if Path(name).is_file() else []
         article = from_file[0] if from_file else in_corpus.get(name)
         if article is None:
-            console.print(f"[red]error:[/red] no article {name!r}: not a readable file, and no such id under --corpus")
-            raise typer.Exit(2)
+            article, where = _stored_article(name, home, db)
+            if article is None:
+                looked = "not a readable file" + (", no such id under --corpus" if corpus else "") + f", {where}"
+                console.print(f"[red]error:[/red] no article {name!r}: {looked}")
+                raise typer.Exit(2)
         articles.append(article)
     try:
         result = compare_articles(articles[0], articles[1], encoder)
@@ -358,6 +364,21 @@ def compare(
             label, text_a.article.text[match.start_a : match.end_a], text_b.article.text[match.start_b : match.end_b]
         )
     console.print(evidence)
+
+
+def _stored_article(article_id: str, home: Path | None, db: str | None) -> tuple[Any, str]:
+    """The stored article `article_id` (or None), and where it was looked for, for a message."""
+    from night.settings import StorythreadsSettings
+    from store import NoStore, Store
+
+    settings = StorythreadsSettings()
+    try:
+        store = Store.open_existing(home or settings.home, db or settings.db)
+    except NoStore as error:
+        return None, str(error)
+    with store:
+        found = store.articles([article_id])
+        return (found[0] if found else None), f"and not in the store at {store.display_url}"
 
 
 _exit_code = 1

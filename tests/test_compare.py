@@ -36,3 +36,19 @@ def test_compare_unknown_article_is_a_clear_error(seeds_dir: Path) -> None:
     result = CliRunner().invoke(app, ["compare", "nope", WIRE_PAIR[1], "--corpus", str(seeds_dir)])
     assert result.exit_code == 2
     assert "no article 'nope'" in result.output
+
+
+def test_compare_finds_stored_articles_by_id_with_no_files(seeds_dir: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run = CliRunner().invoke(app, ["run", str(seeds_dir), "--home", str(home), "--encoder", "lexical"])
+    assert run.exit_code == 0, run.output
+    result = CliRunner().invoke(app, ["compare", *WIRE_PAIR, "--home", str(home)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "kind: near_duplicate" in output and "quote · ووستر" in output
+    missing = CliRunner().invoke(app, ["compare", "nope", WIRE_PAIR[1], "--home", str(home)])
+    assert missing.exit_code == 2
+    assert "no article 'nope'" in missing.output and "not in the store at" in missing.output
+    nowhere = CliRunner().invoke(app, ["compare", *WIRE_PAIR, "--home", str(tmp_path / "hmoe")])
+    assert nowhere.exit_code == 2 and "no store in" in nowhere.output
+    assert not (tmp_path / "hmoe").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -256,6 +257,14 @@ def serve(
     except ValueError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
+    except (KeyboardInterrupt, BaseExceptionGroup) as stopped:
+        # a Ctrl-C that Prefect's runner did not take reaches us wrapped in its task group's exception group
+        if isinstance(stopped, BaseExceptionGroup) and stopped.subgroup(KeyboardInterrupt) is None:
+            raise
+    # serving ends only when stopped; a second Ctrl-C would break Prefect's own clean-up (its
+    # temporary server's stop, bounded to a few seconds) with a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    console.print(f"stopped serving storythreads/{name}; scheduled runs wait until it is served again")
 
 
 def _print_summary(report: dict, files: dict[str, str]) -> None:

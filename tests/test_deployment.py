@@ -193,3 +193,30 @@ def test_prefect_yaml_deploys_to_a_process_work_pool(
     assert deployment.parameters == {"paths": [str(inbox)]}
     assert [s.schedule.cron for s in deployment.schedules] == ["0 2 * * *"]
     assert deployment.entrypoint == "flows/pipeline.py:storythreads_flow"
+
+
+def test_serve_stops_cleanly_on_ctrl_c(prefect_server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
+    api_url, env = prefect_server
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as serve_log:
+        serving = subprocess.Popen(
+            [str(BIN / "storythreads"), "serve", "--inbox", str(tmp_path / "inbox"), "--name", "ctrl-c"],
+            cwd=ROOT,
+            env={**env, "STORYTHREADS_HOME": str(tmp_path / "home")},
+            stdout=serve_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_for(lambda: "being served" in log_path.read_text(), 90, "serve to start", serving)
+            # Ctrl-C in a terminal reaches the whole process group; an impatient user presses it twice
+            os.killpg(serving.pid, signal.SIGINT)
+            time.sleep(0.3)
+            os.killpg(serving.pid, signal.SIGINT)
+            code = serving.wait(30)
+        finally:
+            _stop(serving)
+    said = log_path.read_text()
+    assert code == 0, said
+    assert "stopped serving storythreads/ctrl-c" in " ".join(said.split())
+    assert "Traceback" not in said and "never awaited" not in said, said

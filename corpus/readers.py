@@ -65,18 +65,24 @@ def read_articles(paths: Iterable[str | Path], max_bytes: int = DEFAULT_MAX_BYTE
 def peek_texts(paths: Iterable[str | Path], max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[str]:
     """Title and text of each article under `paths`, file by file, for warming caches ahead of a run.
 
-    Unlike `read_articles` it reports nothing: inputs that fail are left to the real read.
+    Unlike `read_articles` it says nothing: inputs that fail, and notes on what was read, are
+    left to the real read.
     """
     quiet = ReadResult()
     for path in _expand([p for p in map(Path, paths) if p.exists()], quiet):
         try:
             if path.stat().st_size > max_bytes:
                 continue
-            for item in _read_file(path):
-                if isinstance(item, Article):
-                    yield item.title + "\n" + item.text
+            log.disabled = True
+            try:
+                items = list(_read_file(path))
+            finally:
+                log.disabled = False
         except (InputError, OSError):
             continue
+        for item in items:
+            if isinstance(item, Article):
+                yield item.title + "\n" + item.text
 
 
 def _skip(result: ReadResult, skipped: SkippedInput) -> None:
@@ -235,8 +241,13 @@ def _article_from_record(record: Any, where: str) -> Article:
 
 def _article_from_news_please(record: dict[str, Any], path: Path) -> Article:
     text = record.get("text")
+    description = record.get("description")
+    if (not isinstance(text, str) or not text.strip()) and isinstance(description, str) and description.strip():
+        # news-please leaves 'text' empty when it could not extract the body (video pages, paywalls)
+        log.info("%s: 'text' is empty; read its 'description' instead", path)
+        text = description
     if not isinstance(text, str):
-        raise InputError("news-please record without 'text'")
+        raise InputError("news-please record without 'text' or 'description'")
     return _make_article(
         id=path.stem,
         title=_optional_str(record.get("title")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -73,6 +74,21 @@ def test_news_please_json(tmp_path: Path) -> None:
     assert (article.id, article.title, article.source) == ("abc123", "China opposes launch", "chinadaily.com.cn")
     assert article.published_at == datetime(2017, 9, 15)
     assert article.language is None
+
+
+def test_news_please_record_without_text_is_read_from_its_description(tmp_path: Path, caplog) -> None:
+    description = "South Korea says the vessel transferred oil to a North Korean ship, violating UN sanctions."
+    for name, text in (("null", None), ("blank", "  ")):
+        record = {"title": "China accused", "text": text, "description": description, "source_domain": "cnn.com"}
+        (tmp_path / f"{name}.json").write_text(json.dumps(record), encoding="utf-8")
+    (tmp_path / "neither.json").write_text(json.dumps({"title": "x", "text": None}), encoding="utf-8")
+    with caplog.at_level(logging.INFO):
+        result = read_articles([tmp_path])
+    assert {a.id: a.text for a in result.articles} == {"blank": description, "null": description}
+    assert [(Path(s.input).name, s.reason) for s in result.skipped] == [
+        ("neither.json", "news-please record without 'text' or 'description'")
+    ]
+    assert sum("read its 'description' instead" in r.getMessage() for r in caplog.records) == 2
 
 
 def test_bad_files_are_skipped_with_named_reasons_and_the_rest_read(tmp_path: Path, seeds_dir: Path) -> None:

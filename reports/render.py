@@ -352,6 +352,19 @@ def to_html(report: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (changing it is not thread-safe)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
 def write_atomic(path: Path, content: str) -> None:
     """Write `content` to a temporary file beside `path`, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -360,6 +373,8 @@ def write_atomic(path: Path, content: str) -> None:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(content)
             file.flush()
+            # mkstemp makes the file private; a report is for readers (a web server, colleagues) as the umask allows
+            os.fchmod(file.fileno(), 0o666 & ~_umask())
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:

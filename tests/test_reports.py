@@ -181,3 +181,20 @@ def test_the_terminal_summary_counts_agree_in_number() -> None:
     assert "1 new duplicate pair:" in first_line(1, 1, 1)
     assert first_line(2, 5, 0).startswith("2 new articles, 0 updated, 0 unchanged; 5 texts embedded")
     assert "0 new duplicate pairs" in first_line(2, 5, 0)
+
+
+def test_report_files_are_readable_as_the_umask_allows(seed_report, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from reports.render import write_reports
+
+    before = os.umask(0o022)
+    try:
+        shared = write_reports(seed_report, tmp_path / "shared")
+        os.umask(0o077)
+        private = write_reports(seed_report, tmp_path / "private")
+    finally:
+        os.umask(before)
+    assert {stat.S_IMODE(p.stat().st_mode) for p in shared.values()} == {0o644}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in private.values()} == {0o600}

@@ -12,7 +12,6 @@ from uuid import UUID
 
 from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import (
-    create_link_artifact,
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
@@ -129,11 +128,16 @@ def publish_artifacts(report: dict[str, Any], files: dict[str, str]) -> None:
         description="Story threads in the retention window",
     )
     if "report.html" in files:
-        create_link_artifact(
-            link=Path(files["report.html"]).resolve().as_uri(),
-            link_text="HTML report",
+        # a browser will not follow a file:// link from the Prefect UI: the path, and how to open it
+        page = Path(files["report.html"]).resolve()
+        create_markdown_artifact(
+            markdown=(
+                f"**HTML report**, on the machine that ran this flow:\n\n`{page}`\n\n"
+                f"Open it there (`xdg-open {page}`), or serve its folder over http: "
+                f"`python -m http.server --directory {page.parent}`."
+            ),
             key="storythreads-html-report",
-            description="The standalone HTML report on the machine that ran the flow",
+            description="Where the standalone HTML report of this run is, and how to open it",
         )
 
 

@@ -83,7 +83,19 @@ def _unavailable_reason(model: str) -> str | None:
         with socket.create_connection((_HUB_HOST, 443), timeout=3):
             return None
     except OSError as error:
-        return f"model {model!r} is not in the local cache and {_HUB_HOST} cannot be reached ({error})"
+        why = _why_unreachable(error)
+        return f"model {model!r} is not in the local cache and {_HUB_HOST} cannot be reached ({why})"
+
+
+def _why_unreachable(error: OSError) -> str:
+    """A network error in words a reader of the report understands."""
+    if isinstance(error, socket.gaierror):
+        return f"the name {_HUB_HOST} does not resolve: no network or no DNS"
+    if isinstance(error, TimeoutError):
+        return "no answer within 3 s"
+    if isinstance(error, ConnectionRefusedError):
+        return "the connection was refused"
+    return error.strerror or type(error).__name__
 
 
 def _in_cache(model: str) -> bool:

@@ -145,3 +145,14 @@ def test_index_rejects_vectors_of_the_wrong_shape() -> None:
     index = PassageIndex(8)
     with pytest.raises(ValueError, match=r"expected vectors of shape \(n, 8\), got \(2, 4\)"):
         index.add(np.zeros((2, 4), dtype=np.float32))
+
+
+def test_auto_says_in_plain_words_why_the_hub_cannot_be_reached(monkeypatch) -> None:
+    from embeddings import choose
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    # a real lookup that fails everywhere: the .invalid top-level domain never resolves (RFC 2606)
+    monkeypatch.setattr(choose, "_HUB_HOST", "hub.storythreads.invalid")
+    reason = choose_encoder("auto", auto_model="example-org/not-a-cached-model").fallback_reason or ""
+    assert "hub.storythreads.invalid does not resolve: no network or no DNS" in reason
+    assert "Errno" not in reason

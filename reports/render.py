@@ -22,11 +22,24 @@ _SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
 
 
 def md(text: str | None) -> str:
-    """`text` made inert for Markdown: HTML as entities, Markdown syntax escaped, lines joined."""
+    """`text` made inert for Markdown: HTML as entities, Markdown syntax escaped, lines joined, and set
+    in its own bidirectional isolate (FSI…PDI), so an Arabic label never reorders the ids beside it."""
     if text is None:
         return ""
     flat = " ".join(str(text).split())
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
+    if not flat:
+        return ""
+    inert = _MD_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
+    if _RTL_RUN.fullmatch(inert) is None:  # right-to-left words among others: each run isolated too
+        inert = _RTL_RUN.sub(lambda run: _FSI + run.group() + _PDI, inert)
+    return _FSI + inert + _PDI
+
+
+_FSI, _PDI = "\u2068", "\u2069"
+"""First-strong isolate and its pop: the text between takes its direction from its own first letter."""
+_RTL_LETTERS = "\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc"
+_RTL_RUN = re.compile(f"[{_RTL_LETTERS}]+(?:[^\\w{_RTL_LETTERS}]+[{_RTL_LETTERS}]+)*")
+"""Hebrew, Arabic and Syriac words, with the spaces and punctuation between them."""
 
 
 def to_json(report: dict[str, Any]) -> str:

@@ -79,9 +79,23 @@ def test_matched_text_in_the_report_is_the_original_wording(seed_report, seeds_d
 
 def test_markdown_neutralises_markup() -> None:
     assert md("a|b <script>x</script> [link](javascript:x) *bold* AT&T") == (
-        "a\\|b &lt;script&gt;x&lt;/script&gt; \\[link\\](javascript:x) \\*bold\\* AT&amp;T"
+        "\u2068a\\|b &lt;script&gt;x&lt;/script&gt; \\[link\\](javascript:x) \\*bold\\* AT&amp;T\u2069"
     )
-    assert md("line one\nline two") == "line one line two"
+    assert md("line one\nline two") == "\u2068line one line two\u2069"
+
+
+def test_markdown_keeps_an_arabic_label_and_the_ids_beside_it_in_logical_order(seed_report) -> None:
+    # a bidirectional renderer (the Prefect UI) reorders neutral ids around Arabic words unless each
+    # value is isolated: FSI (U+2068) ... PDI (U+2069)
+    (thread,) = seed_report["threads"]
+    markdown = to_markdown(seed_report).splitlines()
+    listed = next(line for line in markdown if line.startswith("- **") and thread["id"] in line)
+    escaped = [article.replace("_", "\\_") for article in thread["articles"]]  # Markdown's emphasis marker
+    members = ", ".join(f"\u2068{article}\u2069" for article in escaped)
+    assert listed == f"- **\u2068{thread['id']}\u2069** \u2068{thread['label']}\u2069: {members}"
+    # in a line of mixed text (tonight's news), each Arabic run is isolated within it
+    news = next(line for line in markdown if line.startswith("- \u2068new thread"))
+    assert f"«\u2068{thread['label']}\u2069»" in news
 
 
 def test_hostile_text_is_escaped_everywhere(hostile_report) -> None:

@@ -45,6 +45,12 @@ from store.vectors import VectorsMixin
 log = logging.getLogger(__name__)
 
 
+def _checked_url(url: str) -> str:
+    if "://" not in url:
+        raise ValueError(f"database URL {url!r} has no scheme; expected e.g. postgresql+psycopg://user@host/db")
+    return url
+
+
 class NoStore(ValueError):
     """A command that reads a store was pointed at a folder or database that holds none."""
 
@@ -88,9 +94,7 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
         if home.exists() and not home.is_dir():
             raise ValueError(f"store home {str(home)!r} is a file; expected a folder (or a path to create one)")
         home.mkdir(parents=True, exist_ok=True)
-        url = db_url or f"sqlite:///{(home / DATABASE_FILE).resolve()}"
-        if "://" not in url:
-            raise ValueError(f"database URL {url!r} has no scheme; expected e.g. postgresql+psycopg://user@host/db")
+        url = _checked_url(db_url or f"sqlite:///{(home / DATABASE_FILE).resolve()}")
         return cls(url, home / "index")
 
     @classmethod
@@ -104,11 +108,7 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
                     f"`storythreads run FILES --home {folder}` makes one"
                 )
         else:
-            if "://" not in db_url:
-                raise ValueError(
-                    f"database URL {db_url!r} has no scheme; expected e.g. postgresql+psycopg://user@host/db"
-                )
-            engine = create_engine(db_url)
+            engine = create_engine(_checked_url(db_url))
             try:
                 # connecting to SQLite would create the file: look for it first
                 sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None

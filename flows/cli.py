@@ -271,7 +271,8 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
     from reports.render import counted, tonight_lines
 
     run_info = report["run"]
-    console.print(f"[bold]storythreads[/bold] run {run_info['id']} · encoder {run_info['encoder']}")
+    model = f" · model {run_info['model']}" if run_info.get("model") else ""
+    console.print(f"[bold]storythreads[/bold] run {run_info['id']} · encoder {run_info['encoder']}{model}")
     console.print(
         f"articles read: {run_info['articles_read']} ({run_info['articles_new']} new, "
         f"{run_info['articles_updated']} updated, {run_info['articles_unchanged']} unchanged), "
@@ -368,7 +369,11 @@ def compare(
         evidence.add_row(f"quote · {quote.speaker or 'unnamed'}", quote.quote_a.text, quote.quote_b.text)
     text_a, text_b = (a, b) if pair.article_a == a.article.id else (b, a)
     for match in pair.matches:
-        label = f"passage · {match.overlap:.0%} shared"
+        label = (
+            f"passage · model similarity {match.similarity:.2f}"
+            if pair.kind.value in ("reworded", "translated")
+            else f"passage · {match.overlap:.0%} shared"
+        )
         evidence.add_row(
             label, text_a.article.text[match.start_a : match.end_a], text_b.article.text[match.start_b : match.end_b]
         )

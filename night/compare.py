@@ -10,6 +10,7 @@ import numpy as np
 
 from clustering.duplicates import DuplicatePair
 from corpus.article import Article, PreparedArticle
+from night import steps
 from night.run import opened, run_stages
 from night.settings import NightSettings
 from night.stages import Night
@@ -45,6 +46,7 @@ def compare_articles(
         )
         run_stages(night)
         by_id = {p.article.id: p for p in night.prepared}
-        vectors = store.article_vectors(settings.threads.vectoriser().name, [first.id, second.id])
+        threads = settings.threads if night.model is None else settings.threads.with_model()
+        vectors = store.article_vectors(steps.story_name(threads, night.model), [first.id, second.id])
         similarity = float(np.asarray(vectors[first.id], np.float32) @ np.asarray(vectors[second.id], np.float32))
         return Comparison(by_id[first.id], by_id[second.id], night.pairs[0] if night.pairs else None, similarity)

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clustering.duplicates import DuplicateSettings
+from clustering.semantic import SemanticSettings
 from clustering.threads import ThreadSettings
 from corpus.prepare import PrepareSettings
 from corpus.readers import DEFAULT_MAX_BYTES
@@ -59,6 +60,8 @@ class NightSettings:
     prepare: PrepareSettings = field(default_factory=PrepareSettings)
     duplicates: DuplicateSettings = field(default_factory=DuplicateSettings)
     threads: ThreadSettings = field(default_factory=ThreadSettings)
+    semantic: SemanticSettings = field(default_factory=SemanticSettings)
+    """Which pairs a calibrated model reads paragraph by paragraph (runs with a model only)."""
     retention_days: float = defaults.RETENTION_DAYS
     """Articles published or arrived within this many days before the run are compared and clustered."""
     continue_similarity: float = 0.8

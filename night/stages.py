@@ -77,6 +77,11 @@ class Night:
             raise RuntimeError("the encoder is chosen by the 'choose encoder' stage, which has not run")
         return self.choice.encoder
 
+    @property
+    def model(self) -> Encoder | None:
+        """The multilingual model that reads each article's lead for its story vector, if the run has one."""
+        return self.choice.model if self.choice is not None else None
+
 
 def read(night: Night) -> None:
     """Read every input; bad ones are listed as skipped."""
@@ -101,6 +106,12 @@ def choose(night: Night) -> None:
             night.choice.encoder.name,
             night.choice.fallback_reason,
         )
+    elif night.choice.model is not None:
+        log.info(
+            "the model %s reads each article's lead; passages are compared with %s",
+            night.choice.model.name,
+            night.choice.encoder.name,
+        )
 
 
 def take_in(night: Night) -> None:
@@ -121,8 +132,13 @@ def prepare(night: Night) -> None:
 
 
 def embed(night: Night) -> None:
-    """Vectors for passages, quotes and titles; only texts never embedded before are encoded."""
+    """Vectors for passages, quotes and titles (and a model's for each lead); only texts never embedded are encoded."""
     night.vectors = steps.embed_stored(night.store, night.prepared, night.encoder, executor=night.on_workers)
+    if night.model is not None:
+        _, encoded = steps.lead_vectors(night.store, night.prepared, night.model)
+        log.info("the model read %d leads (%d more from the store)", encoded, len(night.prepared) - encoded)
+        night.vectors.embedded += encoded
+        night.vectors.reused += len(night.prepared) - encoded
     log.info("embedded %d texts, %d reused from the store", night.vectors.embedded, night.vectors.reused)
 
 
@@ -140,7 +156,7 @@ def verify(night: Night) -> None:
     """Verified duplicate pairs with evidence between tonight's articles and the window; stored."""
     assert night.tonight is not None and night.candidates is not None
     night.pairs = steps.verify_fresh(
-        night.store, night.tonight, night.candidates, night.encoder, night.settings, night.on_workers
+        night.store, night.tonight, night.candidates, night.encoder, night.settings, night.on_workers, night.model
     )
     night.candidates = None  # the other articles' prepared texts are not needed any more
 
@@ -148,7 +164,7 @@ def verify(night: Night) -> None:
 def thread(night: Night) -> None:
     """Re-cluster around tonight's articles and carry thread ids over from the stored threads."""
     assert night.tonight is not None
-    night.threads = steps.thread_window(night.store, night.tonight, night.prepared, night.settings)
+    night.threads = steps.thread_window(night.store, night.tonight, night.prepared, night.settings, night.model)
 
 
 def report(night: Night) -> None:
@@ -162,6 +178,7 @@ def report(night: Night) -> None:
         started_at=night.started,
         finished_at=finished,
         encoder=night.encoder.name,
+        model=night.model.name if night.model is not None else None,
         encoder_requested=night.choice.requested if night.choice else night.encoder_spec,
         encoder_note=night.choice.fallback_reason if night.choice else None,
         vectors_embedded=night.vectors.embedded,

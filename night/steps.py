@@ -25,7 +25,8 @@ import numpy as np
 
 from clustering.continuity import Continuity, carry_threads
 from clustering.duplicates import DuplicatePair, find_duplicates, pair_evidence
-from clustering.story import TermStatistics, term_hashes
+from clustering.semantic import CALIBRATED, candidate_articles, reporting_passages, semantic_pair
+from clustering.story import LanguageMeans, TermStatistics, lead_text, term_hashes, with_model
 from clustering.threads import (
     ThreadSettings,
     article_label_terms,
@@ -34,8 +35,9 @@ from clustering.threads import (
     thread_label,
     title_terms,
 )
-from corpus.article import Article, LabelTerms, PreparedArticle
+from corpus.article import Article, LabelTerms, Passage, PreparedArticle
 from corpus.boilerplate import RepeatedLines
+from corpus.language import language_of
 from corpus.prepare import prepare_articles_then
 from embeddings.encoders import Encoder, encode_texts
 from embeddings.index import EXACT_LIMIT, CandidatePairs, Hits, PassageIndex, StoredIndex
@@ -57,7 +59,7 @@ def checkpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-STRONG_KINDS = ("exact", "near_duplicate")
+STRONG_KINDS = ("exact", "near_duplicate", "reworded", "translated")
 EMBED_BATCH = 60_000
 """Texts encoded and cached per step of the embed stage: bounds the memory of one step (about 100 MB
 of text and vectors) and gives the workers many batches of the lexical encoder's 4,096 texts."""
@@ -228,6 +230,26 @@ def embed_stored(
     )
 
 
+def lead_vectors(store: Store, prepared: Sequence[PreparedArticle], model: Encoder) -> tuple[np.ndarray, int]:
+    """(the model's vector of each article's lead, leads encoded now); each distinct lead is encoded once, ever."""
+    leads = [lead_text(a.article.title, [p.text for p in a.paragraphs if p.boilerplate is None]) for a in prepared]
+    hashes = [content_hash(lead) for lead in leads]
+    cached = store.cached_vectors(model.name, "lead", set(hashes))
+    missing = {digest: lead for digest, lead in zip(hashes, leads, strict=True) if digest not in cached}
+    if missing:
+        encoded = compact(model.encode(list(missing.values())))
+        store.add_vectors(model.name, "lead", dict(zip(missing, encoded, strict=True)))
+        cached.update({digest: (0, vector) for digest, vector in zip(missing, encoded, strict=True)})
+    matrix = np.stack([cached[digest][1] for digest in hashes]) if hashes else np.zeros((0, model.dim))
+    return matrix.astype(np.float32), len(missing)
+
+
+def story_name(settings: ThreadSettings, model: Encoder | None) -> str:
+    """The name of the story vectors a run computes: word TF-IDF, with the model's lead vectors if it has one."""
+    name = settings.vectoriser().name
+    return name if model is None else f"{name}+{model.name}-w{settings.model.weight:g}"
+
+
 def index_path(store: Store, encoder: Encoder, kind: str) -> str:
     """The FAISS file of `kind` vectors of `encoder`, in the store's index folder."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder.name)[:60]
@@ -323,8 +345,13 @@ def verify_fresh(
     encoder: Encoder,
     settings: NightSettings,
     executor: Executor | None = None,
+    model: Encoder | None = None,
 ) -> list[DuplicatePair]:
-    """Verify duplicates between the fresh articles and each other or the involved stored ones; store them."""
+    """Verify duplicates between the fresh articles and each other or the involved stored ones; store them.
+
+    With a calibrated `model`, pairs the lexical check left apart may be found `reworded` or
+    `translated` too (`semantic_pairs`).
+    """
     everything = candidates.articles
     pairs = find_duplicates(
         everything,
@@ -337,6 +364,11 @@ def verify_fresh(
     fresh = set(tonight.fresh)
     pairs = [p for p in pairs if p.article_a in fresh or p.article_b in fresh]
     texts = {a.article.id: a.article.text for a in everything}
+    if model is not None:
+        fresh_prepared = [a for a in everything if a.article.id in fresh]
+        found = semantic_pairs(store, tonight, fresh_prepared, pairs, model, settings)
+        pairs += found
+        texts.update(_texts_of(store, found, texts))
     store.replace_pairs(
         tonight.fresh,
         [
@@ -358,22 +390,133 @@ def verify_fresh(
     return pairs
 
 
+def _texts_of(store: Store, pairs: Sequence[DuplicatePair], known: dict[str, str]) -> dict[str, str]:
+    wanted = {a for p in pairs for a in p.articles if a not in known}
+    return {a.id: a.text for a in store.articles(sorted(wanted))} if wanted else {}
+
+
+def lead_name(model: Encoder) -> str:
+    """The name each article's lead vector is stored under, for finding tomorrow's candidates among them."""
+    return f"{model.name}:lead"
+
+
+def semantic_pairs(
+    store: Store,
+    tonight: Tonight,
+    fresh: Sequence[PreparedArticle],
+    lexical: Sequence[DuplicatePair],
+    model: Encoder,
+    settings: NightSettings,
+) -> list[DuplicatePair]:
+    """`reworded` and `translated` pairs of the fresh articles with the window (see `clustering.semantic`).
+
+    The leads' vectors and languages are kept per article, so later nights find candidates among
+    them without reading the articles again; window articles analysed before without the model get
+    theirs now. Paragraph vectors are cached like every other text's.
+    """
+    thresholds = CALIBRATED.get(model.name)
+    if thresholds is None:
+        log.info("the model %s has no calibrated thresholds: it verifies no pairs", model.name)
+        return []
+    by_id = {a.article.id: a for a in fresh}
+    fresh_ids = list(by_id)
+    leads = _article_leads(store, fresh, model)
+    others = [a for a in tonight.window if a not in by_id]
+    leads.update(store.article_vectors(lead_name(model), others))
+    unread = [a for a in others if a not in leads]
+    if unread:
+        log.info("%d window articles have no lead vector yet: the model reads them", len(unread))
+        again = prepare_stored(store, unread, settings, save=False)
+        by_id.update({a.article.id: a for a in again})
+        leads.update(_article_leads(store, again, model))
+    ids = [*fresh_ids, *(a for a in others if a in leads)]
+    languages = {a: f.get("language") for a, f in store.article_facts(ids, label_terms=False).items()}
+    row = {a: i for i, a in enumerate(ids)}
+    excluded = {
+        (min(row[p.article_a], row[p.article_b]), max(row[p.article_a], row[p.article_b]))
+        for p in lexical
+        if p.article_a in row and p.article_b in row
+    }
+    rows = candidate_articles(
+        range(len(fresh_ids)),
+        np.stack([leads[a] for a in ids]).astype(np.float32),
+        [languages.get(a) for a in ids],
+        excluded,
+        settings.semantic,
+    )
+    if not rows:
+        return []
+    wanted = sorted({ids[i] for pair in rows for i in pair} - set(by_id))
+    by_id.update({a.article.id: a for a in prepare_stored(store, wanted, settings, save=False)})
+    involved = sorted({ids[i] for pair in rows for i in pair})
+    passages = {a: reporting_passages(by_id[a], settings.semantic.max_paragraphs) for a in involved}
+    vectors = _paragraph_vectors(store, passages, model)
+    found = []
+    for i, j in rows:
+        a, b = ids[i], ids[j]
+        pair = semantic_pair(
+            by_id[a],
+            by_id[b],
+            (passages[a], passages[b]),
+            (vectors[a], vectors[b]),
+            (languages.get(a), languages.get(b)),
+            thresholds,
+            settings.semantic,
+        )
+        if pair is not None:
+            found.append(pair)
+    log.info("the model read %d candidate pairs: %d carry the same reporting", len(rows), len(found))
+    return found
+
+
+def _article_leads(store: Store, prepared: Sequence[PreparedArticle], model: Encoder) -> dict[str, np.ndarray]:
+    """Lead vectors of `prepared`, stored per article with the detected language of those whose input gave none."""
+    matrix, _ = lead_vectors(store, prepared, model)
+    leads = dict(zip((a.article.id for a in prepared), compact(matrix), strict=True))
+    store.save_article_vectors(lead_name(model), leads)
+    detected = {a.article.id: language_of(a) for a in prepared if not a.article.language}
+    store.save_languages({a: language for a, language in detected.items() if language})
+    return leads
+
+
+def _paragraph_vectors(store: Store, passages: dict[str, list[Passage]], model: Encoder) -> dict[str, np.ndarray]:
+    """The model's vector of each passage, by article; each distinct paragraph is encoded once, ever."""
+    hashes = {a: [content_hash(p.text) for p in found] for a, found in passages.items()}
+    texts = {digest: p.text for a, found in passages.items() for digest, p in zip(hashes[a], found, strict=True)}
+    cached = {digest: vector for digest, (_, vector) in store.cached_vectors(model.name, "paragraph", texts).items()}
+    missing = [digest for digest in texts if digest not in cached]
+    if missing:
+        encoded = compact(model.encode([texts[digest] for digest in missing]))
+        store.add_vectors(model.name, "paragraph", dict(zip(missing, encoded, strict=True)))
+        cached.update(zip(missing, encoded, strict=True))
+    return {
+        a: np.stack([cached[d] for d in digests]).astype(np.float32) if digests else np.zeros((0, model.dim))
+        for a, digests in hashes.items()
+    }
+
+
 def thread_window(
     store: Store,
     tonight: Tonight,
     prepared: Sequence[PreparedArticle],
     settings: NightSettings,
+    model: Encoder | None = None,
 ) -> ThreadUpdate:
-    """Re-cluster the window, keep previous thread ids (see `clustering.continuity`) and store the result."""
-    thread_settings = settings.threads
-    vectoriser = thread_settings.vectoriser()
-    stored = _save_story_vectors(store, prepared, thread_settings)
-    stored.update(store.article_vectors(vectoriser.name, [a for a in tonight.window if a not in stored]))
+    """Re-cluster the window, keep previous thread ids (see `clustering.continuity`) and store the result.
+
+    With a `model`, story vectors hold its lead vectors too, and the thread settings are its own
+    (`ThreadSettings.with_model`).
+    """
+    thread_settings = settings.threads if model is None else settings.threads.with_model()
+    name = story_name(thread_settings, model)
+    stored = _save_story_vectors(store, prepared, thread_settings, model)
+    stored.update(store.article_vectors(name, [a for a in tonight.window if a not in stored]))
     missing = [a for a in tonight.window if a not in stored]
     if missing:
-        # analysed by a run that died before this stage, or by a version with other story vectors
+        # analysed by a run that died before this stage, by a version with other story vectors, or without this model
         log.info("%d window articles have no story vector yet: computing them", len(missing))
-        stored.update(_save_story_vectors(store, prepare_stored(store, missing, settings, save=False), thread_settings))
+        again = prepare_stored(store, missing, settings, save=False)
+        stored.update(_save_story_vectors(store, again, thread_settings, model))
     window = [a for a in tonight.window if a in stored]
     previous = store.memberships()
     # articles a killed run analysed but never threaded count as tonight's too
@@ -394,7 +537,7 @@ def thread_window(
     matrix = (
         np.stack([stored[a] for a in clustered]).astype(np.float32)
         if clustered
-        else np.zeros((0, vectoriser.dim), dtype=np.float32)
+        else np.zeros((0, thread_settings.story_dim + (model.dim if model else 0)), dtype=np.float32)
     )
     strong = store.links_among(clustered, STRONG_KINDS)
     in_scope = set(scope)
@@ -531,16 +674,18 @@ def _thread_update(
 
 
 def _save_story_vectors(
-    store: Store, prepared: Sequence[PreparedArticle], settings: ThreadSettings
+    store: Store, prepared: Sequence[PreparedArticle], settings: ThreadSettings, model: Encoder | None = None
 ) -> dict[str, np.ndarray]:
-    """Compute, store and return the story vectors of `prepared`.
+    """Compute, store and return the story vectors of `prepared` (with the `model`'s lead vectors, if given).
 
     IDF comes from the store's term statistics, into which the articles are counted first (each
     article once: one with a stored vector was counted on an earlier night; an edited article,
     whose vector the edit dropped, counts again). Vectors stored on earlier nights keep the IDF
-    of their night; with thousands of articles counted, a night moves it little.
+    of their night; with thousands of articles counted, a night moves it little. The model's
+    per-language means (`LanguageMeans`) are kept and counted the same way.
     """
     vectoriser = settings.vectoriser()
+    name = story_name(settings, model)
     ids = [a.article.id for a in prepared]
     texts: list[np.ndarray] = []
     for start in range(0, len(prepared), STORY_BATCH):  # a few thousand articles' terms as strings at a time
@@ -553,16 +698,28 @@ def _save_story_vectors(
                 continue
             found = facts.get(article.article.id, {}).get("label_terms")
             texts.append(term_hashes(found.split() if found is not None else label_terms(article)))
-    saved = store.term_statistics(vectoriser.name)
+    saved = store.term_statistics(name)
     statistics = TermStatistics.from_bytes(*saved) if saved else TermStatistics()
-    counted = store.article_vector_ids(vectoriser.name, ids)
+    counted = store.article_vector_ids(name, ids)
     new = [hashes for article, hashes in zip(ids, texts, strict=True) if article not in counted]
     if new:
         statistics.add(new)
-        store.save_term_statistics(vectoriser.name, statistics.documents, statistics.to_bytes())
+        store.save_term_statistics(name, statistics.documents, statistics.to_bytes())
     titles = [term_hashes(title_terms(a)) if a.label_terms is None else a.label_terms.title_hashes for a in prepared]
-    vectors = dict(zip(ids, vectoriser.vectors(texts, titles, statistics).astype(np.float16), strict=True))
-    store.save_article_vectors(vectoriser.name, vectors)
+    matrix = vectoriser.vectors(texts, titles, statistics)
+    if model is not None:
+        leads, _ = lead_vectors(store, prepared, model)
+        languages = [language_of(a) for a in prepared]
+        means_name = f"{name}:languages"
+        saved_means = store.term_statistics(means_name)
+        means = LanguageMeans.from_bytes(saved_means[1]) if saved_means else LanguageMeans(model.dim)
+        uncounted = [i for i, article in enumerate(ids) if article not in counted]
+        if uncounted:
+            means.add(leads[uncounted], [languages[i] for i in uncounted])
+            store.save_term_statistics(means_name, sum(means.counts.values()), means.to_bytes())
+        matrix = with_model(matrix, means.centred(leads, languages), settings.model.weight)
+    vectors = dict(zip(ids, matrix.astype(np.float16), strict=True))
+    store.save_article_vectors(name, vectors)
     return vectors
 
 

@@ -76,7 +76,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     return [
         f"articles read: {run['articles_read']}, skipped: {run['articles_skipped']}, "
         f"in the window: {run.get('articles_in_window', run['articles_read'])}",
-        f"encoder: {run['encoder']}" + (f" ({run['encoder_note']})" if run["encoder_note"] else ""),
+        f"encoder: {run['encoder']}"
+        + (f", model: {run['model']}" if run.get("model") else "")
+        + (f" ({run['encoder_note']})" if run["encoder_note"] else ""),
         f"duplicate pairs: {sum(run['duplicate_pairs'].values())} ({kinds})",
         f"threads: {run['threads']}, unthreaded articles: {run['unthreaded']}",
     ]
@@ -214,7 +216,7 @@ def to_markdown(report: dict[str, Any], detail_limit: int | None = None, row_lim
                 speaker = md(quote["speaker"]) or "unnamed speaker"
                 lines.append(_md_evidence(f"shared quote ({speaker})", quote))
             for match in pair["matches"]:
-                lines.append(_md_evidence(f"matched passage ({match['overlap']:.2f})", match))
+                lines.append(_md_evidence(_match_heading(pair["kind"], match), match))
         if len(detailed) < len(report["duplicates"]):
             lines += [
                 "",
@@ -344,8 +346,7 @@ def to_html(report: dict[str, Any]) -> str:
             speaker = f'<span class="speaker" dir="auto">{_h(quote["speaker"] or "unnamed speaker")}</span>'
             parts.append(_side_by_side(f"shared quote · {speaker} · {quote['similarity']:.2f}", quote))
         for match in pair["matches"]:
-            heading = f"matched passage · overlap {match['overlap']:.2f} · cosine {match['similarity']:.2f}"
-            parts.append(_side_by_side(heading, match))
+            parts.append(_side_by_side(_match_heading(pair["kind"], match), match))
         parts.append("</table></section>")
     parts.append("<h2>Story threads</h2>")
     for thread in report["threads"]:
@@ -413,3 +414,14 @@ def write_reports(
         before_json(report)
     write_atomic(paths["report.json"], to_json(report))
     return paths
+
+
+MODEL_KINDS = ("reworded", "translated")
+"""Pair kinds a model decided: their passages share meaning, not words."""
+
+
+def _match_heading(kind: str, match: dict[str, Any]) -> str:
+    """How a matched passage was matched: the model's similarity, or the shared words and the vectors' cosine."""
+    if kind in MODEL_KINDS:
+        return f"aligned passage · model similarity {match['similarity']:.2f}"
+    return f"matched passage · overlap {match['overlap']:.2f} · cosine {match['similarity']:.2f}"

@@ -38,6 +38,8 @@ class RunInfo:
     extra: dict[str, Any] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
     """Seconds each stage took, in stage order."""
+    model: str | None = None
+    """The multilingual model that read each article's lead for the threads (None: words alone)."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,7 @@ def _assemble(
             "inputs": run.inputs,
             "store": run.store,
             "encoder": run.encoder,
+            "model": run.model,
             "encoder_requested": run.encoder_requested,
             "encoder_note": run.encoder_note,
             **counts,

@@ -146,6 +146,16 @@ class ArticlesMixin:
                 ]
         return sorted(missing)
 
+    def save_languages(self, languages: dict[str, str]) -> None:
+        """Record the detected language of articles whose input gave none (a given language is kept)."""
+        with self.engine.begin() as connection:
+            for article_id, language in languages.items():
+                connection.execute(
+                    update(articles_table)
+                    .where(articles_table.c.id == article_id, articles_table.c.language.is_(None))
+                    .values(language=language)
+                )
+
     def mark_analysed(self, ids: Iterable[str], encoder: str) -> None:
         """Record that `ids` were compared against the window with `encoder`."""
         with self.engine.begin() as connection:

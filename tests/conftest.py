@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # The tests never download: `auto` must fall back to the lexical encoder without waiting.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# nor find a model the developer set up: `auto` would pick ~/.cache/storythreads/multilingual-e5-small
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="storythreads-test-cache-")
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"

@@ -45,8 +45,9 @@ def test_the_encoder_name_finds_the_converted_folder(converted: Path, monkeypatc
     (tmp_path / "storythreads").mkdir()
     (tmp_path / "storythreads" / NAME).symlink_to(converted, target_is_directory=True)
     choice = choose_encoder(NAME)
-    assert choice.encoder.name == f"st-{NAME}" and choice.fallback_reason is None
-    vectors = choice.encoder.encode(TEXTS[:2])
+    assert choice.name == f"st-{NAME}-t128" and choice.fallback_reason is None
+    assert choice.model is not None
+    vectors = choice.model.encode(TEXTS[:2])
     assert vectors.shape == (2, 384) and float(vectors[0] @ vectors[1]) > 0.8  # the same sentence, two languages
 
 
@@ -68,8 +69,48 @@ def test_a_run_on_the_seeds_with_the_model_finds_the_seed_pair_and_thread(
     (tmp_path / "cache" / "storythreads").mkdir(parents=True)
     (tmp_path / "cache" / "storythreads" / NAME).symlink_to(converted, target_is_directory=True)
     report = run_flow([seeds_dir], home=str(tmp_path / "home"), encoder=NAME)["report"]
-    assert report["run"]["encoder"] == f"st-{NAME}"
+    assert report["run"]["model"] == f"st-{NAME}-t128"  # the model read the leads
+    assert report["run"]["encoder"].startswith("lexical-")  # the passages were compared by their words
     assert [(p["articles"], p["kind"], len(p["shared_quotes"])) for p in report["duplicates"]] == [
         (list(WIRE_PAIR), "near_duplicate", 3)
     ]
-    assert [thread["articles"] for thread in report["threads"]] == [list(WIRE_PAIR)]
+    assert [thread["articles"] for thread in report["threads"]] == [list(WIRE_PAIR)]  # 003 is not in it
+
+
+CROSSLINGUAL = Path(__file__).parent / "data" / "crosslingual"
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_arabic_translation_is_paired_with_its_english_report_on_a_later_night(
+    converted: Path, monkeypatch, tmp_path: Path
+) -> None:
+    """Written for the project: an English report, its Arabic translation, one unrelated article in each language."""
+    from flows.pipeline import run_flow
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "cache" / "storythreads").mkdir(parents=True)
+    (tmp_path / "cache" / "storythreads" / NAME).symlink_to(converted, target_is_directory=True)
+    night1, night2 = tmp_path / "night1", tmp_path / "night2"
+    for folder, names in (
+        (night1, ("en_port_strike", "en_football_final")),
+        (night2, ("ar_port_strike", "ar_solar_plant")),
+    ):
+        folder.mkdir()
+        for name in names:
+            (folder / f"{name}.txt").write_text(
+                (CROSSLINGUAL / f"{name}.txt").read_text(encoding="utf-8"), encoding="utf-8"
+            )
+    home = str(tmp_path / "home")
+    assert run_flow([night1], home=home, encoder=NAME)["report"]["duplicates"] == []
+    # the English report is found again through the lead vector its night stored
+    report = run_flow([night2], home=home, encoder=NAME)["report"]
+    assert [(p["articles"], p["kind"]) for p in report["duplicates"]] == [
+        (["ar_port_strike", "en_port_strike"], "translated")
+    ]
+    matches = report["duplicates"][0]["matches"]
+    assert len(matches) >= 2
+    for match in matches:  # aligned paragraphs, in their own words: Arabic on one side, English on the other
+        assert any("\u0600" <= c <= "\u06ff" for c in match["a"]["text"])
+        assert match["b"]["text"].isascii() and match["b"]["text"].strip()
+    together = [t["articles"] for t in report["threads"] if "ar_port_strike" in t["articles"]]
+    assert together == [["ar_port_strike", "en_port_strike"]]

@@ -107,8 +107,8 @@ def test_auto_falls_back_to_lexical_and_says_why(monkeypatch) -> None:
 
 def test_auto_uses_a_model_folder_when_it_loads(tiny_model_path: Path) -> None:
     choice = choose_encoder("auto", auto_model=str(tiny_model_path))
-    assert isinstance(choice.encoder, SentenceTransformerEncoder)
-    assert choice.fallback_reason is None
+    assert isinstance(choice.model, SentenceTransformerEncoder)  # reads the leads; passages stay lexical
+    assert isinstance(choice.encoder, LexicalEncoder) and choice.fallback_reason is None
 
 
 def test_explicit_model_that_cannot_load_is_an_error(tmp_path: Path) -> None:
@@ -117,13 +117,13 @@ def test_explicit_model_that_cannot_load_is_an_error(tmp_path: Path) -> None:
 
 
 def test_tiny_sentence_transformer_loads_by_path_and_encodes(tiny_model_path: Path) -> None:
-    encoder = choose_encoder(str(tiny_model_path), device="cpu", batch_size=2).encoder
+    encoder = choose_encoder(str(tiny_model_path), device="cpu", batch_size=2).model
     assert isinstance(encoder, SentenceTransformerEncoder)
     vectors = encoder.encode([A, B, A])
     assert vectors.shape == (3, encoder.dim) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert np.allclose(vectors[0], vectors[2], atol=1e-5)
-    assert encoder.name == f"st-{tiny_model_path.name}"
+    assert encoder.name == f"st-{tiny_model_path.name}-t128"  # leads are cut to 128 tokens: part of the name
 
 
 def test_candidate_pairs_match_brute_force_and_skip_same_article() -> None:

@@ -194,10 +194,10 @@ def test_run_through_a_local_sentence_transformers_model(
     )
     assert result.exit_code == 0, result.output
     report = _read_report(tmp_path)
-    assert report["run"]["encoder"] == f"st-{tiny_model_path.name}"
-    assert report["run"]["encoder_note"] is None
+    assert report["run"]["model"] == f"st-{tiny_model_path.name}-t128"
+    assert report["run"]["encoder"].startswith("lexical-") and report["run"]["encoder_note"] is None
     assert report["run"]["articles_read"] == 5
-    texts = report["run"]["passages"] + report["run"]["quotes"] + 5
+    texts = report["run"]["passages"] + report["run"]["quotes"] + 5 + 5  # and each title, and each lead
     assert report["run"]["vectors_embedded"] + report["run"]["vectors_reused"] == texts
     assert all(pair["kind"] in {"exact", "near_duplicate", "partial_reuse"} for pair in report["duplicates"])
     threaded = {a for t in report["threads"] for a in t["articles"]}

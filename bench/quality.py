@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -74,9 +75,9 @@ def _timed(function: Callable[[], Any]) -> tuple[Any, float]:
     return value, time.perf_counter() - start
 
 
-def run_ours(path: Path, work: Path, name: str = "run") -> TimedRun:
-    """`storythreads run PATH` with the lexical encoder on a new store under `work`."""
-    return storythreads_run([path], work / f"{name}-home", work / f"{name}-report", "--encoder", "lexical")
+def run_ours(path: Path, work: Path, name: str = "run", encoder: str = "lexical") -> TimedRun:
+    """`storythreads run PATH` with the `encoder` (default: lexical) on a new store under `work`."""
+    return storythreads_run([path], work / f"{name}-home", work / f"{name}-report", "--encoder", encoder)
 
 
 def run_peer(path: Path, work: Path, threshold: float) -> tuple[float, set[tuple[str, str]]]:
@@ -190,22 +191,29 @@ def tfidf_peer(prepared: list[PreparedArticle], truth: list[ReusedPassage]) -> R
     return Row("char n-gram TF-IDF, cosine >= 0.5", _reuse_scores(_pan_pairs(pairs), truth), seconds)
 
 
-def bench_reuse(path: Path, repeats: int = 3, tfidf: bool = False) -> tuple[list[Row], dict[str, Any]]:
+def bench_reuse(
+    path: Path, repeats: int = 3, tfidf: bool = False, encoder: str = "lexical"
+) -> tuple[list[Row], dict[str, Any]]:
     """`storythreads run`, datasketch and the TF-IDF baseline on a PAN corpus.
 
     Ours and datasketch run `repeats` times each as new processes, taking turns (a slow spell
     of the machine weighs on both); their rows show the median and ours is scored from the
-    first run's `report.json`. With `tfidf`, the TF-IDF baseline (minutes) runs once, in this process.
+    first run's `report.json`. With another `encoder`, a run with it takes its turn too (a row
+    of its own, timed against the lexical run's). With `tfidf`, the TF-IDF baseline (minutes)
+    runs once, in this process.
     """
     truth = read_pan_annotations(path)
     prepared = prepare_articles(read_articles([path]).articles)
     threshold, sweep = minhash_sweep(prepared, truth)
     ours_runs: list[TimedRun] = []
+    model_runs: list[TimedRun] = []
     peer_seconds: list[float] = []
     with tempfile.TemporaryDirectory(prefix="storythreads-quality-") as folder:
         work = Path(folder)
         for turn in range(repeats):
             ours_runs.append(run_ours(path, work, f"turn{turn}"))
+            if encoder != "lexical":
+                model_runs.append(run_ours(path, work, f"model{turn}", encoder))
             seconds, peer_pairs = run_peer(path, work, threshold)
             peer_seconds.append(seconds)
     first = ours_runs[0]
@@ -222,6 +230,12 @@ def bench_reuse(path: Path, repeats: int = 3, tfidf: bool = False) -> tuple[list
             f"read, prepare, hash, query; {runs}",
         ),
     ]
+    if model_runs:
+        scores = _reuse_scores(_pan_pairs(model_runs[0].pairs), truth)
+        scores["reused chars covered"] = _coverage_of_reuse(model_runs[0].report, truth)
+        scores["model"] = str(model_runs[0].report["run"].get("model"))
+        model_seconds = [run.seconds for run in model_runs]
+        rows.insert(1, Row(f"storythreads run (--encoder {encoder})", scores, statistics.median(model_seconds), runs))
     if tfidf:
         read_seconds = _timed(lambda: prepare_articles(read_articles([path]).articles))[1]
         baseline = tfidf_peer(prepared, truth)
@@ -236,6 +250,14 @@ def bench_reuse(path: Path, repeats: int = 3, tfidf: bool = False) -> tuple[list
         "peak_mib": [run.peak_mib for run in ours_runs],
         "stage_lines": [stage_line(run) for run in ours_runs],
     }
+    if model_runs:
+        details["model"] = {
+            "encoder": encoder,
+            "seconds": [run.seconds for run in model_runs],
+            "over_lexical": turn_ratios([run.seconds for run in model_runs], ours_seconds),
+            "stages": [run.stages for run in model_runs],
+            "stage_lines": [stage_line(run) for run in model_runs],
+        }
     return rows, details
 
 
@@ -266,18 +288,28 @@ def _cluster_row(system: str, labels: dict[str, str], gold: dict[str, str], seco
     )
 
 
-def bench_stories(path: Path) -> tuple[list[Row], dict[str, Any]]:
-    """Our threads, word TF-IDF + HDBSCAN defaults, and BERTopic on our article vectors."""
+def bench_stories(path: Path, encoder: str = "lexical") -> tuple[list[Row], dict[str, Any]]:
+    """Our threads, word TF-IDF + HDBSCAN defaults, and BERTopic on our article vectors.
+
+    Our B-cubed F1 is also given for each half of the events (halves by a hash of the event id).
+    """
     gold = _event_labels(path)
     with tempfile.TemporaryDirectory(prefix="storythreads-quality-") as folder:
-        ours = run_ours(path, Path(folder))
+        ours = run_ours(path, Path(folder), encoder=encoder)
+    predicted = with_singletons(ours.threads, gold)
+    halves = {}
+    for half in (0, 1):
+        members = {a for a, event in gold.items() if zlib.crc32(event.encode()) % 2 == half}
+        score = cluster_scores({a: predicted[a] for a in members}, {a: gold[a] for a in members})
+        halves[f"half {half}"] = {"bcubed f1": score.f1, "articles": len(members)}
     rows = [
         _cluster_row(
-            "storythreads run (defaults, lexical)",
-            with_singletons(ours.threads, gold),
+            f"storythreads run (defaults, {encoder})",
+            predicted,
             gold,
             ours.seconds,
-            "whole process",
+            "whole process; B3 F1 by halves of the events: "
+            + ", ".join(f"{value['bcubed f1']:.3f}" for value in halves.values()),
         )
     ]
     prepared = prepare_articles(read_articles([path]).articles)
@@ -311,7 +343,12 @@ def bench_stories(path: Path) -> tuple[list[Row], dict[str, Any]]:
         )
     except ImportError as error:
         rows.append(Row("BERTopic on our story vectors", {}, 0.0, f"not installed: {error}"))
-    return rows, {"stages": [ours.stages], "stage_lines": [stage_line(ours)], "peak_mib": [ours.peak_mib]}
+    return rows, {
+        "stages": [ours.stages],
+        "stage_lines": [stage_line(ours)],
+        "peak_mib": [ours.peak_mib],
+        "halves": halves,
+    }
 
 
 # ---------------------------------------------------------------- output
@@ -345,6 +382,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--repeats", type=int, default=3, help="reuse: timed runs of ours and datasketch, each in a new process"
     )
     parser.add_argument("--tfidf", action="store_true", help="reuse: also the TF-IDF baseline (about 5 minutes)")
+    parser.add_argument(
+        "--encoder",
+        default="lexical",
+        help="our run's encoder (multilingual-e5-small, ...); reuse: beside the lexical one",
+    )
     parser.add_argument("--json", type=Path, help="write the rows (and details) as JSON here (default bench/results/)")
     args = parser.parse_args(argv)
     if not args.path.is_dir():
@@ -352,9 +394,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     imports = preload_libraries(LIBRARIES[args.corpus])
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
-    rows, details = (
-        bench_reuse(args.path, args.repeats, args.tfidf) if args.corpus == "reuse" else bench_stories(args.path)
-    )
+    if args.corpus == "reuse":
+        rows, details = bench_reuse(args.path, args.repeats, args.tfidf, args.encoder)
+    else:
+        rows, details = bench_stories(args.path, args.encoder)
     print_table(args.corpus, args.path, rows)
     print(
         "library imports of the in-process peers, before their clocks (s): "
@@ -362,13 +405,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     for line in details.get("stage_lines", []):
         print(f"storythreads run, stages (s): {line}")
+    if "model" in details:
+        model = details["model"]
+        print(f"--encoder {model['encoder']}, stages (s): {model['stage_lines'][0]}")
+        print(
+            f"--encoder {model['encoder']} / lexical, turn by turn: "
+            f"median {statistics.median(model['over_lexical']):.2f} "
+            f"({', '.join(f'{r:.2f}' for r in model['over_lexical'])})"
+        )
     if "turn_ratios" in details:
         ratios = details["turn_ratios"]
         print(
             f"storythreads run / datasketch, both whole new processes, turn by turn: median "
             f"{statistics.median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)})"
         )
-    target = args.json or Path(__file__).parent / "results" / f"quality-{args.corpus}.json"
+    suffix = "" if args.encoder == "lexical" else f"-{args.encoder}"
+    target = args.json or Path(__file__).parent / "results" / f"quality-{args.corpus}{suffix}.json"
     payload = {
         "corpus": args.corpus,
         "path": str(args.path),

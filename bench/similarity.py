@@ -5,7 +5,9 @@
 One `storythreads run` of all the articles (a new process, a new store). A pair is *together*
 when its two articles share a story thread or are reported as a duplicate pair. Pairs annotated
 1-2 are the same story, 3-4 different stories (2.5 is left out); rates are given for monolingual
-and cross-lingual pairs apart. Writes bench/results/similarity-<encoder>.json.
+and cross-lingual pairs apart, for all pairs and for each half of them (halves by a hash of the
+pair's ids: settings are chosen on one and checked on the other). Writes
+bench/results/similarity-<encoder>.json.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import zlib
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -43,6 +46,11 @@ def together_rates(report: dict, pairs: Sequence[Sequence]) -> dict[str, dict[st
     return {key: {"together": hits / total, "pairs": total} for key, (hits, total) in sorted(counts.items())}
 
 
+def pairs_in_half(pairs: Sequence[Sequence], half: int) -> list[Sequence]:
+    """The pairs of one half (0 or 1): a fixed split by a hash of the two ids."""
+    return [pair for pair in pairs if zlib.crc32(f"{pair[0]}|{pair[1]}".encode()) % 2 == half]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("corpus", type=Path, help="the similarity-dev folder (articles.jsonl, pairs.json)")
@@ -55,19 +63,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             [args.corpus / "articles.jsonl"], Path(work) / "home", Path(work) / "report", "--encoder", args.encoder
         )
     rates = together_rates(run.report, pairs)
+    halves = {f"half {half}": together_rates(run.report, pairs_in_half(pairs, half)) for half in (0, 1)}
     print(f"similarity-dev, {date.today()}: storythreads run --encoder {args.encoder}, {run.seconds:.1f} s wall")
-    print("pairs | annotated | together | pairs")
-    print("--- | --- | --- | ---")
+    print("pairs | annotated | together | half 0 | half 1 | pairs")
+    print("--- | --- | --- | --- | --- | ---")
     for key, value in rates.items():
         kind, story = key.split()
-        print(f"{kind} | {story} story | {value['together']:.2f} | {value['pairs']}")
+        parts = " | ".join(f"{halves[h][key]['together']:.2f}" for h in halves)
+        print(f"{kind} | {story} story | {value['together']:.2f} | {parts} | {value['pairs']}")
     print("stages (s): " + stage_line(run))
     result = {
         "date": date.today().isoformat(),
         "encoder": run.report["run"]["encoder"],
+        "model": run.report["run"].get("model"),
         "seconds": run.seconds,
         "stages": run.stages,
         "rates": rates,
+        "halves": halves,
     }
     target = args.json or Path(__file__).parent / "results" / f"similarity-{args.encoder}.json"
     target.write_text(json.dumps(result, indent=1), encoding="utf-8")

@@ -2,6 +2,7 @@
 
     python -m bench.perf --articles 10000
     python -m bench.perf --articles 100000 --no-peer
+    python -m bench.perf --articles 1000 --encoder multilingual-e5-small   # a night with the model
     python -m bench.perf --encoders            # embedding stage against a bare encode loop
 
 A corpus of `--articles` Arabic articles with planted copies is generated (`bench.corpus`),
@@ -38,9 +39,11 @@ from bench.scoring import normalise_pair
 DEFAULT_DOCUMENTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reuse-dev"
 
 
-def night(night_file: Path, home: Path, output: Path, workers: int | None = None) -> dict[str, Any]:
+def night(
+    night_file: Path, home: Path, output: Path, workers: int | None = None, encoder: str = "lexical"
+) -> dict[str, Any]:
     """One `storythreads run` of `night_file` on the store in `home`: time, memory, stages, pairs."""
-    options = ["--encoder", "lexical"] + ([] if workers is None else ["--workers", str(workers)])
+    options = ["--encoder", encoder] + ([] if workers is None else ["--workers", str(workers)])
     run: TimedRun = storythreads_run([night_file], home, output, *options)
     info = run.report["run"]
     return {
@@ -193,9 +196,9 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "date": datetime.now().strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "seed": args.seed,
-        "command": "storythreads run FILE --home HOME --output OUT --encoder lexical (a new process per night)",
+        "command": f"storythreads run FILE --home HOME --output OUT --encoder {args.encoder} (a new process per night)",
     }
-    first = night(work / "night1" / "articles.jsonl", work / "home", work / "report-1")
+    first = night(work / "night1" / "articles.jsonl", work / "home", work / "report-1", encoder=args.encoder)
     first["quality"] = Truth.from_corpus(truth, first_ids).score(first.pop("pairs"))
     result["night_1"] = first
     if not args.no_peer:
@@ -204,7 +207,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         found["threshold"] = args.peer_threshold
         result["peer"] = found
     if not args.no_second_night:
-        second = night(work / "night2" / "articles.jsonl", work / "home", work / "report-2")
+        second = night(work / "night2" / "articles.jsonl", work / "home", work / "report-2", encoder=args.encoder)
         second["quality"] = Truth.from_corpus(truth, set(ids)).score(second.pop("pairs"))
         result["night_2"] = second
     for workers in args.workers:
@@ -242,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--work", type=Path, help="folder for the corpus and the store (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--encoder", default="lexical", help="the runs' encoder (multilingual-e5-small: the model)")
     parser.add_argument("--json", type=Path, help="write the result here (default bench/results/perf-N.json)")
     parser.add_argument("--encoders", action="store_true", help="measure the embedding stage against bare encode")
     args = parser.parse_args(argv)
@@ -252,7 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     result = benchmark(args)
     print_table(result)
-    target = args.json or Path(__file__).parent / "results" / f"perf-{args.articles}.json"
+    suffix = "" if args.encoder == "lexical" else f"-{args.encoder}"
+    target = args.json or Path(__file__).parent / "results" / f"perf-{args.articles}{suffix}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(result, indent=1), encoding="utf-8")
     print(f"\nJSON: {target}")

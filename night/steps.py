@@ -446,14 +446,16 @@ def semantic_pairs(
     )
     if not rows:
         return []
-    wanted = sorted({ids[i] for pair in rows for i in pair} - set(by_id))
+    wanted = sorted({ids[k] for i, j, _ in rows for k in (i, j)} - set(by_id))
     by_id.update({a.article.id: a for a in prepare_stored(store, wanted, settings, save=False)})
-    involved = sorted({ids[i] for pair in rows for i in pair})
-    passages = {a: reporting_passages(by_id[a], settings.semantic.max_paragraphs) for a in involved}
-    vectors = _paragraph_vectors(store, passages, model)
+    involved = sorted({ids[k] for i, j, _ in rows for k in (i, j)})
+    passages = {a: reporting_passages(by_id[a], settings.semantic.max_passages) for a in involved}
+    chosen = within_budget(
+        store, model, [(ids[i], ids[j]) for i, j, _ in rows], passages, settings.semantic.budget(len(fresh))
+    )
+    vectors = _passage_vectors(store, {a: passages[a] for pair in chosen for a in pair}, model)
     found = []
-    for i, j in rows:
-        a, b = ids[i], ids[j]
+    for a, b in chosen:
         pair = semantic_pair(
             by_id[a],
             by_id[b],
@@ -465,8 +467,30 @@ def semantic_pairs(
         )
         if pair is not None:
             found.append(pair)
-    log.info("the model read %d candidate pairs: %d carry the same reporting", len(rows), len(found))
+    log.info(
+        "the model compared %d of %d candidate pairs (its passage budget): %d carry the same reporting",
+        len(chosen),
+        len(rows),
+        len(found),
+    )
     return found
+
+
+def within_budget(
+    store: Store, model: Encoder, pairs: Sequence[tuple[str, str]], passages: dict[str, list[Passage]], budget: float
+) -> list[tuple[str, str]]:
+    """The pairs, in order, whose passages the model can read within `budget` passages it has not read before."""
+    digests = {a: {content_hash(p.text) for p in found} for a, found in passages.items()}
+    every = set().union(*digests.values())
+    read = {digest for kind in ("passage", "lead") for digest in store.cached_vectors(model.name, kind, every)}
+    chosen = []
+    for a, b in pairs:
+        new = (digests[a] | digests[b]) - read
+        if len(new) <= budget:
+            budget -= len(new)
+            read |= new
+            chosen.append((a, b))
+    return chosen
 
 
 def _article_leads(store: Store, prepared: Sequence[PreparedArticle], model: Encoder) -> dict[str, np.ndarray]:
@@ -479,15 +503,18 @@ def _article_leads(store: Store, prepared: Sequence[PreparedArticle], model: Enc
     return leads
 
 
-def _paragraph_vectors(store: Store, passages: dict[str, list[Passage]], model: Encoder) -> dict[str, np.ndarray]:
-    """The model's vector of each passage, by article; each distinct paragraph is encoded once, ever."""
+def _passage_vectors(store: Store, passages: dict[str, list[Passage]], model: Encoder) -> dict[str, np.ndarray]:
+    """The model's vector of each passage, by article; each distinct passage is encoded once, ever."""
     hashes = {a: [content_hash(p.text) for p in found] for a, found in passages.items()}
     texts = {digest: p.text for a, found in passages.items() for digest, p in zip(hashes[a], found, strict=True)}
-    cached = {digest: vector for digest, (_, vector) in store.cached_vectors(model.name, "paragraph", texts).items()}
+    cached = {digest: vector for digest, (_, vector) in store.cached_vectors(model.name, "passage", texts).items()}
     missing = [digest for digest in texts if digest not in cached]
+    # a short article's only passage is often its whole lead: the same text, already read
+    cached.update({digest: vector for digest, (_, vector) in store.cached_vectors(model.name, "lead", missing).items()})
+    missing = [digest for digest in missing if digest not in cached]
     if missing:
         encoded = compact(model.encode([texts[digest] for digest in missing]))
-        store.add_vectors(model.name, "paragraph", dict(zip(missing, encoded, strict=True)))
+        store.add_vectors(model.name, "passage", dict(zip(missing, encoded, strict=True)))
         cached.update(zip(missing, encoded, strict=True))
     return {
         a: np.stack([cached[d] for d in digests]).astype(np.float32) if digests else np.zeros((0, model.dim))

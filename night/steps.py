@@ -572,7 +572,9 @@ def thread_window(
     published = [facts.get(a, {}).get("published_at") for a in clustered]
     groups = [
         kept
-        for group in group_articles(clustered, matrix, strong, thread_settings, published)
+        for group in group_articles(
+            clustered, matrix, strong, thread_settings, published, [_language(facts.get(a, {})) for a in clustered]
+        )
         if (kept := [a for a in group if a in in_scope])
     ]
 
@@ -613,6 +615,11 @@ def thread_window(
     update = _thread_update(tonight.run_id, continuity, previous, facts, scope, thread_settings.label_terms)
     store.save_threads(tonight.run_id, update)
     return update
+
+
+def _language(facts: dict) -> str | None:
+    language = facts.get("language")
+    return language.lower() if language else None
 
 
 def _background(window: Sequence[str], scope: Sequence[str]) -> list[str]:
@@ -741,6 +748,9 @@ def _save_story_vectors(
         saved_means = store.term_statistics(means_name)
         means = LanguageMeans.from_bytes(saved_means[1]) if saved_means else LanguageMeans(model.dim)
         uncounted = [i for i, article in enumerate(ids) if article not in counted]
+        store.save_languages(
+            {a.article.id: x for a, x in zip(prepared, languages, strict=True) if x and not a.article.language}
+        )
         if uncounted:
             means.add(leads[uncounted], [languages[i] for i in uncounted])
             store.save_term_statistics(means_name, sum(means.counts.values()), means.to_bytes())

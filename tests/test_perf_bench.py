@@ -39,6 +39,7 @@ def test_perf_benchmark_runs_both_nights_and_finds_the_planted_copies(tmp_path: 
         work=tmp_path / "work",
         keep=False,
         workers=[],
+        encoder="lexical",
     )
     result = benchmark(args)
     first, second = result["night_1"], result["night_2"]

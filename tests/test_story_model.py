@@ -108,3 +108,19 @@ def test_auto_prefers_the_converted_model_and_keeps_lexical_passages(
     assert isinstance(choice.encoder, LexicalEncoder) and choice.fallback_reason is None
     assert isinstance(choice.model, SentenceTransformerEncoder)
     assert choice.model.name == f"st-{E5}-t128" and choice.name == choice.model.name
+
+
+def test_two_members_in_different_languages_get_the_allowance_before_the_floor() -> None:
+    import numpy as np
+
+    from clustering.threads import _without_loose_members
+
+    # three members; the third's nearest fellow is at cosine 0.30, under the floor of 0.33
+    vectors = np.array([[1.0, 0.0], [0.995, -0.0998], [0.3, 0.954]], dtype=np.float32)
+    labels = np.array([0, 0, 0])
+    assert _without_loose_members(vectors, labels, 0.33).tolist() == [0, 0, -1]
+    # in another language than the others it is held 0.06 less similar apart: it stays
+    kept = _without_loose_members(vectors, labels, 0.33, ["en", "en", "ar"], 0.06)
+    assert kept.tolist() == [0, 0, 0]
+    # an unknown language gets no allowance
+    assert _without_loose_members(vectors, labels, 0.33, ["en", "en", None], 0.06).tolist() == [0, 0, -1]

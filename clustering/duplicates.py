@@ -14,7 +14,8 @@ import numpy as np
 from clustering.verify import CompactTerms, PassageTerms, Region, dense_region, ordered_region
 from corpus.arrays import distinct
 from corpus.article import Passage, PreparedArticle, Quote
-from corpus.text import content_terms, fold, words
+from corpus.quotes import speaker_names
+from corpus.text import content_terms
 from embeddings.index import EXACT_LIMIT, CandidatePairs, candidate_pairs
 from executor import Executor, pause_point
 
@@ -574,12 +575,12 @@ def first_published(a: PreparedArticle, b: PreparedArticle) -> str | None:
 
 
 def _same_speaker(a: str | None, b: str | None) -> bool:
-    """Unknown speakers are compatible with anyone; known ones must share a name word."""
+    """Two speakers conflict only when both are named (`speaker_names`) and share no name: a title or
+    role on one side («الوزير», "the spokesman") may be anyone, so the statement is shared."""
     if not a or not b:
         return True
-    names_a = {w for w in words(fold(a)) if len(w) > 2}
-    names_b = {w for w in words(fold(b)) if len(w) > 2}
-    return bool(names_a & names_b)
+    names_a, names_b = speaker_names(a), speaker_names(b)
+    return not names_a or not names_b or bool(names_a & names_b)
 
 
 def _shared_quotes(

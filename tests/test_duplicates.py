@@ -120,6 +120,20 @@ def test_same_words_from_different_speakers_are_not_a_shared_quote() -> None:
     assert all(not pair.shared_quotes for pair in pairs.values())
 
 
+def test_a_statement_is_shared_however_each_outlet_names_the_speaker() -> None:
+    statement = (
+        "سنرفع الحد الأدنى للأجور بنسبة عشرة في المئة اعتبارا من يناير المقبل لجميع العاملين في القطاعين العام والخاص"
+    )
+    for speaker_a, speaker_b in (
+        ("وقال وزير المالية", "وقال الوزير في مؤتمر صحفي:"),  # a title, and the same title shortened
+        ("وقال المتحدث باسم الوزارة", "وقال خالد منصور"),  # a role, and a name
+    ):
+        a = [*PARAGRAPHS[:2], f"{speaker_a} “{statement}”."]
+        b = [*OTHER[:2], f"{speaker_b} «{statement}»."]
+        pairs = _pairs([_article("a", a, 1), _article("b", b, 1)])
+        assert [q.quote_a.text for q in pairs[("a", "b")].shared_quotes] == [statement], (speaker_a, speaker_b)
+
+
 def test_a_noise_article_joins_the_thread_it_is_close_to_and_a_far_one_does_not() -> None:
     import numpy as np
 

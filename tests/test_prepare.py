@@ -120,3 +120,12 @@ def test_passages_keep_original_text_and_folded_form() -> None:
     assert article.text[passage.start : passage.end] == passage.text
     assert passage.folded == fold(passage.text)
     assert "َ" not in passage.folded
+
+
+def test_speaker_names_leave_out_titles_and_roles() -> None:
+    from corpus.quotes import speaker_names
+
+    assert speaker_names("وزير المالية") == set() == speaker_names("الوزير")
+    assert speaker_names("المتحدث باسم الخارجية") == set() == speaker_names("the spokesman")
+    assert speaker_names("رئيس الوزراء أحمد سالم") == {"احمد", "سالم"}
+    assert speaker_names("Finance Minister John Smith") == {"john", "smith"}

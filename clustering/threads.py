@@ -510,11 +510,15 @@ def thread_label(
     document_frequency: Counter[str],
     total: int,
     count: int = 4,
+    previous: str | None = None,
 ) -> str:
     """Top terms of a thread by frequency times inverse document frequency, shown in a title's wording.
 
     `terms` are the members' `label_terms`; `document_frequency` counts, over `total`
-    articles, how many have each term.
+    articles, how many have each term. A word is shown as the titles write it, without a
+    clitic its titles also show it without («للأجور» as «الأجور»). The `previous` label is kept
+    while each of its words is still among the thread's best `2 × count` terms: a night that
+    adds an article of the same story does not reword it.
     """
     frequency: Counter[str] = Counter()
     surface: dict[str, Counter[str]] = defaultdict(Counter)
@@ -524,7 +528,34 @@ def thread_label(
             folded = fold(word)
             if folded not in STOPWORDS:
                 surface[stem(folded)][word] += 1
+    if previous and count > 0:
+        kept = {
+            term
+            for _, term in heapq.nsmallest(
+                2 * count, _label_candidates(frequency, document_frequency, total, 2 * count)
+            )
+        }
+        # a shown word is a title's wording of a term, or the term itself when no title has it
+        if all(fold(word) in kept or stem(fold(word)) in kept for word in previous.split(" · ")):
+            return previous
     candidates = _label_candidates(frequency, document_frequency, total, count)
     scored = [term for _, term in heapq.nsmallest(count, candidates)]
-    shown = [surface[t].most_common(1)[0][0] if surface[t] else t for t in scored[:count]]
-    return " · ".join(shown)
+    return " · ".join(_shown(surface[term]) if surface[term] else term for term in scored[:count])
+
+
+_PROCLITICS = ("و", "ف", "ب", "ك", "ل")
+
+
+def _shown(forms: Counter[str]) -> str:
+    """The form of a word to show: the most common one that is not another form with a clitic before it."""
+    folded = {fold(form) for form in forms}
+
+    def has_clitic(form: str) -> bool:
+        word = fold(form)
+        return word.startswith("لل") or (word[:1] in _PROCLITICS and word[1:] in folded)
+
+    bare = [form for form in forms if not has_clitic(form)] or list(forms)
+    best = max(bare, key=lambda form: (forms[form], -len(form)))
+    if fold(best).startswith("لل") and len(best) > 4:  # "لل" is "ل" + "ال": the word with its article
+        return "ا" + best[1:]
+    return best

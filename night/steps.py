@@ -612,7 +612,9 @@ def thread_window(
     touched = set(continuity.memberships.values()) | set(continuity.merged.values())
     members_outside = [a for a, t in previous.items() if t in touched and a not in in_scope]
     facts.update(store.article_facts(members_outside))
-    update = _thread_update(tonight.run_id, continuity, previous, facts, scope, thread_settings.label_terms)
+    update = _thread_update(
+        tonight.run_id, continuity, previous, facts, scope, thread_settings.label_terms, store.thread_labels()
+    )
     store.save_threads(tonight.run_id, update)
     return update
 
@@ -662,6 +664,7 @@ def _thread_update(
     facts: dict[str, dict],
     window: Sequence[str],
     label_count: int,
+    previous_labels: dict[str, str] | None = None,
 ) -> ThreadUpdate:
     members: dict[str, list[str]] = {}
     current = {**previous, **continuity.memberships}
@@ -685,6 +688,7 @@ def _thread_update(
             document_frequency,
             max(len(in_window), 1),
             label_count,
+            (previous_labels or {}).get(thread),
         )
         for thread in touched
     }

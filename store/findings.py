@@ -120,6 +120,12 @@ class FindingsMixin:
             for row in rows
         }
 
+    def thread_labels(self) -> dict[str, str]:
+        """The label of each current (not merged) thread."""
+        with self.engine.connect() as connection:
+            query = select(threads_table.c.id, threads_table.c.label).where(threads_table.c.merged_into.is_(None))
+            return {row.id: row.label for row in connection.execute(query)}
+
     def thread_ids_ever(self) -> set[str]:
         """Every thread id ever given out (ids are never reused)."""
         with self.engine.connect() as connection:

@@ -26,7 +26,8 @@ class EncoderChoice:
     `encoder` embeds every passage, quote and title for finding and checking shared text: always
     the lexical encoder when a model is chosen, since a transformer on a CPU embeds tens of texts a
     second, not the hundreds of thousands of windows of a night. `model`, when set, is the
-    multilingual model that reads each article's lead for its story vector (threads across languages).
+    multilingual model that reads each article's lead for its story vector (threads across languages)
+    and the passages of the few pairs it verifies (`clustering.semantic`).
     """
 
     encoder: Encoder

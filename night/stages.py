@@ -79,7 +79,7 @@ class Night:
 
     @property
     def model(self) -> Encoder | None:
-        """The multilingual model that reads each article's lead for its story vector, if the run has one."""
+        """The multilingual model that reads leads (story vectors, candidate pairs) and verifies pairs, if any."""
         return self.choice.model if self.choice is not None else None
 
 

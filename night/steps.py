@@ -498,9 +498,19 @@ def _article_leads(store: Store, prepared: Sequence[PreparedArticle], model: Enc
     matrix, _ = lead_vectors(store, prepared, model)
     leads = dict(zip((a.article.id for a in prepared), compact(matrix), strict=True))
     store.save_article_vectors(lead_name(model), leads)
-    detected = {a.article.id: language_of(a) for a in prepared if not a.article.language}
-    store.save_languages({a: language for a, language in detected.items() if language})
+    article_languages(store, prepared)
     return leads
+
+
+def article_languages(store: Store, prepared: Sequence[PreparedArticle]) -> list[str | None]:
+    """Each article's language: the input's, else one detected before and stored, else detected now and stored."""
+    stored = store.article_facts([a.article.id for a in prepared if not a.article.language], label_terms=False)
+    languages = [
+        (a.article.language or stored.get(a.article.id, {}).get("language") or "").lower() or None for a in prepared
+    ]
+    detected = {a.article.id: language_of(a) for a, x in zip(prepared, languages, strict=True) if x is None}
+    store.save_languages({a: language for a, language in detected.items() if language})
+    return [x if x is not None else detected[a.article.id] for a, x in zip(prepared, languages, strict=True)]
 
 
 def _passage_vectors(store: Store, passages: dict[str, list[Passage]], model: Encoder) -> dict[str, np.ndarray]:
@@ -747,14 +757,11 @@ def _save_story_vectors(
     matrix = vectoriser.vectors(texts, titles, statistics)
     if model is not None:
         leads, _ = lead_vectors(store, prepared, model)
-        languages = [language_of(a) for a in prepared]
+        languages = article_languages(store, prepared)
         means_name = f"{name}:languages"
         saved_means = store.term_statistics(means_name)
         means = LanguageMeans.from_bytes(saved_means[1]) if saved_means else LanguageMeans(model.dim)
         uncounted = [i for i, article in enumerate(ids) if article not in counted]
-        store.save_languages(
-            {a.article.id: x for a, x in zip(prepared, languages, strict=True) if x and not a.article.language}
-        )
         if uncounted:
             means.add(leads[uncounted], [languages[i] for i in uncounted])
             store.save_term_statistics(means_name, sum(means.counts.values()), means.to_bytes())

@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--threshold", type=float, default=0.3, help="MinHashLSH Jaccard threshold")
     parser.add_argument("--pairs", type=Path, required=True, help="write the pairs here as JSON")
     args = parser.parse_args(argv)
-    passages = passages_of(prepare_articles(read_articles(args.paths, max_bytes=1 << 40).articles))
+    passages = passages_of(prepare_articles(read_articles(args.paths, max_article_bytes=1 << 40).articles))
     pairs = article_pairs(passages, signatures(passages), args.threshold)
     args.pairs.write_text(json.dumps(sorted(pairs)), encoding="utf-8")
 

@@ -44,7 +44,7 @@ CHARS = 600
 
 def labelled_pairs(folder: Path) -> list[tuple[int, str, str, str]]:
     """(half, kind, text a, text b) with kind 'reworded' or 'not reused'."""
-    texts = {a.id: a.text for a in read_articles([folder], max_bytes=1 << 40).articles}
+    texts = {a.id: a.text for a in read_articles([folder], max_article_bytes=1 << 40).articles}
     pairs = []
     for passage in read_pan_annotations(folder):
         if passage.obfuscation not in REWORDED:

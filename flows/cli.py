@@ -65,7 +65,14 @@ DbOption = Annotated[
 
 @app.command()
 def run(
-    paths: Annotated[list[Path], typer.Argument(help="files or folders of articles (.txt, .jsonl, news-please .json)")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="files or folders of articles (.txt, .html, .jsonl, .json, news-please, RSS/Atom .xml; also .gz or "
+            ".zst), feed URLs and article URLs",
+            show_default=False,
+        ),
+    ],
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="folder for report.json/.md/.html", show_default="under --home/reports"),
@@ -103,6 +110,14 @@ def run(
             show_default=shown("lock_wait", defaults.LOCK_WAIT_S),
         ),
     ] = None,
+    max_article_bytes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="skip an article larger than this; files of many articles are read one article at a time",
+            show_default=shown("max_article_bytes", defaults.MAX_ARTICLE_BYTES),
+        ),
+    ] = None,
     cluster: ClusterOption = None,
     workers: Annotated[
         int | None,
@@ -124,7 +139,9 @@ def run(
         except ValueError as error:
             console.print(f"[red]error:[/red] --cluster: {error}")
             raise typer.Exit(2) from error
-    missing = [str(p) for p in paths if not p.exists()]
+    from corpus.readers import is_url
+
+    missing = [p for p in paths if not Path(p).exists() and not is_url(p)]
     if len(missing) == len(paths):
         console.print(f"[red]error:[/red] none of the inputs exist: {', '.join(missing)}")
         raise typer.Exit(2)
@@ -164,7 +181,7 @@ def run(
                 encoder=encoder,
                 device=device,
                 batch_size=batch_size,
-                max_input_bytes=defaults.max_input_bytes,
+                max_article_bytes=max_article_bytes or defaults.max_article_bytes,
                 retention_days=retention_days,
                 lock_wait_seconds=lock_wait,
                 cluster=cluster,
@@ -242,6 +259,10 @@ def serve(
         typer.Option(help="encoder for the scheduled runs", show_default=shown("encoder", defaults.ENCODER)),
     ] = None,
     cluster: ClusterOption = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option(help="a feed or article URL each run also reads (repeat for more)", show_default="none"),
+    ] = None,
 ) -> None:
     """Register the nightly deployment with its schedule on the Prefect server and serve it (runs until stopped)."""
     from flows.deployment import serve_nightly
@@ -252,7 +273,15 @@ def serve(
     inbox.mkdir(parents=True, exist_ok=True)
     try:
         serve_nightly(
-            inbox, cron=cron, timezone=timezone, name=name, home=home, db=db, encoder=encoder, cluster=cluster
+            inbox,
+            cron=cron,
+            timezone=timezone,
+            name=name,
+            home=home,
+            db=db,
+            encoder=encoder,
+            cluster=cluster,
+            feeds=feed or [],
         )
     except ValueError as error:
         console.print(f"[red]error:[/red] {error}")

@@ -1,8 +1,9 @@
-"""The nightly deployment: the storythreads flow on a cron schedule, reading an inbox folder."""
+"""The nightly deployment: the storythreads flow on a cron schedule, reading an inbox folder and feeds."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prefect.deployments.runner import RunnerDeployment
@@ -23,8 +24,10 @@ def nightly_deployment(
     db: str | None = None,
     encoder: str | None = None,
     cluster: str | None = None,
+    feeds: list[str] | None = None,
 ) -> RunnerDeployment:
-    """The deployment object: schedule, parameters (the inbox, the store) and one run at a time."""
+    """The deployment object: schedule, parameters (the inbox, feed and article URLs, the store) and one run at
+    a time."""
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -33,7 +36,10 @@ def nightly_deployment(
         ) from None
     if len(cron.split()) != 5:
         raise ValueError(f"cron expression {cron!r} has {len(cron.split())} fields; expected 5, e.g. '0 2 * * *'")
-    parameters: dict[str, object] = {"paths": [str(Path(inbox).resolve())]}
+    for url in feeds or []:
+        if urlsplit(url).scheme.lower() not in ("http", "https") or not urlsplit(url).netloc:
+            raise ValueError(f"feed {url!r} is not an http(s) URL; expected e.g. https://example.com/rss.xml")
+    parameters: dict[str, object] = {"paths": [str(Path(inbox).resolve()), *(feeds or [])]}
     if home is not None:
         parameters["home"] = str(Path(home).expanduser().resolve())
     if db is not None:

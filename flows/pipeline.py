@@ -157,7 +157,7 @@ def storythreads_flow(
     encoder: str | None = None,
     device: str | None = None,
     batch_size: int | None = None,
-    max_input_bytes: int | None = None,
+    max_article_bytes: int | None = None,
     retention_days: float | None = None,
     lock_wait_seconds: float | None = None,
     cluster: str | None = None,
@@ -194,7 +194,9 @@ def storythreads_flow(
             encoder_spec=encoder or defaults.encoder,
             device=device or defaults.device,
             batch_size=batch_size or defaults.batch_size,
-            max_input_bytes=max_input_bytes or defaults.max_input_bytes,
+            max_article_bytes=max_article_bytes or defaults.max_article_bytes,
+            fetch_cache=str(home_dir / "http-cache"),
+            fetch=defaults.fetch_settings(),
             outputs=[output] if output else report_folders(home_dir, started, run_id),
         )
         _running(run_id, night)
@@ -254,7 +256,7 @@ def run_flow(
         with executor_for(settings, FLOW_WORKER_MODULES) as executor:
             _handover.append(executor)
             if server is not None:
-                max_bytes = parameters.get("max_input_bytes") or defaults.max_input_bytes
+                max_bytes = parameters.get("max_article_bytes") or defaults.max_article_bytes
                 warm_up(paths, executor, settings, server.done_booting, max_bytes)  # while the server boots
                 server.wait_until_ready()
             with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):

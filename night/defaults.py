@@ -12,6 +12,8 @@ ENCODER = "auto"
 BATCH_SIZE = 64
 LOCK_WAIT_S = 0.0
 RETENTION_DAYS = 30.0
+MAX_ARTICLE_BYTES = 20 * 1024 * 1024
+"""`corpus.readers.DEFAULT_MAX_ARTICLE_BYTES`, repeated to keep `--help` light (a test checks they agree)."""
 
 
 def shown(setting: str, default: object = None) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from corpus.article import Article
-from corpus.readers import DEFAULT_MAX_BYTES, peek_texts
+from corpus.readers import DEFAULT_MAX_ARTICLE_BYTES, peek_texts
 from corpus.text import learn_token_terms
 from embeddings.choose import EncoderChoice
 from embeddings.encoders import Encoder, LexicalEncoder
@@ -77,7 +77,7 @@ def warm_up(
     executor: Executor | None,
     settings: ExecutorSettings,
     until: Callable[[], bool] | None = None,
-    max_input_bytes: int = DEFAULT_MAX_BYTES,
+    max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES,
 ) -> None:
     """Do now what the stages would otherwise wait for: import the clustering library, start the
     executor's workers when the inputs are large enough for them, and, until `until()` says the
@@ -95,7 +95,7 @@ def warm_up(
     LexicalEncoder().encode(["load the compiled n-gram loop"])  # from numba's cache, or compiled once
     if until is None:
         return
-    for text in peek_texts(paths, max_input_bytes):
+    for text in peek_texts(paths, max_article_bytes):
         if until():
             return
         learn_token_terms(text)

@@ -13,7 +13,8 @@ from clustering.duplicates import DuplicateSettings
 from clustering.semantic import SemanticSettings
 from clustering.threads import ThreadSettings
 from corpus.prepare import PrepareSettings
-from corpus.readers import DEFAULT_MAX_BYTES
+from corpus.readers import DEFAULT_MAX_ARTICLE_BYTES
+from corpus.web import FetchSettings
 from embeddings.index import EXACT_LIMIT
 from executor.dask import default_workers
 from night import defaults
@@ -99,7 +100,16 @@ class StorythreadsSettings(BaseSettings):
     retention_days: float = Field(
         defaults.RETENTION_DAYS, gt=0, description="articles this many days old or newer are compared"
     )
-    max_input_bytes: int = Field(DEFAULT_MAX_BYTES, ge=1, description="inputs larger than this are skipped")
+    max_article_bytes: int = Field(
+        DEFAULT_MAX_ARTICLE_BYTES, ge=1, description="an article larger than this is skipped (containers stream)"
+    )
+    fetch_timeout: float = Field(
+        FetchSettings.timeout_s, ge=0, description="seconds to wait for a feed or page server before retrying"
+    )
+    fetch_retries: int = Field(FetchSettings.retries, ge=0, description="further tries of a feed or page fetch")
+    fetch_host_delay: float = Field(
+        FetchSettings.per_host_delay_s, ge=0, description="least seconds between two requests to one host"
+    )
     cluster: str | None = Field(
         None, description="Dask scheduler to run the parallel steps on, e.g. tcp://HOST:8786 (default: this machine)"
     )
@@ -114,6 +124,12 @@ class StorythreadsSettings(BaseSettings):
         """The executor part of these settings; `cluster` and `workers`, when given, override them."""
         workers = self.workers if workers is None else workers
         return ExecutorSettings(cluster or self.cluster or None, workers, self.parallel_from_chars)
+
+    def fetch_settings(self) -> FetchSettings:
+        """How this run fetches feeds and pages."""
+        return FetchSettings(
+            timeout_s=self.fetch_timeout, retries=self.fetch_retries, per_host_delay_s=self.fetch_host_delay
+        )
 
     @field_validator("home")
     @classmethod

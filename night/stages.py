@@ -20,7 +20,9 @@ from typing import Any
 from clustering.duplicates import DuplicatePair
 from clustering.findings import ThreadUpdate
 from corpus.article import Article, PreparedArticle, ReadResult
-from corpus.readers import read_articles
+from corpus.feeds import FeedArticles
+from corpus.readers import DEFAULT_MAX_ARTICLE_BYTES, read_articles
+from corpus.web import Fetcher, FetchSettings
 from embeddings.choose import EncoderChoice, choose_encoder
 from embeddings.encoders import Encoder
 from executor import Executor
@@ -46,7 +48,10 @@ class Night:
     encoder_spec: str = "auto"
     device: str | None = None
     batch_size: int = 64
-    max_input_bytes: int | None = None
+    max_article_bytes: int | None = None
+    fetch_cache: str | None = None
+    """Folder where fetched feeds and pages are kept between nights (None: not kept)."""
+    fetch: FetchSettings = field(default_factory=FetchSettings)
     outputs: list[str] = field(default_factory=list)
     """Folders the reports are written to (none: no report files)."""
     run_name: str | None = None
@@ -88,10 +93,13 @@ def read(night: Night) -> None:
     if night.articles is not None:
         night.read = ReadResult(list(night.articles), [])
         night.articles = None
-    elif night.max_input_bytes is None:
-        night.read = read_articles(night.paths)
     else:
-        night.read = read_articles(night.paths, night.max_input_bytes)
+        fetcher = Fetcher(Path(night.fetch_cache) if night.fetch_cache else None, night.fetch)
+        try:
+            limit = night.max_article_bytes or DEFAULT_MAX_ARTICLE_BYTES
+            night.read = read_articles(night.paths, limit, FeedArticles(fetcher))
+        finally:
+            fetcher.close()
 
 
 def choose(night: Night) -> None:

@@ -220,3 +220,12 @@ def test_serve_stops_cleanly_on_ctrl_c(prefect_server: tuple[str, dict[str, str]
     assert code == 0, said
     assert "stopped serving storythreads/ctrl-c" in " ".join(said.split())
     assert "Traceback" not in said and "never awaited" not in said, said
+
+
+def test_feeds_served_nightly_are_read_each_night_and_must_be_http_urls(tmp_path: Path) -> None:
+    from flows.deployment import nightly_deployment
+
+    deployment = nightly_deployment(tmp_path, feeds=["https://example.com/rss.xml"])
+    assert deployment.parameters["paths"] == [str(tmp_path.resolve()), "https://example.com/rss.xml"]
+    with pytest.raises(ValueError, match="feed 'file:///srv/rss.xml' is not an http"):
+        nightly_deployment(tmp_path, feeds=["file:///srv/rss.xml"])

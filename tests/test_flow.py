@@ -12,6 +12,7 @@ from uuid import UUID
 import pytest
 from typer.testing import CliRunner
 
+from corpus.readers import DEFAULT_MAX_ARTICLE_BYTES
 from flows.cli import app
 from flows.pipeline import run_flow
 from tests.conftest import WIRE_PAIR, generator_texts
@@ -316,3 +317,4 @@ def test_help_shows_every_options_default() -> None:
             assert required or "[default:" in text[start:end], f"storythreads {name} --help: no default for {option}"
     wide = " ".join(CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "250"}).output.split())
     assert "~/.storythreads; env STORYTHREADS_HOME" in wide
+    assert f"{DEFAULT_MAX_ARTICLE_BYTES}; env STORYTHREADS_MAX_ARTICLE_BYTES" in wide

@@ -66,7 +66,7 @@ def hostile_inbox(tmp_path: Path) -> Path:
 def test_hostile_inbox_runs_to_completion(
     hostile_inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chromium: str
 ) -> None:
-    monkeypatch.setenv("STORYTHREADS_MAX_INPUT_BYTES", "200000")
+    monkeypatch.setenv("STORYTHREADS_MAX_ARTICLE_BYTES", "200000")
     home, out = tmp_path / "home", tmp_path / "out"
     result = CliRunner().invoke(
         app, ["run", str(hostile_inbox), "--home", str(home), "--output", str(out), "--encoder", "lexical"]
@@ -89,7 +89,10 @@ def test_hostile_inbox_runs_to_completion(
     assert skipped["empty.txt"].startswith("empty text") and skipped["blank.txt"].startswith("empty text")
     assert skipped["photo.txt"].startswith("binary file")
     assert skipped["chrome-only.html"].startswith("no paragraph left after cleaning")
-    assert skipped["huge.txt"].startswith("file is") and "over the limit of 200000 bytes" in skipped["huge.txt"]
+    assert (
+        skipped["huge.txt"].startswith("article is 540000 bytes")
+        and "over the limit of 200000 bytes" in skipped["huge.txt"]
+    )
     assert skipped["batch.jsonl:2"].startswith("malformed JSON")
     assert skipped["batch.jsonl:3"] == "missing 'id'"
     assert skipped["batch.jsonl:4"].startswith("missing 'text'")

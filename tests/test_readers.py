@@ -82,13 +82,24 @@ def test_news_please_record_without_text_is_read_from_its_description(tmp_path: 
         record = {"title": "China accused", "text": text, "description": description, "source_domain": "cnn.com"}
         (tmp_path / f"{name}.json").write_text(json.dumps(record), encoding="utf-8")
     (tmp_path / "neither.json").write_text(json.dumps({"title": "x", "text": None}), encoding="utf-8")
+    # a crawl's records in one JSON Lines file, as news-please writes them today ('maintext')
+    crawl = [
+        {"url": "https://cnn.com/a", "maintext": None, "description": description, "date_publish": "2017-12-29"},
+        {"url": "https://cnn.com/b", "maintext": "The body.", "description": "x", "source_domain": "cnn.com"},
+    ]
+    (tmp_path / "crawl.jsonl").write_text("\n".join(json.dumps(r) for r in crawl), encoding="utf-8")
     with caplog.at_level(logging.INFO):
         result = read_articles([tmp_path])
-    assert {a.id: a.text for a in result.articles} == {"blank": description, "null": description}
+    assert {a.id: a.text for a in result.articles} == {
+        "blank": description,
+        "null": description,
+        "https://cnn.com/a": description,
+        "https://cnn.com/b": "The body.",
+    }
     assert [(Path(s.input).name, s.reason) for s in result.skipped] == [
-        ("neither.json", "news-please record without 'text' or 'description'")
+        ("neither.json", "news-please record without 'maintext', 'text' or 'description'")
     ]
-    assert sum("read its 'description' instead" in r.getMessage() for r in caplog.records) == 2
+    assert sum("read its 'description' instead" in r.getMessage() for r in caplog.records) == 3
 
 
 def test_bad_files_are_skipped_with_named_reasons_and_the_rest_read(tmp_path: Path, seeds_dir: Path) -> None:
@@ -112,7 +123,7 @@ def test_bad_files_are_skipped_with_named_reasons_and_the_rest_read(tmp_path: Pa
     }
     assert reasons["controls.txt"].startswith("binary file") or reasons["controls.txt"].startswith("not text")
     assert reasons["broken.json"].startswith("malformed JSON")
-    assert reasons["notes.xml"].startswith("unsupported file type '.xml'")
+    assert reasons["notes.xml"].startswith("not an RSS or Atom feed")
 
 
 def test_utf16_and_bom_inputs_read_like_utf8(tmp_path: Path) -> None:
@@ -126,10 +137,13 @@ def test_utf16_and_bom_inputs_read_like_utf8(tmp_path: Path) -> None:
 def test_oversized_and_missing_inputs(tmp_path: Path) -> None:
     big = tmp_path / "big.txt"
     big.write_text("كلمة " * 100, encoding="utf-8")
-    result = read_articles([big, tmp_path / "nowhere"], max_bytes=100)
+    result = read_articles([big, tmp_path / "nowhere"], max_article_bytes=100)
     reasons = {Path(s.input).name: s.reason for s in result.skipped}
     assert reasons["nowhere"] == "no such file or folder"
-    assert reasons["big.txt"] == f"file is {big.stat().st_size} bytes, over the limit of 100 bytes"
+    assert reasons["big.txt"] == (
+        f"article is {big.stat().st_size} bytes, over the limit of 100 bytes"
+        " (raise it with --max-article-bytes or STORYTHREADS_MAX_ARTICLE_BYTES)"
+    )
 
 
 def test_same_id_twice_keeps_the_later_version_and_says_so(tmp_path: Path) -> None:

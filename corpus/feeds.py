@@ -1,0 +1,179 @@
+"""Articles from RSS/Atom feeds (feedparser), feed URLs and article URLs (pages read with trafilatura).
+
+A feed item's linked page is fetched and its text, title, date and language extracted; when the page
+cannot be fetched or holds no article text, the item's own summary is read instead, with a note.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from calendar import timegm
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from corpus.article import Article, SkippedInput
+from corpus.html import html_to_text
+from corpus.text import arabic_share
+from corpus.web import Fetcher, FetchError, Page
+
+log = logging.getLogger(__name__)
+
+_FEED_TYPES = ("rss", "atom", "xml")
+_HTML_LANG = re.compile(rb"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
+
+
+class FeedArticles:
+    """Reads feeds and fetches URLs for `corpus.readers.read_articles`; without a fetcher, feeds give their
+    items' summaries and URLs are skipped."""
+
+    def __init__(self, fetcher: Fetcher | None = None) -> None:
+        self.fetcher = fetcher
+
+    def __call__(self, data: bytes, origin: str) -> Iterator[Article | SkippedInput]:
+        """The articles of a feed's bytes read from `origin`, or, when `data` is empty, of the URL `origin`."""
+        if data:
+            yield from self._feed(data, origin)
+            return
+        if self.fetcher is None:
+            yield SkippedInput(origin, "URLs are read only by a run that may fetch them")
+            return
+        try:
+            page = self.fetcher.get(origin)
+        except FetchError as error:
+            yield SkippedInput(origin, str(error).removeprefix(f"{origin}: "))
+            return
+        if _is_feed(page):
+            yield from self._feed(page.body, origin)
+            return
+        article = page_article(page, origin)
+        yield article if isinstance(article, Article) else SkippedInput(origin, article)
+
+    def _feed(self, data: bytes, origin: str) -> Iterator[Article | SkippedInput]:
+        import feedparser  # only for feeds
+
+        parsed = feedparser.parse(data)
+        if not parsed.entries:
+            problem = f" ({parsed.bozo_exception})" if parsed.get("bozo") else ""
+            reason = "a feed without items" if parsed.get("version") else f"not an RSS or Atom feed{problem}"
+            yield SkippedInput(origin, reason)
+            return
+        for number, entry in enumerate(parsed.entries):
+            yield self._entry(entry, f"{origin}[{number}]")
+
+    def _entry(self, entry: Any, where: str) -> Article | SkippedInput:
+        link = str(entry.get("link") or "").strip() or None
+        article_id = link or str(entry.get("id") or "").strip()
+        if not article_id:
+            return SkippedInput(where, "feed item without a link or an id")
+        published = _struct_time(entry.get("published_parsed") or entry.get("updated_parsed"))
+        title = " ".join(str(entry.get("title") or "").split()) or None
+        summary = _summary(entry)
+        reason = "no fetcher"
+        if link is not None and self.fetcher is not None:
+            try:
+                page = self.fetcher.get(link)
+            except FetchError as error:
+                reason = str(error).removeprefix(f"{link}: ")
+            else:
+                article = page_article(page, link, article_id=article_id, title=title, published_at=published)
+                if isinstance(article, Article):
+                    return article
+                reason = article
+            if summary:
+                log.warning("%s: the page was not read (%s); read the feed's summary instead", link, reason)
+        if not summary:
+            return SkippedInput(link or where, f"no text: the item has no summary and its page was not read ({reason})")
+        return Article(
+            id=article_id,
+            title=title or summary.splitlines()[0][:200],
+            text=summary,
+            published_at=published,
+            source=_host(link) if link else None,
+            url=link,
+            language=_language(entry.get("language")) or _arabic(summary),
+            origin=where,
+        )
+
+
+def page_article(
+    page: Page,
+    origin: str,
+    *,
+    article_id: str | None = None,
+    title: str | None = None,
+    published_at: datetime | None = None,
+) -> Article | str:
+    """The article on an HTML page (trafilatura), or the reason there is none; `title` and `published_at`
+    (from a feed) stand in for what the page does not say."""
+    import trafilatura  # only for pages
+
+    if "html" not in page.content_type.lower() and not page.body.lstrip()[:200].lower().startswith((b"<!doc", b"<htm")):
+        return f"not an HTML page (content type '{page.content_type or 'none'}')"
+    document = trafilatura.bare_extraction(
+        page.body,
+        url=page.url,
+        with_metadata=True,
+        include_comments=False,
+        date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
+    )
+    text = getattr(document, "text", None) or ""
+    if not text.strip():
+        return "no article text found on the page"
+    found = _parse_page_date(getattr(document, "date", None))
+    language = _HTML_LANG.search(page.body[:4096])
+    return Article(
+        id=article_id or origin,
+        title=(title or getattr(document, "title", None) or text.splitlines()[0])[:300].strip(),
+        text=text,
+        published_at=found or published_at,
+        source=_host(page.url),
+        url=page.url,
+        language=language.group(1).decode("ascii").lower() if language else _arabic(text),
+        origin=origin,
+    )
+
+
+def _is_feed(page: Page) -> bool:
+    kind = page.content_type.lower()
+    if any(name in kind for name in _FEED_TYPES):
+        return True
+    head = page.body.lstrip()[:500].lower()
+    return head.startswith(b"<?xml") or b"<rss" in head or b"<feed" in head
+
+
+def _summary(entry: Any) -> str:
+    contents = entry.get("content") or []
+    markup = contents[0].get("value", "") if contents else str(entry.get("summary") or "")
+    return html_to_text(markup)[1] if markup else ""
+
+
+def _struct_time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(timegm(value), UTC).replace(tzinfo=None)
+
+
+def _parse_page_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").removeprefix("www.")
+
+
+def _language(value: Any) -> str | None:
+    text = str(value or "").strip().lower()
+    return text.split("-")[0] or None if text else None
+
+
+def _arabic(text: str) -> str | None:
+    return "ar" if arabic_share(text[:2000]) >= 0.5 else None

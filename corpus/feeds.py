@@ -7,7 +7,6 @@ cannot be fetched or holds no article text, the item's own summary is read inste
 from __future__ import annotations
 
 import logging
-import re
 from calendar import timegm
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,14 +14,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from corpus.article import Article, SkippedInput
-from corpus.html import html_to_text
+from corpus.html import html_to_text, page_text
 from corpus.text import arabic_share
 from corpus.web import Fetcher, FetchError, Page
 
 log = logging.getLogger(__name__)
 
 _FEED_TYPES = ("rss", "atom", "xml")
-_HTML_LANG = re.compile(rb"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
 
 
 class FeedArticles:
@@ -106,32 +104,22 @@ def page_article(
     title: str | None = None,
     published_at: datetime | None = None,
 ) -> Article | str:
-    """The article on an HTML page (trafilatura), or the reason there is none; `title` and `published_at`
-    (from a feed) stand in for what the page does not say."""
-    import trafilatura  # only for pages
-
-    if "html" not in page.content_type.lower() and not page.body.lstrip()[:200].lower().startswith((b"<!doc", b"<htm")):
+    """The article on an HTML page (`corpus.html.page_text`), or the reason there is none; `title` and
+    `published_at` (from a feed) stand in for what the page does not say."""
+    head = page.body.lstrip()[:200].lower()
+    if "html" not in page.content_type.lower() and not head.startswith((b"<!doc", b"<htm")):
         return f"not an HTML page (content type '{page.content_type or 'none'}')"
-    document = trafilatura.bare_extraction(
-        page.body,
-        url=page.url,
-        with_metadata=True,
-        include_comments=False,
-        date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
-    )
-    text = getattr(document, "text", None) or ""
-    if not text.strip():
+    found = page_text(page.body, page.url)
+    if not found.text:
         return "no article text found on the page"
-    found = _parse_page_date(getattr(document, "date", None))
-    language = _HTML_LANG.search(page.body[:4096])
     return Article(
         id=article_id or origin,
-        title=(title or getattr(document, "title", None) or text.splitlines()[0])[:300].strip(),
-        text=text,
-        published_at=found or published_at,
+        title=(title or found.title or found.text.splitlines()[0])[:300].strip(),
+        text=found.text,
+        published_at=found.published_at or published_at,
         source=_host(page.url),
         url=page.url,
-        language=language.group(1).decode("ascii").lower() if language else _arabic(text),
+        language=found.language or _arabic(found.text),
         origin=origin,
     )
 
@@ -154,16 +142,6 @@ def _struct_time(value: Any) -> datetime | None:
     if value is None:
         return None
     return datetime.fromtimestamp(timegm(value), UTC).replace(tzinfo=None)
-
-
-def _parse_page_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
 def _host(url: str) -> str:

@@ -1,8 +1,18 @@
-"""Text out of HTML: block elements become paragraphs; scripts, styles and page chrome are dropped."""
+"""Text out of HTML. A whole page (a `.html` file, a fetched page) is read by trafilatura, favouring
+precision: its article text, title, date and language, without menus, related links, comments or
+footers. A fragment (markup inside a record's text, a feed item's summary) is all article: its block
+elements become paragraphs, scripts and styles are dropped.
+
+trafilatura replaced a hand-written page extractor: on saved Arabic and English news pages labelled
+by hand (`bench/extraction.py`) both kept every article paragraph, trafilatura let 0 % of the
+furniture through against 81 %.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 _DROPPED = frozenset(
@@ -15,12 +25,67 @@ _BLOCKS = frozenset(
     }
 )  # fmt: skip
 _VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "source", "area", "base", "col", "embed"})
+_WHOLE_PAGE = re.compile(r"<\s*(html|body|head)\b", re.IGNORECASE)
+_HTML_LANG = re.compile(r"<html[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
 _LOOKS_LIKE_HTML = re.compile(r"<\s*(p|div|br|span|script|style|html|body|a|h[1-6]|li|article)\b[^>]*>", re.IGNORECASE)
 
 
 def looks_like_html(text: str) -> bool:
     """True when `text` carries HTML markup (a fragment or a page), not plain text."""
     return bool(_LOOKS_LIKE_HTML.search(text[:20_000]))
+
+
+def is_whole_page(markup: str) -> bool:
+    """True when `markup` is a whole page (it has `<html>`, `<head>` or `<body>`), not a fragment."""
+    return bool(_WHOLE_PAGE.search(markup[:20_000]))
+
+
+@dataclass(frozen=True)
+class PageText:
+    """What a news page says about its article."""
+
+    title: str | None
+    text: str
+    """The article's paragraphs, one per line; empty when the page holds no article text."""
+    published_at: datetime | None
+    """In UTC, as every date the readers give."""
+    language: str | None
+    """From the page's `<html lang>`, when it says."""
+
+
+def page_text(markup: str | bytes, url: str | None = None) -> PageText:
+    """The article on a whole HTML page (see the module docstring); bytes are decoded as the page says."""
+    import trafilatura  # only for pages: lxml and its own models load on first use
+
+    document = trafilatura.bare_extraction(
+        markup,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        favor_precision=True,
+        date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
+    )
+    text = getattr(document, "text", None) or ""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    head = markup[:4096].decode("latin-1") if isinstance(markup, bytes) else markup[:4096]
+    language = _HTML_LANG.search(head)
+    title = " ".join((getattr(document, "title", None) or "").split()) or None
+    return PageText(
+        title=title,
+        text="\n".join(line for line in lines if line),
+        published_at=_utc(getattr(document, "date", None)),
+        language=language.group(1).lower() if language else None,
+    )
+
+
+def _utc(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
 class _Extractor(HTMLParser):
@@ -67,7 +132,7 @@ class _Extractor(HTMLParser):
 
 
 def html_to_text(markup: str) -> tuple[str | None, str]:
-    """(title, text) of an HTML page or fragment; paragraphs are separated by newlines.
+    """(title, text) of an HTML fragment, all of it article; paragraphs are separated by newlines.
 
     The title is the `<title>`, else the first `<h1>`; scripts, styles, navigation, forms,
     asides and footers are left out.

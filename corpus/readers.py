@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from corpus.article import Article, ReadResult, SkippedInput
-from corpus.html import html_to_text, looks_like_html
+from corpus.html import html_to_text, is_whole_page, looks_like_html, page_text
 from corpus.pan import is_pan_corpus, pan_document_folders
 from corpus.text import arabic_share
 
@@ -169,8 +169,8 @@ def _read_file(path: Path, limit: int, feeds: FeedReader | None) -> Iterator[Art
         if suffix in JSON_SUFFIXES and _first_byte(stream) == b"[":
             yield from _articles_from_json_list(path, stream, limit)
             return
-        data = stream.read(limit + 1)
-        if len(data) > limit:
+        data = _read_at_most(stream, limit)
+        if data is None:
             raise InputError(over_limit(path.stat().st_size if compression is None else None, limit))
     if suffix in FEED_SUFFIXES:
         if feeds is None:
@@ -190,6 +190,18 @@ def _read_file(path: Path, limit: int, feeds: FeedReader | None) -> Iterator[Art
     else:
         article = _article_from_json_object(path, name, text)
     yield replace(article, encoding=encoding)
+
+
+def _read_at_most(stream: IO[bytes], limit: int) -> bytes | None:
+    """The whole stream, or None once it holds more than `limit` bytes (read in chunks: a limit far above
+    the data's size must not be allocated)."""
+    chunks, size = [], 0
+    while chunk := stream.read(min(1 << 22, limit + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
+    return b"".join(chunks)
 
 
 def _open(path: Path, compression: str | None) -> IO[bytes]:
@@ -215,10 +227,13 @@ def _first_byte(stream: IO[bytes]) -> bytes:
 
 
 def _article_from_html(path: Path, name: str, markup: str) -> Article:
-    title, text = html_to_text(markup)
-    if not text.strip():
-        raise InputError("no paragraph left after cleaning the HTML (only markup, scripts or page chrome)")
-    return _make_article(id=name, title=title, text=text, origin=str(path))
+    page = page_text(markup)
+    if not page.text.strip():
+        raise InputError("no paragraph left after cleaning the HTML (only menus, scripts or page chrome)")
+    return _make_article(
+        id=name, title=page.title, text=page.text, origin=str(path), published_at=page.published_at,
+        language=page.language,
+    )  # fmt: skip
 
 
 def decode(data: bytes) -> str:
@@ -433,7 +448,11 @@ def _make_article(
     if not text.strip():
         raise InputError("empty text")
     if looks_like_html(text):
-        html_title, text = html_to_text(text)
+        if is_whole_page(text):
+            page = page_text(text)
+            html_title, text = page.title, page.text
+        else:
+            html_title, text = html_to_text(text)
         if not text.strip():
             raise InputError("no paragraph left after cleaning the HTML in 'text'")
         title = title or html_title

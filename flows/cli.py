@@ -297,7 +297,8 @@ def serve(
 
 
 def _print_summary(report: dict, files: dict[str, str]) -> None:
-    from reports.render import counted, tonight_lines
+    from reports.render import tonight_lines
+    from reports.wording import counted
 
     run_info = report["run"]
     model = f" · model {run_info['model']}" if run_info.get("model") else ""

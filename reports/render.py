@@ -15,10 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reports.site import INDEX, site_pages
+from reports.wording import counted, plural
+
 REPORT_FILES = ("report.json", "report.md", "report.html")
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
-_SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
 
 
 def md(text: str | None) -> str:
@@ -156,16 +158,6 @@ def tonight_lines(report: dict[str, Any], limit: int | None = None) -> list[str]
     return lines
 
 
-def counted(count: int, noun: str) -> str:
-    """`count` and `noun`, agreeing in number: "1 article", "3 articles"."""
-    return f"{count} {plural(count, noun)}"
-
-
-def plural(count: int, noun: str) -> str:
-    """`noun` as `count` of it asks: "article" for 1, "articles" otherwise."""
-    return noun if count == 1 else noun + "s"
-
-
 def _more(total: int, limit: int | None, what: str) -> list[str]:
     if limit is None or total <= limit:
         return []
@@ -241,131 +233,6 @@ def _md_evidence(label: str, evidence: dict[str, Any]) -> str:
     return f"- {label}: A «{md(_short(evidence['a']['text']))}» / B «{md(_short(evidence['b']['text']))}»"
 
 
-_CSS = """
-body{font-family:system-ui,'Noto Naskh Arabic','Noto Sans Arabic',sans-serif;margin:2rem;max-width:80rem;color:#1b1b1b}
-h1{font-size:1.4rem} h2{margin-top:2rem;border-bottom:1px solid #ccc} h3{font-size:1.05rem}
-table{border-collapse:collapse;width:100%} td,th{border:1px solid #ddd;padding:.4rem;vertical-align:top}
-th{background:#f4f4f4;text-align:start} .kind{font-weight:600}
-.pair{margin:1rem 0;padding:.5rem 1rem;border:1px solid #ddd;border-radius:6px}
-.text{unicode-bidi:plaintext;text-align:start;line-height:1.7} .muted{color:#666} .speaker{font-weight:600}
-"""
-
-
-def _h(text: Any) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
-
-
-def _link(url: str | None, label: str) -> str:
-    if url and _SAFE_URL.match(url.strip()):
-        return f'<a href="{_h(url.strip())}" rel="noopener noreferrer">{_h(label)}</a>'
-    return _h(label)
-
-
-# no scripts, no images, no fetches: even text that escaped escaping could not run or call out
-_CONTENT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'"
-
-
-def _side_by_side(heading: str, evidence: dict[str, Any]) -> str:
-    """Two table rows: a heading (already HTML) and the A and B texts side by side."""
-    cell = '<td class="text" dir="auto">{}</td>'
-    texts = cell.format(_h(evidence["a"]["text"])) + cell.format(_h(evidence["b"]["text"]))
-    return f'<tr><th colspan="2">{heading}</th></tr><tr>{texts}</tr>'
-
-
-def _tonight_html(report: dict[str, Any]) -> str:
-    """What changed tonight; ids in code, titles and labels isolated so each runs in its own direction."""
-    tonight = report.get("tonight") or {}
-    titles = _titles(report)
-
-    def text(value: str) -> str:
-        return f'<bdi dir="auto">{_h(value)}</bdi>'
-
-    def ids(values: list[str]) -> str:
-        return ", ".join(f"<code>{_h(v)}</code>" for v in values)
-
-    items = [f"<li>{_h(tonight_lines(report)[0])}</li>"]
-    pairs = tonight.get("new_duplicates", [])
-    items.append(f"<li>{len(pairs)} new duplicate pairs</li>")
-    for pair in pairs:
-        a, b = pair["articles"]
-        items.append(
-            f'<li class="sub">{ids([a])} ↔ {ids([b])} · {_h(pair["kind"])} · {pair["score"]:.2f} · '
-            f"{text(_short(titles.get(a, ''), 80))}</li>"
-        )
-    for thread in tonight.get("new_threads", []):
-        items.append(f"<li>new thread {ids([thread['id']])} {text(thread['label'])}: {ids(thread['articles'])}</li>")
-    for thread in tonight.get("grown_threads", []):
-        items.append(f"<li>thread {ids([thread['id']])} {text(thread['label'])} grew: {ids(thread['added'])}</li>")
-    for merge in tonight.get("merges", []):
-        items.append(f"<li>merged into {ids([merge['into']])}: {ids(merge['merged'])}</li>")
-    for split in tonight.get("splits", []):
-        items.append(f"<li>split from {ids([split['from']])}: {ids(split['into'])}</li>")
-    return '<h2>Tonight</h2><ul class="tonight">' + "".join(items) + "</ul>"
-
-
-def to_html(report: dict[str, Any]) -> str:
-    """A standalone page: no scripts, strict content policy, every text escaped, bidi-aware."""
-    articles = {a["id"]: a for a in report["articles"]}
-
-    def article_cell(article_id: str) -> str:
-        article = articles.get(article_id, {})
-        return (
-            f"<div><code>{_h(article_id)}</code></div>"
-            f'<div class="text" dir="auto">{_link(article.get("url"), article.get("title") or article_id)}</div>'
-            f'<div class="muted">{_h(article.get("source") or "")} {_h(article.get("published_at") or "")}</div>'
-        )
-
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en" dir="ltr"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_CONTENT_POLICY}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>storythreads report {_h(report['run']['id'])}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>storythreads report <code>{_h(report['run']['id'])}</code></h1>",
-        f'<p class="muted">Prefect flow run <b class="run-name">{_h(report["run"].get("name") or "")}</b></p>',
-        "<ul>" + "".join(f"<li>{_h(line)}</li>" for line in summary_lines(report)) + "</ul>",
-        _tonight_html(report),
-        "<h2>Duplicate reporting</h2>",
-    ]
-    if not report["duplicates"]:
-        parts.append("<p>No two articles share reporting.</p>")
-    for pair in report["duplicates"]:
-        a, b = pair["articles"]
-        parts.append('<section class="pair">')
-        parts.append(
-            f'<h3><span class="kind">{_h(pair["kind"])}</span> · score {pair["score"]:.2f} · '
-            f"containment {pair['containment'][a]:.2f} / {pair['containment'][b]:.2f}"
-            + (f" · first: <code>{_h(pair['first'])}</code>" if pair["first"] else "")
-            + "</h3>"
-        )
-        parts.append(
-            f"<table><tr><th>A</th><th>B</th></tr><tr><td>{article_cell(a)}</td><td>{article_cell(b)}</td></tr>"
-        )
-        for quote in pair["shared_quotes"]:
-            speaker = f'<span class="speaker" dir="auto">{_h(quote["speaker"] or "unnamed speaker")}</span>'
-            parts.append(_side_by_side(f"shared quote · {speaker} · {quote['similarity']:.2f}", quote))
-        for match in pair["matches"]:
-            parts.append(_side_by_side(_match_heading(pair["kind"], match), match))
-        parts.append("</table></section>")
-    parts.append("<h2>Story threads</h2>")
-    for thread in report["threads"]:
-        parts.append(f'<h3><code>{_h(thread["id"])}</code> <span dir="auto">{_h(thread["label"])}</span></h3><ul>')
-        for article_id in thread["articles"]:
-            parts.append(f"<li>{article_cell(article_id)}</li>")
-        parts.append("</ul>")
-    if report["unthreaded"]:
-        parts.append(
-            "<h3>Unthreaded</h3><ul>" + "".join(f"<li>{article_cell(i)}</li>" for i in report["unthreaded"]) + "</ul>"
-        )
-    if report["skipped"]:
-        parts.append("<h2>Skipped inputs</h2><table><tr><th>input</th><th>reason</th></tr>")
-        parts += [f'<tr><td dir="auto">{_h(s["input"])}</td><td>{_h(s["reason"])}</td></tr>' for s in report["skipped"]]
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
-
-
 def _umask() -> int:
     """The process's umask, read without changing it where Linux shows it (changing it is not thread-safe)."""
     try:
@@ -379,8 +246,8 @@ def _umask() -> int:
     return current
 
 
-def write_atomic(path: Path, content: str) -> None:
-    """Write `content` to a temporary file beside `path`, then rename it into place."""
+def write_atomic(path: Path, content: str, durable: bool = True) -> None:
+    """Write `content` to a temporary file beside `path`, then rename it into place (`durable`: on disk first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -389,7 +256,8 @@ def write_atomic(path: Path, content: str) -> None:
             file.flush()
             # mkstemp makes the file private; a report is for readers (a web server, colleagues) as the umask allows
             os.fchmod(file.fileno(), 0o666 & ~_umask())
-            os.fsync(file.fileno())
+            if durable:
+                os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -399,21 +267,39 @@ def write_atomic(path: Path, content: str) -> None:
 def write_reports(
     report: dict[str, Any], output: str | Path, before_json: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Path]:
-    """Write report.md, report.html and then report.json into `output`; returns their paths.
+    """Write report.md, the report site (`reports.site`: report.html and the pages it links to) and then
+    report.json into `output`; returns the paths of the three.
 
     `before_json`, if given, may complete the report (e.g. the time all this took) just before
-    report.json is rendered; the other two files are written already.
+    report.json is rendered; the other files are written already.
     """
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"report output {str(folder)!r} is a file; expected a folder (or a path to create one)")
     paths = {name: folder / name for name in ("report.json", "report.md", "report.html")}
     write_atomic(paths["report.md"], to_markdown(report))
-    write_atomic(paths["report.html"], to_html(report))
+    write_site(report, folder)
     if before_json is not None:
         before_json(report)
     write_atomic(paths["report.json"], to_json(report))
     return paths
+
+
+def write_site(report: dict[str, Any], folder: Path) -> None:
+    """The report site's pages, the index last so that it never links to a page not yet written; pages a
+    previous run left in the folder are removed."""
+    for stale in (folder / "pairs", folder / "threads"):
+        if stale.is_dir():
+            for page in stale.glob("*.html"):
+                page.unlink()
+    index = None
+    for relative, page in site_pages(report):
+        if relative == INDEX:
+            index = page
+        else:
+            write_atomic(folder / relative, page, durable=False)
+    assert index is not None
+    write_atomic(folder / INDEX, index)
 
 
 MODEL_KINDS = ("reworded", "translated")

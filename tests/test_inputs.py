@@ -102,3 +102,12 @@ def test_utf16_json_lines_stream(tmp_path: Path) -> None:
     path = tmp_path / "utf16.jsonl"
     path.write_bytes("\n".join(json.dumps(_record(n), ensure_ascii=False) for n in range(3)).encode("utf-16"))
     assert [a.id for a in read_articles([path]).articles] == ["a0", "a1", "a2"]
+
+
+def test_a_limit_far_above_the_data_reads_every_format(tmp_path: Path, seeds_dir: Path) -> None:
+    seed = sorted(seeds_dir.glob("*.txt"))[0]
+    (tmp_path / "a.txt").write_bytes(seed.read_bytes())
+    (tmp_path / "b.txt.gz").write_bytes(gzip.compress(seed.read_bytes()))
+    (tmp_path / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(b'{"id": "c", "text": "x"}\n'))
+    result = read_articles([tmp_path], max_article_bytes=1 << 40)  # never allocated
+    assert sorted(a.id for a in result.articles) == ["a", "b", "c"] and not result.skipped

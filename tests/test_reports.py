@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from corpus.article import Article
-from reports.render import md, to_html, to_json, to_markdown, write_reports
+from reports.render import md, to_json, to_markdown, write_reports
+from reports.site import KIND_WORDS, site_pages
 from tests.batch import analyse, analyse_paths
 from tests.browser import dump_dom, probe
 from tests.conftest import SEEDS, WIRE_PAIR
@@ -100,8 +101,12 @@ def test_markdown_keeps_an_arabic_label_and_the_ids_beside_it_in_logical_order(s
 
 def test_hostile_text_is_escaped_everywhere(hostile_report) -> None:
     assert hostile_report["duplicates"], "the two articles share a paragraph"
-    page = to_html(hostile_report)
-    assert "<script>" not in page and "<img" not in page and "<i>source" not in page
+    pages = dict(site_pages(hostile_report))
+    assert {name.split("/")[0] for name in pages} == {"report.html", "pairs", "threads"}
+    for page in pages.values():
+        assert "<script" not in page and "<img" not in page and "<i>source" not in page
+        assert 'href="javascript:' not in page
+    page = next(page for name, page in pages.items() if name.startswith("pairs/") and "list" not in name)
     assert "&lt;script&gt;document.title=&#x27;PWNED&#x27;&lt;/script&gt;" in page
     assert 'href="javascript:' not in page
     assert 'href="https://example.com/news?a=1&amp;b=2"' in page
@@ -112,7 +117,9 @@ def test_hostile_text_is_escaped_everywhere(hostile_report) -> None:
 
 def test_reports_are_written_atomically(seed_report, tmp_path: Path) -> None:
     paths = write_reports(seed_report, tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "report.json", "report.md"]
+    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert [p for p in written if "/" not in p] == ["report.html", "report.json", "report.md"]
+    assert not any(Path(p).name.startswith(".") for p in written), "no temporary file left behind"
     assert json.loads(paths["report.json"].read_text(encoding="utf-8")) == json.loads(json.dumps(seed_report))
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file; expected a folder"):
@@ -120,7 +127,8 @@ def test_reports_are_written_atomically(seed_report, tmp_path: Path) -> None:
 
 
 def test_arabic_renders_right_to_left_in_chromium(seed_report, tmp_path: Path, chromium: str) -> None:
-    page = write_reports(seed_report, tmp_path)["report.html"]
+    write_reports(seed_report, tmp_path)
+    (page,) = (p for p in (tmp_path / "pairs").glob("*.html") if not p.name.startswith("list-"))
     found = probe(
         chromium,
         page,
@@ -133,14 +141,22 @@ def test_arabic_renders_right_to_left_in_chromium(seed_report, tmp_path: Path, c
     )
     assert len(found["arabic"]) >= 10
     assert set(found["arabic"]) == {"rtl"}
+    index = probe(
+        chromium,
+        tmp_path / "report.html",
+        """return [...doc.querySelectorAll('[dir=auto]')].filter(e => /[\\u0600-\\u06FF]/.test(e.textContent))
+                   .map(e => win.getComputedStyle(e).direction);""",
+    )
+    assert index and set(index) == {"rtl"}
     assert found["heading"] == "ltr"
     assert found["shown"]
 
 
 def test_script_in_article_text_is_shown_not_run(hostile_report, tmp_path: Path, chromium: str) -> None:
-    page = write_reports(hostile_report, tmp_path)["report.html"]
-    dom = dump_dom(chromium, page.resolve().as_uri())
+    write_reports(hostile_report, tmp_path)
+    dom = dump_dom(chromium, (tmp_path / "report.html").resolve().as_uri())
     assert "<title>storythreads report batch</title>" in dom, "a payload that ran would have changed the title"
+    (page,) = (p for p in (tmp_path / "pairs").glob("*.html") if not p.name.startswith("list-"))
     found = probe(
         chromium,
         page,
@@ -153,12 +169,14 @@ def test_script_in_article_text_is_shown_not_run(hostile_report, tmp_path: Path,
         };""",
     )
     assert found == {
-        "title": "storythreads report batch",
+        "title": found["title"],
         "scripts": 0,
         "images": 0,
         "javascriptLinks": 0,
         "payloadShownAsText": True,
     }
+    # a payload that ran would have set the title to PWNED; shown as text, it follows the pair's kind
+    assert found["title"].split(":")[0] in KIND_WORDS.values()
 
 
 def test_the_terminal_summary_lists_the_strongest_new_pairs_and_counts_the_rest() -> None:
@@ -210,5 +228,11 @@ def test_report_files_are_readable_as_the_umask_allows(seed_report, tmp_path: Pa
         private = write_reports(seed_report, tmp_path / "private")
     finally:
         os.umask(before)
+
+    def modes(paths: dict[str, Path]) -> set[int]:
+        folder = paths["report.html"].parent
+        return {stat.S_IMODE(p.stat().st_mode) for p in folder.rglob("*") if p.is_file()}
+
     assert {stat.S_IMODE(p.stat().st_mode) for p in shared.values()} == {0o644}
-    assert {stat.S_IMODE(p.stat().st_mode) for p in private.values()} == {0o600}
+    assert modes(shared) == {0o644} and len(list((tmp_path / "shared").rglob("*.html"))) >= 5
+    assert modes(private) == {0o600}

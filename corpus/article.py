@@ -25,6 +25,8 @@ class Article:
     """Where the article was read from (file, and line for JSON Lines), for messages."""
     encoding: str | None = None
     """The character encoding its file was read in (e.g. utf-8, cp1256), when read from a file."""
+    published_offset: int | None = None
+    """Minutes east of UTC of the time zone the input gave `published_at` in (which is always UTC)."""
 
 
 @dataclass(frozen=True)

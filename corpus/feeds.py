@@ -10,11 +10,13 @@ import logging
 from calendar import timegm
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from corpus.article import Article, SkippedInput
 from corpus.html import html_to_text, page_text
+from corpus.readers import in_utc
 from corpus.text import arabic_share
 from corpus.web import Fetcher, FetchError, Page
 
@@ -66,7 +68,7 @@ class FeedArticles:
         article_id = link or str(entry.get("id") or "").strip()
         if not article_id:
             return SkippedInput(where, "feed item without a link or an id")
-        published = _struct_time(entry.get("published_parsed") or entry.get("updated_parsed"))
+        published, offset = _entry_date(entry)
         title = " ".join(str(entry.get("title") or "").split()) or None
         summary = _summary(entry)
         reason = "no fetcher"
@@ -76,7 +78,7 @@ class FeedArticles:
             except FetchError as error:
                 reason = str(error).removeprefix(f"{link}: ")
             else:
-                article = page_article(page, link, article_id=article_id, title=title, published_at=published)
+                article = page_article(page, link, article_id=article_id, title=title, published=(published, offset))
                 if isinstance(article, Article):
                     return article
                 reason = article
@@ -89,6 +91,7 @@ class FeedArticles:
             title=title or summary.splitlines()[0][:200],
             text=summary,
             published_at=published,
+            published_offset=offset,
             source=_host(link) if link else None,
             url=link,
             language=_language(entry.get("language")) or _arabic(summary),
@@ -102,10 +105,10 @@ def page_article(
     *,
     article_id: str | None = None,
     title: str | None = None,
-    published_at: datetime | None = None,
+    published: tuple[datetime | None, int | None] = (None, None),
 ) -> Article | str:
     """The article on an HTML page (`corpus.html.page_text`), or the reason there is none; `title` and
-    `published_at` (from a feed) stand in for what the page does not say."""
+    `published` (UTC date and offset, from a feed) stand in for what the page does not say."""
     head = page.body.lstrip()[:200].lower()
     if "html" not in page.content_type.lower() and not head.startswith((b"<!doc", b"<htm")):
         return f"not an HTML page (content type '{page.content_type or 'none'}')"
@@ -116,7 +119,8 @@ def page_article(
         id=article_id or origin,
         title=(title or found.title or found.text.splitlines()[0])[:300].strip(),
         text=found.text,
-        published_at=found.published_at or published_at,
+        published_at=found.published_at or published[0],
+        published_offset=found.published_offset if found.published_at else published[1],
         source=_host(page.url),
         url=page.url,
         language=found.language or _arabic(found.text),
@@ -138,10 +142,20 @@ def _summary(entry: Any) -> str:
     return html_to_text(markup)[1] if markup else ""
 
 
-def _struct_time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.fromtimestamp(timegm(value), UTC).replace(tzinfo=None)
+def _entry_date(entry: Any) -> tuple[datetime | None, int | None]:
+    """(UTC date, minutes east of UTC it was written in) of a feed item: its own text when it parses (RFC 822
+    or ISO 8601), else feedparser's parsed date (UTC, zone unknown)."""
+    raw = str(entry.get("published") or entry.get("updated") or "").strip()
+    for parse in (parsedate_to_datetime, datetime.fromisoformat):
+        try:
+            moment = parse(raw.replace("Z", "+00:00") if parse is datetime.fromisoformat else raw)
+        except (TypeError, ValueError, IndexError):
+            continue
+        return in_utc(moment)
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    if parsed is None:
+        return None, None
+    return datetime.fromtimestamp(timegm(parsed), UTC).replace(tzinfo=None), None
 
 
 def _host(url: str) -> str:

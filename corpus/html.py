@@ -49,6 +49,8 @@ class PageText:
     """The article's paragraphs, one per line; empty when the page holds no article text."""
     published_at: datetime | None
     """In UTC, as every date the readers give."""
+    published_offset: int | None
+    """Minutes east of UTC the page gave its date in."""
     language: str | None
     """From the page's `<html lang>`, when it says."""
 
@@ -70,22 +72,27 @@ def page_text(markup: str | bytes, url: str | None = None) -> PageText:
     head = markup[:4096].decode("latin-1") if isinstance(markup, bytes) else markup[:4096]
     language = _HTML_LANG.search(head)
     title = " ".join((getattr(document, "title", None) or "").split()) or None
+    published, offset = _utc(getattr(document, "date", None))
     return PageText(
         title=title,
         text="\n".join(line for line in lines if line),
-        published_at=_utc(getattr(document, "date", None)),
+        published_at=published,
+        published_offset=offset,
         language=language.group(1).lower() if language else None,
     )
 
 
-def _utc(value: str | None) -> datetime | None:
+def _utc(value: str | None) -> tuple[datetime | None, int | None]:
     if not value:
-        return None
+        return None, None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        return None
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+        return None, None
+    offset = parsed.utcoffset()
+    if offset is None:
+        return parsed, None
+    return parsed.astimezone(UTC).replace(tzinfo=None), round(offset.total_seconds() / 60)
 
 
 class _Extractor(HTMLParser):

@@ -232,7 +232,7 @@ def _article_from_html(path: Path, name: str, markup: str) -> Article:
         raise InputError("no paragraph left after cleaning the HTML (only menus, scripts or page chrome)")
     return _make_article(
         id=name, title=page.title, text=page.text, origin=str(path), published_at=page.published_at,
-        language=page.language,
+        published_offset=page.published_offset, language=page.language,
     )  # fmt: skip
 
 
@@ -392,7 +392,7 @@ def _article_from_record(record: Any, where: str) -> Article:
         id=article_id,
         title=_optional_str(record.get("title")),
         text=text,
-        published_at=_parse_date(record.get("published_at"), where),
+        **_published(record.get("published_at"), where),
         source=_optional_str(record.get("source")),
         url=_optional_str(record.get("url")),
         language=_optional_str(record.get("lang") or record.get("language")),
@@ -426,7 +426,7 @@ def _article_from_news_please(record: dict[str, Any], where: str, default_id: st
         id=_record_id(record.get("id") or fallback_id),
         title=_optional_str(record.get("title")),
         text=body,
-        published_at=_parse_date(record.get("date_publish"), where),
+        **_published(record.get("date_publish"), where),
         source=_optional_str(record.get("source_domain")),
         url=_optional_str(record.get("url")),
         language=_optional_str(record.get("language")),
@@ -441,6 +441,7 @@ def _make_article(
     text: str,
     origin: str,
     published_at: datetime | None = None,
+    published_offset: int | None = None,
     source: str | None = None,
     url: str | None = None,
     language: str | None = None,
@@ -466,6 +467,7 @@ def _make_article(
         title=title.strip(),
         text=text,
         published_at=published_at,
+        published_offset=published_offset,
         source=source,
         url=url,
         language=language,
@@ -480,17 +482,28 @@ def _optional_str(value: Any) -> str | None:
     return None if not text or text == "None" else text
 
 
-def _parse_date(value: Any, where: str) -> datetime | None:
+def _published(value: Any, where: str) -> dict[str, Any]:
+    """`published_at` (UTC) and `published_offset` of an ISO 8601 date, for `_make_article`."""
     text = _optional_str(value)
     if text is None:
-        return None
+        return {}
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         log.warning("%s: ignored publication date %r (expected ISO 8601)", where, text)
-        return None
-    # one convention for every input, so dates from different sources compare
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+        return {}
+    return dict(zip(("published_at", "published_offset"), in_utc(parsed), strict=True))
+
+
+def in_utc(moment: datetime) -> tuple[datetime, int | None]:
+    """(the moment in UTC, without zone; minutes east of UTC it was given in, None when it had no zone).
+
+    One convention for every input, so dates from different sources compare; the offset lets reports
+    show each date as its source wrote it."""
+    offset = moment.utcoffset()
+    if offset is None:
+        return moment, None
+    return moment.astimezone(UTC).replace(tzinfo=None), round(offset.total_seconds() / 60)
 
 
 def _keep_latest(articles: Sequence[Article], result: ReadResult) -> list[Article]:

@@ -132,12 +132,13 @@ def publish_artifacts(report: dict[str, Any], files: dict[str, str]) -> None:
         page = Path(files["report.html"]).resolve()
         create_markdown_artifact(
             markdown=(
-                f"**HTML report**, on the machine that ran this flow:\n\n`{page}`\n\n"
+                f"**Report site** (its index; every pair and thread has a page beside it), on the machine that "
+                f"ran this flow:\n\n`{page}`\n\n"
                 f"Open it there (`xdg-open {page}`), or serve its folder over http: "
                 f"`python -m http.server --directory {page.parent}`."
             ),
             key="storythreads-html-report",
-            description="Where the standalone HTML report of this run is, and how to open it",
+            description="Where the report site of this run is, and how to open it",
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from clustering.duplicates import DuplicatePair, PairKind
@@ -138,6 +138,7 @@ def build_report(
             "title": facts[article]["title"],
             "source": facts[article]["source"],
             "published_at": _iso(facts[article]["published_at"]),
+            "published_local": _local(facts[article]["published_at"], facts[article].get("published_offset")),
             "arrived_at": _iso(facts[article]["arrived_at"]),
             "url": facts[article]["url"],
             "language": facts[article]["language"],
@@ -213,3 +214,11 @@ def _pair_line(pair: dict[str, Any]) -> dict[str, Any]:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def _local(moment: datetime | None, offset_minutes: int | None) -> str | None:
+    """A UTC moment as its source gave it, with its offset (None when the source gave no zone)."""
+    if moment is None or offset_minutes is None:
+        return None
+    zone = timezone(timedelta(minutes=offset_minutes))
+    return moment.replace(tzinfo=UTC).astimezone(zone).isoformat()

@@ -72,14 +72,22 @@ def page_name(key: str) -> str:
 
 
 def when(moment: str | None) -> str:
-    """A stored date (UTC) as an editor reads it, the zone said: "2026-12-02 06:00 UTC"."""
+    """A date as an editor reads it, the zone said: "2026-12-02 06:00 UTC" for a stored (UTC) date,
+    "2026-12-02 09:00 UTC+03:00" for one with its source's offset."""
     if not moment:
         return "date unknown"
     try:
         parsed = datetime.fromisoformat(moment)
     except ValueError:
         return moment
-    return f"{parsed:%Y-%m-%d %H:%M} UTC"
+    offset = parsed.strftime("%z")
+    zone = "UTC" if not offset or offset == "+0000" else f"UTC{offset[:3]}:{offset[3:]}"
+    return f"{parsed:%Y-%m-%d %H:%M} {zone}"
+
+
+def published(article: dict[str, Any]) -> str:
+    """When an article was published, in its source's own time zone when the input said it."""
+    return when(article.get("published_local") or article.get("published_at"))
 
 
 def marked(text: str, other: str) -> str:
@@ -164,7 +172,7 @@ class _Site:
         thread = self.thread_of.get(article_id)
         about = [_bdi(article.get("source") or "source unknown")]
         if not on_timeline:
-            about.append(when(article.get("published_at")))
+            about.append(published(article))
             if thread:
                 about.append(f'<a href="{prefix}{self.thread_path(thread)}">story thread</a>')
         about.append(f"<code>{_h(article_id)}</code>")
@@ -333,7 +341,7 @@ class _Site:
                 if len(copies) > PAIR_LINKS:
                     links += f" and {len(copies) - PAIR_LINKS} more"
                 parts.append(
-                    f"<tr><td>{when(article.get('published_at'))}{new}</td>"
+                    f"<tr><td>{published(article)}{new}</td>"
                     f"<td>{self.article_cell(article_id, '../', on_timeline=True)}</td><td>{links}</td></tr>"
                 )
             parts.append("</table>")

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, insert, inspect, or_, select
+from sqlalchemy import create_engine, func, insert, inspect, or_, select, text, update
 from sqlalchemy.engine import Engine
 
 from clustering.findings import Intake, ParagraphRow, StoredPair, StoredThread, ThreadEvent, ThreadUpdate
@@ -141,6 +141,11 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
             found = connection.execute(select(meta_table.c.value).where(meta_table.c.key == "schema")).scalar()
             if found is None:
                 connection.execute(insert(meta_table).values(key="schema", value=str(SCHEMA_VERSION)))
+            elif found == "1" and SCHEMA_VERSION == 2:
+                # version 2 only adds a column that may be empty: the store is upgraded where it stands
+                connection.execute(text("ALTER TABLE articles ADD COLUMN published_offset INTEGER"))
+                connection.execute(update(meta_table).where(meta_table.c.key == "schema").values(value="2"))
+                log.info("store %s upgraded to schema version 2", self.display_url)
             elif found != str(SCHEMA_VERSION):
                 raise ValueError(
                     f"store {self.display_url} has schema version {found}; this storythreads expects "

@@ -27,7 +27,8 @@ from sqlalchemy.engine import Connection
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: articles.published_offset (a store of version 1 gains it when opened)."""
 DATABASE_FILE = "storythreads.db"
 CHUNK = 500
 """Ids per `IN (...)` clause: SQLite allows a limited number of bound parameters."""
@@ -55,6 +56,7 @@ articles_table = Table(
     Column("url", Text),
     Column("language", String(20)),
     Column("published_at", DateTime),
+    Column("published_offset", Integer),
     Column("origin", Text),
     Column("encoding", String(40)),
     Column("content_hash", String(40), nullable=False),

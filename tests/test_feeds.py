@@ -169,12 +169,14 @@ def test_rss_and_atom_items_are_read_from_their_pages_and_failures_fall_back_to_
     assert FURNITURE not in arabic.text and MENU not in arabic.text and "الأكثر قراءة" not in arabic.text
     assert arabic.title == "عنوان 2"  # the feed's title, the page's title keeps the site name
     assert arabic.published_at is not None and arabic.published_at.isoformat() == "2026-12-02T06:02:00"
+    assert arabic.published_offset == 180  # the page wrote 09:02+03:00
     english = articles[f"{site.base}/en/3.html"]
     assert english.language == "en" and ENGLISH_PARAGRAPHS[2] in english.text
     # the 404 and the timeout: the feed's summary, with a note naming the page and the reason
     missing, slow = articles[f"{site.base}/missing.html"], articles[f"{site.base}/slow.html"]
     assert missing.text == "ملخص الخبر رقم 4 عن ليبيا وطرابلس والمبعوث الأمريكي."
     assert slow.text.startswith("ملخص الخبر رقم 5")
+    assert (missing.published_at.isoformat(), missing.published_offset) == ("2026-12-02T01:00:00", 180)  # pubDate
     notes = [r.getMessage() for r in caplog.records if "read the feed's summary instead" in r.getMessage()]
     assert any("missing.html" in note and "HTTP 404" in note for note in notes)
     assert any("slow.html" in note and "no answer within 0.5 s" in note for note in notes)

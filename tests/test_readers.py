@@ -164,3 +164,15 @@ def test_same_id_twice_keeps_the_later_version_and_says_so(tmp_path: Path) -> No
     assert {a.id: a.text for a in result.articles} == {"x": "newer text", "y": "second"}
     assert [s.input for s in result.skipped] == [f"{path}:2", f"{path}:3"]
     assert all(s.reason.startswith("duplicate id") for s in result.skipped)
+
+
+def test_a_date_keeps_the_time_zone_its_input_gave(tmp_path: Path) -> None:
+    records = [
+        {"id": "amman", "text": "نص", "published_at": "2026-12-02T09:00:00+03:00"},
+        {"id": "utc", "text": "نص", "published_at": "2026-12-02T06:00:00Z"},
+        {"id": "naive", "text": "نص", "published_at": "2026-12-02T06:00:00"},
+    ]
+    (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    read = {a.id: (a.published_at, a.published_offset) for a in read_articles([tmp_path]).articles}
+    six = datetime(2026, 12, 2, 6)
+    assert read == {"amman": (six, 180), "utc": (six, 0), "naive": (six, None)}

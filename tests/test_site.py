@@ -172,3 +172,13 @@ def test_a_rewritten_site_keeps_no_page_of_the_last_run(tmp_path: Path) -> None:
     assert after < before and len([p for p in after if p != "report.html" and not p.startswith("list-")]) == 2 + len(
         {name for name, _ in site_pages(report) if name.startswith("threads/") and "list-" not in name}
     )
+
+
+def test_dates_show_in_the_time_zone_their_source_gave() -> None:
+    from reports.site import published
+
+    assert published({"published_at": "2026-12-02T06:00:00", "published_local": "2026-12-02T09:00:00+03:00"}) == (
+        "2026-12-02 09:00 UTC+03:00"
+    )
+    assert published({"published_at": "2026-12-02T06:00:00", "published_local": None}) == "2026-12-02 06:00 UTC"
+    assert published({"published_at": None}) == "date unknown"

@@ -23,6 +23,7 @@ from corpus.article import Article, ReadResult, SkippedInput
 from corpus.html import html_to_text, is_whole_page, looks_like_html, page_text
 from corpus.pan import is_pan_corpus, pan_document_folders
 from corpus.text import arabic_share
+from corpus.titles import clean_titles
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ def read_articles(
 
     Folders are walked recursively in name order; hidden files are ignored. When the same id
     appears twice, the later version (by publication date, else by reading order) is kept and
-    the other is listed as skipped. `feeds` reads RSS/Atom feeds and fetches URLs
+    the other is listed as skipped. Titles lose the section and site names their source repeats
+    (`corpus.titles`). `feeds` reads RSS/Atom feeds and fetches URLs
     (`corpus.feeds.FeedArticles`); without it a feed gives its items' summaries and URLs are skipped.
     """
     result = ReadResult()
@@ -75,7 +77,7 @@ def read_articles(
             _skip(result, item)
         else:
             result.articles.append(item)
-    result.articles = _keep_latest(result.articles, result)
+    result.articles = clean_titles(_keep_latest(result.articles, result))
     return result
 
 

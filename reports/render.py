@@ -11,7 +11,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,21 +45,30 @@ _RTL_RUN = re.compile(f"[{_RTL_LETTERS}]+(?:[^\\w{_RTL_LETTERS}]+[{_RTL_LETTERS}
 
 
 def to_json(report: dict[str, Any]) -> str:
-    """The report as JSON, non-ASCII text kept readable: each top-level entry on its own lines,
-    each article, pair and thread of a list on one line.
+    """The report as JSON (see `json_chunks`), in one string."""
+    return "".join(json_chunks(report))
+
+
+def json_chunks(report: dict[str, Any]) -> Iterator[str]:
+    """The report as JSON, piece by piece (a file is written as they come, never whole in memory), non-ASCII
+    text kept readable: each top-level entry on its own lines, each article, pair and thread of a list on one
+    line.
 
     (Indenting everything would run Python's slow JSON encoder over every article of the
     window; one line per record keeps the fast one and the file easy to grep and diff.)
     """
-    entries = []
-    for key, value in report.items():
+    yield "{\n"
+    for number, (key, value) in enumerate(report.items()):
+        yield ",\n" if number else ""
         if isinstance(value, list) and value:
-            records = ",\n".join("    " + json.dumps(record, ensure_ascii=False) for record in value)
-            entries.append(f"  {json.dumps(key)}: [\n{records}\n  ]")
+            yield f"  {json.dumps(key)}: [\n"
+            for index, record in enumerate(value):
+                yield (",\n" if index else "") + "    " + json.dumps(record, ensure_ascii=False)
+            yield "\n  ]"
         else:
             text = json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n  ")
-            entries.append(f"  {json.dumps(key)}: {text}")
-    return "{\n" + ",\n".join(entries) + "\n}\n"
+            yield f"  {json.dumps(key)}: {text}"
+    yield "\n}\n"
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -246,13 +255,17 @@ def _umask() -> int:
     return current
 
 
-def write_atomic(path: Path, content: str, durable: bool = True) -> None:
-    """Write `content` to a temporary file beside `path`, then rename it into place (`durable`: on disk first)."""
+def write_atomic(path: Path, content: str | Iterable[str], durable: bool = True) -> None:
+    """Write `content` (a string, or pieces written as they come) to a temporary file beside `path`, then
+    rename it into place (`durable`: on disk first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(content)
+            if isinstance(content, str):
+                file.write(content)
+            else:
+                file.writelines(content)
             file.flush()
             # mkstemp makes the file private; a report is for readers (a web server, colleagues) as the umask allows
             os.fchmod(file.fileno(), 0o666 & ~_umask())
@@ -281,7 +294,7 @@ def write_reports(
     write_site(report, folder)
     if before_json is not None:
         before_json(report)
-    write_atomic(paths["report.json"], to_json(report))
+    write_atomic(paths["report.json"], json_chunks(report))
     return paths
 
 

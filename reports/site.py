@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from corpus.text import fold
@@ -91,16 +92,21 @@ def published(article: dict[str, Any]) -> str:
 
 
 def marked(text: str, other: str) -> str:
-    """`text` escaped, its words that `other` also has (in matching form) in <mark>."""
-    shared = {fold(word) for word in _WORD.findall(other)}
-    parts, last = [], 0
-    for word in _WORD.finditer(text):
-        parts.append(_h(text[last : word.start()]))
-        token = word.group()
-        parts.append(f"<mark>{_h(token)}</mark>" if fold(token) in shared else _h(token))
-        last = word.end()
-    parts.append(_h(text[last:]))
-    return "".join(parts)
+    """`text` escaped, its words that `other` also has (in matching form) in <mark>, a run of such words
+    (apart only by spaces) in one."""
+    shared = {_folded(word) for word in set(_WORD.findall(other))}
+
+    def mark(token: re.Match[str]) -> str:
+        word = token.group()
+        return f"<mark>{word}</mark>" if word[0] != "&" and _folded(word) in shared else word
+
+    # escaping leaves words as they are; entities (&lt;) are passed over
+    return _JOINED_MARKS.sub(r"\1", _WORD_OR_ENTITY.sub(mark, _h(text)))
+
+
+_WORD_OR_ENTITY = re.compile(r"&#?\w+;|\w+", re.UNICODE)
+_JOINED_MARKS = re.compile(r"</mark>(\s+)<mark>")
+_folded = lru_cache(maxsize=1 << 16)(fold)
 
 
 def _h(text: Any) -> str:

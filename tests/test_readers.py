@@ -176,3 +176,25 @@ def test_a_date_keeps_the_time_zone_its_input_gave(tmp_path: Path) -> None:
     read = {a.id: (a.published_at, a.published_offset) for a in read_articles([tmp_path]).articles}
     six = datetime(2026, 12, 2, 6)
     assert read == {"amman": (six, 180), "utc": (six, 0), "naive": (six, None)}
+
+
+def test_titles_lose_the_section_and_site_names_their_source_repeats(tmp_path: Path) -> None:
+    folder = tmp_path / "local"
+    folder.mkdir()
+    for n in range(3):  # each file's first line is the section
+        (folder / f"{n}.txt").write_text(f"محلي\n\nالبلدية تفتتح حديقة جديدة رقم {n}\n\nنص الخبر.", encoding="utf-8")
+    records = [
+        {"id": f"s{n}", "title": f"ارتفاع أسعار الذهب رقم {n} - المغرب اليوم", "text": "نص", "source": "site"}
+        for n in range(3)
+    ] + [{"id": "alone", "title": "خبر وحيد - موقع آخر", "text": "نص", "source": "other"}]
+    (tmp_path / "feed.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), "utf-8")
+    titles = {a.id: a.title for a in read_articles([tmp_path]).articles}
+    assert titles == {
+        "0": "البلدية تفتتح حديقة جديدة رقم 0",
+        "1": "البلدية تفتتح حديقة جديدة رقم 1",
+        "2": "البلدية تفتتح حديقة جديدة رقم 2",
+        "s0": "ارتفاع أسعار الذهب رقم 0",
+        "s1": "ارتفاع أسعار الذهب رقم 1",
+        "s2": "ارتفاع أسعار الذهب رقم 2",
+        "alone": "خبر وحيد - موقع آخر",  # one article of its source: nothing is repeated
+    }

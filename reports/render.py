@@ -11,7 +11,9 @@ import json
 import os
 import re
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -298,6 +300,9 @@ def write_reports(
     return paths
 
 
+PAGE_WRITERS = 4
+
+
 def write_site(report: dict[str, Any], folder: Path) -> None:
     """The report site's pages, the index last so that it never links to a page not yet written; pages a
     previous run left in the folder are removed."""
@@ -306,11 +311,18 @@ def write_site(report: dict[str, Any], folder: Path) -> None:
             for page in stale.glob("*.html"):
                 page.unlink()
     index = None
-    for relative, page in site_pages(report):
-        if relative == INDEX:
-            index = page
-        else:
-            write_atomic(folder / relative, page, durable=False)
+    # creating a file waits on the file system, not on Python: a few writers overlap those waits
+    with ThreadPoolExecutor(max_workers=PAGE_WRITERS) as writers:
+        pending: deque[Future[None]] = deque()
+        for relative, page in site_pages(report):
+            if relative == INDEX:
+                index = page
+                continue
+            pending.append(writers.submit(write_atomic, folder / relative, page, False))
+            if len(pending) > 4 * PAGE_WRITERS:  # pages in memory stay few
+                pending.popleft().result()
+        for written in pending:
+            written.result()
     assert index is not None
     write_atomic(folder / INDEX, index)
 

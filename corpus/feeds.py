@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from calendar import timegm
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -23,6 +24,10 @@ from corpus.web import Fetcher, FetchError, Page
 log = logging.getLogger(__name__)
 
 _FEED_TYPES = ("rss", "atom", "xml")
+
+
+FETCHERS = 8
+"""Pages of one feed fetched at once (from different hosts; one host is asked in turn)."""
 
 
 class FeedArticles:
@@ -60,8 +65,13 @@ class FeedArticles:
             reason = "a feed without items" if parsed.get("version") else f"not an RSS or Atom feed{problem}"
             yield SkippedInput(origin, reason)
             return
-        for number, entry in enumerate(parsed.entries):
-            yield self._entry(entry, f"{origin}[{number}]")
+        items = [(entry, f"{origin}[{number}]") for number, entry in enumerate(parsed.entries)]
+        if self.fetcher is None:
+            yield from (self._entry(entry, where) for entry, where in items)
+            return
+        # each host is asked in turn (the fetcher spaces its requests); different hosts at once
+        with ThreadPoolExecutor(max_workers=FETCHERS) as fetchers:
+            yield from fetchers.map(lambda item: self._entry(*item), items)
 
     def _entry(self, entry: Any, where: str) -> Article | SkippedInput:
         link = str(entry.get("link") or "").strip() or None

@@ -74,7 +74,8 @@ class FetchError(Exception):
 
 
 class Fetcher:
-    """Fetches http(s) URLs (see the module docstring); `cache` is a folder kept between nights, or None."""
+    """Fetches http(s) URLs (see the module docstring); `cache` is a folder kept between nights, or None.
+    Safe to use from several threads."""
 
     def __init__(self, cache: Path | None = None, settings: FetchSettings | None = None) -> None:
         self.settings = settings or FetchSettings()
@@ -165,12 +166,15 @@ class Fetcher:
         return self._client
 
     def _wait_for_host(self, host: str) -> None:
+        """Wait for this host's next turn: turns are handed out under a lock, waited for outside it, so
+        that requests to other hosts go ahead meanwhile."""
         with self._lock:
+            now = time.monotonic()
             last = self._last_request.get(host)
-            wait = 0.0 if last is None else self.settings.per_host_delay_s - (time.monotonic() - last)
-            if wait > 0:
-                time.sleep(wait)
-            self._last_request[host] = time.monotonic()
+            turn = now if last is None else max(now, last + self.settings.per_host_delay_s)
+            self._last_request[host] = turn
+        if turn > now:
+            time.sleep(turn - now)
 
     def _key(self, url: str) -> str:
         return hashlib.sha256(url.encode("utf-8")).hexdigest()[:40]

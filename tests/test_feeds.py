@@ -85,6 +85,8 @@ class Site:
     """(path, status, User-Agent, time) of each request, as it is answered."""
     arrived: list[str] = field(default_factory=list)
     """The path of each request, as it arrives."""
+    hosts: list[tuple[str, float]] = field(default_factory=list)
+    """The Host header of each request and when it arrived."""
 
     def asked(self, path: str) -> list[int]:
         return [status for logged, status, _, _ in self.log if logged == path]
@@ -97,6 +99,7 @@ def site() -> Iterator[Site]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
             record.arrived.append(self.path)
+            record.hosts.append((self.headers.get("Host", ""), time.monotonic()))
             status, headers, body = self._answer()
             record.log.append((self.path, status, self.headers.get("User-Agent", ""), time.monotonic()))
             self.send_response(status)
@@ -202,6 +205,28 @@ def test_requests_to_one_host_are_spaced_by_the_delay(site: Site, tmp_path: Path
     fetcher.close()
     times = [t for *_, t in site.log]
     assert all(later - earlier >= 0.19 for earlier, later in zip(times, times[1:], strict=False))
+
+
+def test_a_feeds_pages_on_different_hosts_are_fetched_at_once_each_host_in_turn(site: Site, tmp_path: Path) -> None:
+    port = site.base.rsplit(":", 1)[1]
+    hosts = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]  # one server, two hosts to the fetcher
+    entries = "".join(
+        f'<entry><title>Story {n}</title><link href="{hosts[n % 2]}/en/{n}.html"/><id>urn:{n}</id>'
+        f"<updated>2026-12-02T00:00:00Z</updated></entry>"
+        for n in range(1, 7)
+    )
+    feed = tmp_path / "two-hosts.atom"
+    feed.write_text(f'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>{entries}</feed>', encoding="utf-8")
+    fetcher = Fetcher(None, FetchSettings(timeout_s=2, retries=0, per_host_delay_s=0.4))
+    started = time.monotonic()
+    result = read_articles([feed], feeds=FeedArticles(fetcher))
+    elapsed = time.monotonic() - started
+    fetcher.close()
+    assert [a.id for a in result.articles] == [f"{hosts[n % 2]}/en/{n}.html" for n in range(1, 7)]
+    for host in ("127.0.0.1", "localhost"):
+        times = [t for name, t in site.hosts if name.startswith(host)]
+        assert len(times) == 3 and all(b - a >= 0.35 for a, b in zip(times, times[1:], strict=False))
+    assert elapsed < 5 * 0.4  # one host after the other would take at least five delays
 
 
 def test_article_urls_and_failures_name_the_url_and_the_reason(site: Site, tmp_path: Path) -> None:

@@ -288,6 +288,7 @@ def _articles_from_jsonl(path: Path, stream: IO[bytes], limit: int) -> Iterator[
     if stream.peek(2)[:2] in (b"\xff\xfe", b"\xfe\xff"):  # type: ignore[attr-defined]
         stream = codecs.EncodedFile(stream, "utf-8", "utf-16")  # type: ignore[assignment]
     any_line = False
+    legacy: str | None = None  # a legacy encoding found on an earlier line: tried first on the next
     for number, line, size in _lines(stream, limit):
         where = f"{path}:{number}"
         if line is None:
@@ -299,7 +300,8 @@ def _articles_from_jsonl(path: Path, stream: IO[bytes], limit: int) -> Iterator[
             continue
         any_line = True
         try:
-            text, encoding = _decode_line(line)
+            text, encoding = _decode_line(line, legacy)
+            legacy = encoding if encoding != "utf-8" else legacy
             record = json.loads(text)
             article = _article_from_record(record, where)
             yield replace(article, encoding=encoding) if encoding != "utf-8" else article
@@ -328,11 +330,17 @@ def _lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None, i
         yield number, None, size
 
 
-def _decode_line(line: bytes) -> tuple[str, str]:
+def _decode_line(line: bytes, legacy: str | None) -> tuple[str, str]:
     try:
         return line.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        return decode_with_encoding(line)
+        pass
+    if legacy is not None:
+        try:
+            return line.decode(legacy), legacy
+        except UnicodeDecodeError:
+            pass
+    return decode_with_encoding(line)
 
 
 def _articles_from_json_list(path: Path, stream: IO[bytes], limit: int) -> Iterator[Article | SkippedInput]:

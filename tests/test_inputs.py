@@ -111,3 +111,12 @@ def test_a_limit_far_above_the_data_reads_every_format(tmp_path: Path, seeds_dir
     (tmp_path / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(b'{"id": "c", "text": "x"}\n'))
     result = read_articles([tmp_path], max_article_bytes=1 << 40)  # never allocated
     assert sorted(a.id for a in result.articles) == ["a", "b", "c"] and not result.skipped
+
+
+def test_a_json_lines_file_in_a_legacy_encoding_streams_in_it(tmp_path: Path) -> None:
+    records = [_record(n) for n in range(200)]
+    path = tmp_path / "windows.jsonl"
+    path.write_bytes("\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode("cp1256"))
+    articles = read_articles([path]).articles
+    assert [a.text for a in articles] == [r["text"] for r in records]
+    assert {a.encoding for a in articles} == {"cp1256"}

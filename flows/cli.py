@@ -75,7 +75,12 @@ def run(
     ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="folder for report.json/.md/.html", show_default="under --home/reports"),
+        typer.Option(
+            "--output",
+            "-o",
+            help="folder for report.json, report.md and the report site",
+            show_default="under --home/reports",
+        ),
     ] = None,
     home: HomeOption = None,
     db: DbOption = None,

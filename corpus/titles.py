@@ -7,7 +7,8 @@ plain-text file's first line is sometimes the section alone. Among the articles 
 1. a title part before or after a separator (` - `, ` | `, ` – `, ` — `, ` :: `, ` • `) that at least
    `min_articles` titles and `min_share` of the source's titles repeat is dropped;
 2. a whole title that many titles repeat is no title: the text's next line takes its place;
-3. so is a title left with fewer than `min_words` words: the text's next line, when it has one;
+3. so is a title that rule 1 left with fewer than `min_words` words: the text's next line, when it has
+   one (a title short by itself, or in a script without spaces, stays);
 4. a source with fewer than `min_articles` articles keeps its titles as they are.
 """
 
@@ -52,7 +53,7 @@ def clean_titles(articles: Sequence[Article], policy: TitlePolicy | None = None)
         for index, pieces in zip(members, parts, strict=True):
             article = articles[index]
             title = _without(article.title, pieces, firsts, lasts)
-            if article.title in wholes or len(title.split()) < policy.min_words:
+            if article.title in wholes or (title != article.title and len(title.split()) < policy.min_words):
                 title = _next_line(article) or title
             if title != article.title:
                 cleaned[index] = replace(article, title=title)

@@ -187,6 +187,10 @@ def test_titles_lose_the_section_and_site_names_their_source_repeats(tmp_path: P
         {"id": f"s{n}", "title": f"ارتفاع أسعار الذهب رقم {n} - المغرب اليوم", "text": "نص", "source": "site"}
         for n in range(3)
     ] + [{"id": "alone", "title": "خبر وحيد - موقع آخر", "text": "نص", "source": "other"}]
+    records += [  # short titles, and titles in a script without spaces, are titles
+        {"id": f"zh{n}", "title": f"弗吉尼亚州彩票{n}", "text": f"弗吉尼亚州彩票{n}\n我们注意到", "source": "zh"}
+        for n in range(3)
+    ]
     (tmp_path / "feed.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), "utf-8")
     titles = {a.id: a.title for a in read_articles([tmp_path]).articles}
     assert titles == {
@@ -197,4 +201,5 @@ def test_titles_lose_the_section_and_site_names_their_source_repeats(tmp_path: P
         "s1": "ارتفاع أسعار الذهب رقم 1",
         "s2": "ارتفاع أسعار الذهب رقم 2",
         "alone": "خبر وحيد - موقع آخر",  # one article of its source: nothing is repeated
+        **{f"zh{n}": f"弗吉尼亚州彩票{n}" for n in range(3)},
     }

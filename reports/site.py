@@ -140,7 +140,7 @@ def _page(title: str, body: str, depth: int) -> str:
 
 
 class _Site:
-    PAIR_HEAD = "<tr><th>first published</th><th>also carried by</th><th>what they share</th></tr>"
+    PAIR_HEAD = "<tr><th>first published (without dates: A)</th><th>also carried by</th><th>what they share</th></tr>"
     THREAD_HEAD = "<tr><th>thread</th><th>articles</th><th>from</th><th>to</th></tr>"
 
     def __init__(self, report: dict[str, Any]) -> None:

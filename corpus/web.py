@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "storythreads/0.1 (news duplicate and story-thread finder; +https://pypi.org/project/storythreads/)"
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.IGNORECASE)
+_NAME_NOT_FOUND = re.compile(
+    r"Name or service not known|nodename nor servname|failure in name resolution|No address associated", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,10 @@ class Fetcher:
         except httpx.TimeoutException:
             raise _Retryable(f"no answer within {self.settings.timeout_s:g} s") from None
         except httpx.ConnectError as error:
+            if _NAME_NOT_FOUND.search(str(error)):  # no answer for the name: trying again will not help
+                reason = "the host's name does not resolve (offline, or a mistyped host?)"
+                self._unreachable[urlsplit(url).netloc.lower()] = reason
+                raise FetchError(f"{url}: {reason}") from None
             raise _Retryable(f"cannot connect ({error})", unreachable=True) from None
         except httpx.HTTPError as error:
             raise _Retryable(f"{type(error).__name__} ({error})") from None

@@ -242,6 +242,7 @@ def test_article_urls_and_failures_name_the_url_and_the_reason(site: Site, tmp_p
         "file:///etc/passwd",
         "ftp://127.0.0.1/feed.xml",
         "http://127.0.0.1:9/closed.html",
+        "http://news.invalid/a.html",  # a name that never resolves (RFC 6761)
     ]
     result = read_articles(urls, feeds=FeedArticles(fetcher))
     fetcher.close()
@@ -256,6 +257,7 @@ def test_article_urls_and_failures_name_the_url_and_the_reason(site: Site, tmp_p
     assert reasons["file:///etc/passwd"] == "only http and https URLs are fetched, got scheme 'file'"
     assert reasons["ftp://127.0.0.1/feed.xml"] == "only http and https URLs are fetched, got scheme 'ftp'"
     assert reasons["http://127.0.0.1:9/closed.html"].startswith("cannot connect")
+    assert reasons["http://news.invalid/a.html"].startswith("the host's name does not resolve")
 
 
 def test_a_feed_file_reads_its_items_summaries_without_a_fetcher(site: Site, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -27,6 +27,17 @@ class Article:
     """The character encoding its file was read in (e.g. utf-8, cp1256), when read from a file."""
     published_offset: int | None = None
     """Minutes east of UTC of the time zone the input gave `published_at` in (which is always UTC)."""
+
+
+def in_utc(moment: datetime) -> tuple[datetime, int | None]:
+    """(the moment in UTC, without zone; minutes east of UTC it was given in, None when it had no zone).
+
+    One convention for every input, so dates from different sources compare; the offset lets reports
+    show each date as its source wrote it."""
+    offset = moment.utcoffset()
+    if offset is None:
+        return moment, None
+    return moment.astimezone(UTC).replace(tzinfo=None), round(offset.total_seconds() / 60)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from corpus.article import Article, SkippedInput
+from corpus.article import Article, SkippedInput, in_utc
 from corpus.html import html_to_text, page_text
-from corpus.readers import in_utc
-from corpus.text import arabic_share
+from corpus.readers import NOT_FETCHED, InputError, make_article
 from corpus.web import Fetcher, FetchError, Page
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ class FeedArticles:
             yield from self._feed(data, origin)
             return
         if self.fetcher is None:
-            yield SkippedInput(origin, "URLs are read only by a run that may fetch them")
+            yield SkippedInput(origin, NOT_FETCHED)
             return
         try:
             page = self.fetcher.get(origin)
@@ -74,6 +73,12 @@ class FeedArticles:
             yield from fetchers.map(lambda item: self._entry(*item), items)
 
     def _entry(self, entry: Any, where: str) -> Article | SkippedInput:
+        try:
+            return self._entry_article(entry, where)
+        except InputError as error:
+            return SkippedInput(where, str(error))
+
+    def _entry_article(self, entry: Any, where: str) -> Article | SkippedInput:
         link = str(entry.get("link") or "").strip() or None
         article_id = link or str(entry.get("id") or "").strip()
         if not article_id:
@@ -96,15 +101,15 @@ class FeedArticles:
                 log.warning("%s: the page was not read (%s); read the feed's summary instead", link, reason)
         if not summary:
             return SkippedInput(link or where, f"no text: the item has no summary and its page was not read ({reason})")
-        return Article(
+        return make_article(
             id=article_id,
-            title=title or summary.splitlines()[0][:200],
+            title=title,
             text=summary,
             published_at=published,
             published_offset=offset,
             source=_host(link) if link else None,
             url=link,
-            language=_language(entry.get("language")) or _arabic(summary),
+            language=_language(entry.get("language")),
             origin=where,
         )
 
@@ -125,17 +130,20 @@ def page_article(
     found = page_text(page.body, page.url)
     if not found.text:
         return "no article text found on the page"
-    return Article(
-        id=article_id or origin,
-        title=(title or found.title or found.text.splitlines()[0])[:300].strip(),
-        text=found.text,
-        published_at=found.published_at or published[0],
-        published_offset=found.published_offset if found.published_at else published[1],
-        source=_host(page.url),
-        url=page.url,
-        language=found.language or _arabic(found.text),
-        origin=origin,
-    )
+    try:
+        return make_article(
+            id=article_id or origin,
+            title=(title or found.title or "")[:300] or None,
+            text=found.text,
+            published_at=found.published_at or published[0],
+            published_offset=found.published_offset if found.published_at else published[1],
+            source=_host(page.url),
+            url=page.url,
+            language=found.language,
+            origin=origin,
+        )
+    except InputError as error:
+        return str(error)
 
 
 def _is_feed(page: Page) -> bool:
@@ -156,12 +164,14 @@ def _entry_date(entry: Any) -> tuple[datetime | None, int | None]:
     """(UTC date, minutes east of UTC it was written in) of a feed item: its own text when it parses (RFC 822
     or ISO 8601), else feedparser's parsed date (UTC, zone unknown)."""
     raw = str(entry.get("published") or entry.get("updated") or "").strip()
-    for parse in (parsedate_to_datetime, datetime.fromisoformat):
-        try:
-            moment = parse(raw.replace("Z", "+00:00") if parse is datetime.fromisoformat else raw)
-        except (TypeError, ValueError, IndexError):
-            continue
-        return in_utc(moment)
+    try:
+        return in_utc(parsedate_to_datetime(raw))
+    except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        return in_utc(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+    except ValueError:
+        pass
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if parsed is None:
         return None, None
@@ -173,9 +183,4 @@ def _host(url: str) -> str:
 
 
 def _language(value: Any) -> str | None:
-    text = str(value or "").strip().lower()
-    return text.split("-")[0] or None if text else None
-
-
-def _arabic(text: str) -> str | None:
-    return "ar" if arabic_share(text[:2000]) >= 0.5 else None
+    return str(value or "").strip().lower().split("-")[0] or None

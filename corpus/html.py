@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from html.parser import HTMLParser
+
+from corpus.article import in_utc
 
 _DROPPED = frozenset(
     {"script", "style", "noscript", "template", "svg", "head", "nav", "footer", "aside", "form", "iframe"}
@@ -86,13 +88,9 @@ def _utc(value: str | None) -> tuple[datetime | None, int | None]:
     if not value:
         return None, None
     try:
-        parsed = datetime.fromisoformat(value)
+        return in_utc(datetime.fromisoformat(value))
     except ValueError:
         return None, None
-    offset = parsed.utcoffset()
-    if offset is None:
-        return parsed, None
-    return parsed.astimezone(UTC).replace(tzinfo=None), round(offset.total_seconds() / 60)
 
 
 class _Extractor(HTMLParser):

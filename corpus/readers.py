@@ -15,11 +15,11 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from corpus.article import Article, ReadResult, SkippedInput
+from corpus.article import Article, ReadResult, SkippedInput, in_utc
 from corpus.html import html_to_text, is_whole_page, looks_like_html, page_text
 from corpus.pan import is_pan_corpus, pan_document_folders
 from corpus.text import arabic_share
@@ -43,6 +43,7 @@ LEGACY_ENCODINGS = (
 )  # fmt: skip
 """Encodings tried, by charset-normalizer, for a file that is not UTF-8: those news arrives in."""
 
+NOT_FETCHED = "URLs are read only by a run that may fetch them"
 FeedReader = Callable[[bytes, str], Iterator[Article | SkippedInput]]
 """Turns a feed's bytes (and where it came from) into articles: `corpus.feeds.FeedArticles`."""
 
@@ -92,7 +93,7 @@ def iter_articles(
     for raw in paths:
         if is_url(raw):
             if feeds is None:
-                yield SkippedInput(str(raw), "URLs are read only by a run that may fetch them")
+                yield SkippedInput(str(raw), NOT_FETCHED)
             else:
                 yield from feeds(b"", str(raw))
             continue
@@ -232,15 +233,10 @@ def _article_from_html(path: Path, name: str, markup: str) -> Article:
     page = page_text(markup)
     if not page.text.strip():
         raise InputError("no paragraph left after cleaning the HTML (only menus, scripts or page chrome)")
-    return _make_article(
+    return make_article(
         id=name, title=page.title, text=page.text, origin=str(path), published_at=page.published_at,
         published_offset=page.published_offset, language=page.language,
     )  # fmt: skip
-
-
-def decode(data: bytes) -> str:
-    """The text of file bytes (see `decode_with_encoding`)."""
-    return decode_with_encoding(data)[0]
 
 
 def decode_with_encoding(data: bytes) -> tuple[str, str]:
@@ -281,7 +277,7 @@ def _article_from_text(path: Path, name: str, text: str) -> Article:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         raise InputError("empty text (no non-blank line)")
-    return _make_article(id=name, title=lines[0], text=text, origin=str(path))
+    return make_article(id=name, title=lines[0], text=text, origin=str(path))
 
 
 def _articles_from_jsonl(path: Path, stream: IO[bytes], limit: int) -> Iterator[Article | SkippedInput]:
@@ -398,7 +394,7 @@ def _article_from_record(record: Any, where: str) -> Article:
     text = record.get("text")
     if not isinstance(text, str):
         raise InputError(f"missing 'text' (got {type(text).__name__}, expected a string)")
-    return _make_article(
+    return make_article(
         id=article_id,
         title=_optional_str(record.get("title")),
         text=text,
@@ -432,7 +428,7 @@ def _article_from_news_please(record: dict[str, Any], where: str, default_id: st
     if body is None:
         raise InputError("news-please record without 'maintext', 'text' or 'description'")
     fallback_id = default_id or record.get("filename") or record.get("url")
-    return _make_article(
+    return make_article(
         id=_record_id(record.get("id") or fallback_id),
         title=_optional_str(record.get("title")),
         text=body,
@@ -444,7 +440,7 @@ def _article_from_news_please(record: dict[str, Any], where: str, default_id: st
     )
 
 
-def _make_article(
+def make_article(
     *,
     id: str,
     title: str | None,
@@ -456,6 +452,9 @@ def _make_article(
     url: str | None = None,
     language: str | None = None,
 ) -> Article:
+    """The article of one input, as every reader makes it: HTML in its text read as such, the title
+    (else its first line) and the language (Arabic when most of its letters are) filled in; raises
+    `InputError` when no text is left."""
     if not text.strip():
         raise InputError("empty text")
     if looks_like_html(text):
@@ -502,18 +501,8 @@ def _published(value: Any, where: str) -> dict[str, Any]:
     except ValueError:
         log.warning("%s: ignored publication date %r (expected ISO 8601)", where, text)
         return {}
-    return dict(zip(("published_at", "published_offset"), in_utc(parsed), strict=True))
-
-
-def in_utc(moment: datetime) -> tuple[datetime, int | None]:
-    """(the moment in UTC, without zone; minutes east of UTC it was given in, None when it had no zone).
-
-    One convention for every input, so dates from different sources compare; the offset lets reports
-    show each date as its source wrote it."""
-    offset = moment.utcoffset()
-    if offset is None:
-        return moment, None
-    return moment.astimezone(UTC).replace(tzinfo=None), round(offset.total_seconds() / 60)
+    published_at, published_offset = in_utc(parsed)
+    return {"published_at": published_at, "published_offset": published_offset}
 
 
 def _keep_latest(articles: Sequence[Article], result: ReadResult) -> list[Article]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -23,6 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+
+from corpus.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -219,10 +220,9 @@ class Fetcher:
             "last_modified": headers.get("last-modified"),
             "fresh_until": _fresh_until(headers, control),
         }
-        self.cache.mkdir(parents=True, exist_ok=True)
         if body is not None:
-            _write_atomically(self._body_path(url), body)
-        _write_atomically(self._meta_path(url), json.dumps(meta).encode("utf-8"))
+            write_atomic(self._body_path(url), body, durable=False)
+        write_atomic(self._meta_path(url), json.dumps(meta), durable=False)
 
 
 class _Retryable(Exception):
@@ -252,9 +252,3 @@ def _fresh_until(headers: httpx.Headers, control: str) -> float:
         except (TypeError, ValueError):
             return 0.0
     return 0.0
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from corpus.files import write_atomic
 from reports.site import INDEX, site_pages
-from reports.wording import counted, plural
+from reports.wording import counted, plural, shortened
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
 
@@ -71,11 +70,6 @@ def json_chunks(report: dict[str, Any]) -> Iterator[str]:
             text = json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n  ")
             yield f"  {json.dumps(key)}: {text}"
     yield "\n}\n"
-
-
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _titles(report: dict[str, Any]) -> dict[str, str]:
@@ -149,7 +143,7 @@ def tonight_lines(report: dict[str, Any], limit: int | None = None) -> list[str]
     strongest = sorted(new_pairs, key=lambda p: -p["score"]) if limit is not None else new_pairs
     for pair in strongest[:limit]:
         a, b = pair["articles"]
-        lines.append(f"  {a} ↔ {b} ({pair['kind']}, {pair['score']:.2f}): {_short(titles.get(a, ''), 60)}")
+        lines.append(f"  {a} ↔ {b} ({pair['kind']}, {pair['score']:.2f}): {shortened(titles.get(a, ''), 60)}")
     lines += _more(len(new_pairs), limit, "new pairs")
     for key, members, line in (
         ("new_threads", "articles", "new thread {id} «{label}»: {members}"),
@@ -241,42 +235,8 @@ def to_markdown(report: dict[str, Any], detail_limit: int | None = None, row_lim
 
 
 def _md_evidence(label: str, evidence: dict[str, Any]) -> str:
-    return f"- {label}: A «{md(_short(evidence['a']['text']))}» / B «{md(_short(evidence['b']['text']))}»"
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it where Linux shows it (changing it is not thread-safe)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
-
-
-def write_atomic(path: Path, content: str | Iterable[str], durable: bool = True) -> None:
-    """Write `content` (a string, or pieces written as they come) to a temporary file beside `path`, then
-    rename it into place (`durable`: on disk first)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            if isinstance(content, str):
-                file.write(content)
-            else:
-                file.writelines(content)
-            file.flush()
-            # mkstemp makes the file private; a report is for readers (a web server, colleagues) as the umask allows
-            os.fchmod(file.fileno(), 0o666 & ~_umask())
-            if durable:
-                os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    a, b = (md(shortened(evidence[side]["text"], 160)) for side in ("a", "b"))
+    return f"- {label}: A «{a}» / B «{b}»"
 
 
 def write_reports(

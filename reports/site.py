@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from corpus.text import fold
-from reports.wording import counted
+from reports.wording import counted, shortened
 
 INDEX = "report.html"
 ROWS_PER_PAGE = 500
@@ -123,11 +123,6 @@ def _link(url: str | None, label: str) -> str:
     return _bdi(label)
 
 
-def _short(text: str | None, limit: int = 140) -> str:
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def _page(title: str, body: str, depth: int) -> str:
     home = "../" * depth + INDEX
     nav = "" if depth == 0 else f'<nav><a href="{home}">← tonight</a></nav>'
@@ -174,7 +169,7 @@ class _Site:
         whole title, else its first words; `on_timeline`: the thread's own page, which shows the date."""
         article = self.articles.get(article_id, {})
         title = article.get("title") or article_id
-        title = _link(article.get("url"), title if full else _short(title))
+        title = _link(article.get("url"), title if full else shortened(title, 140))
         thread = self.thread_of.get(article_id)
         about = [_bdi(article.get("source") or "source unknown")]
         if not on_timeline:
@@ -318,7 +313,7 @@ class _Site:
         if shown < len(pair["matches"]):
             parts.append(f"<p>… and {len(pair['matches']) - shown} more shared passages in report.json</p>")
         title = self.articles.get(earlier, {}).get("title") or earlier
-        return _page(f"{KIND_WORDS.get(pair['kind'], pair['kind'])}: {_short(title, 80)}", "\n".join(parts), 1)
+        return _page(f"{KIND_WORDS.get(pair['kind'], pair['kind'])}: {shortened(title, 80)}", "\n".join(parts), 1)
 
     def sides(self, a: str, b: str) -> str:
         return f'<td class="text" dir="auto">{marked(a, b)}</td><td class="text" dir="auto">{marked(b, a)}</td>'
@@ -341,7 +336,7 @@ class _Site:
                 new = ' <span class="new">new tonight</span>' if article_id in joined else ""
                 copies = [p for p in self.pairs_of.get(article_id, []) if set(p["articles"]) <= inside]
                 links = ", ".join(
-                    f'<a href="../{self.pair_path(p)}">{_bdi(_short(self._other_title(p, article_id), 50))}</a>'
+                    f'<a href="../{self.pair_path(p)}">{_bdi(shortened(self._other_title(p, article_id), 50))}</a>'
                     for p in copies[:PAIR_LINKS]
                 )
                 if len(copies) > PAIR_LINKS:

@@ -1,4 +1,4 @@
-"""Counts in words that agree in number."""
+"""Words shared by the report's formats: counts that agree in number, text cut short."""
 
 from __future__ import annotations
 
@@ -6,6 +6,12 @@ from __future__ import annotations
 def counted(count: int, noun: str) -> str:
     """`count` and `noun`, agreeing in number: "1 article", "3 articles"."""
     return f"{count} {plural(count, noun)}"
+
+
+def shortened(text: str | None, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def plural(count: int, noun: str) -> str:

@@ -1,0 +1,48 @@
+"""Files written whole or not at all: the reports, the fetch cache."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def write_atomic(path: Path, content: str | bytes | Iterable[str], durable: bool = True) -> None:
+    """Write `content` (text, bytes, or pieces of text written as they come) to a temporary file beside
+    `path`, then rename it into place (`durable`: on disk first). The file is readable as the umask allows.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb" if isinstance(content, bytes) else "w", **_text_mode(content)) as file:
+            if isinstance(content, str | bytes):
+                file.write(content)
+            else:
+                file.writelines(content)
+            file.flush()
+            # mkstemp makes the file private; a report is for readers (a web server, colleagues) as the umask allows
+            os.fchmod(file.fileno(), 0o666 & ~_umask())
+            if durable:
+                os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _text_mode(content: object) -> dict[str, str]:
+    return {} if isinstance(content, bytes) else {"encoding": "utf-8"}
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (changing it is not thread-safe)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current

@@ -234,14 +234,27 @@ def lead_vectors(store: Store, prepared: Sequence[PreparedArticle], model: Encod
     """(the model's vector of each article's lead, leads encoded now); each distinct lead is encoded once, ever."""
     leads = [lead_text(a.article.title, [p.text for p in a.paragraphs if p.boilerplate is None]) for a in prepared]
     hashes = [content_hash(lead) for lead in leads]
-    cached = store.cached_vectors(model.name, "lead", set(hashes))
-    missing = {digest: lead for digest, lead in zip(hashes, leads, strict=True) if digest not in cached}
+    vectors, encoded = _encoded_once(store, model, "lead", dict(zip(hashes, leads, strict=True)))
+    matrix = np.stack([vectors[digest] for digest in hashes]) if hashes else np.zeros((0, model.dim))
+    return matrix.astype(np.float32), encoded
+
+
+def _encoded_once(
+    store: Store, model: Encoder, kind: str, texts: dict[str, str], also_kinds: Sequence[str] = ()
+) -> tuple[dict[str, np.ndarray], int]:
+    """The model's vector of each text (keyed by its content hash): kept in the store under `kind` (or one
+    of `also_kinds`), else encoded now and kept under `kind`; and how many were encoded now."""
+    vectors: dict[str, np.ndarray] = {}
+    missing = list(texts)
+    for name in (kind, *also_kinds):
+        kept = store.cached_vectors(model.name, name, missing)
+        vectors.update({digest: vector for digest, (_, vector) in kept.items()})
+        missing = [digest for digest in missing if digest not in vectors]
     if missing:
-        encoded = compact(model.encode(list(missing.values())))
-        store.add_vectors(model.name, "lead", dict(zip(missing, encoded, strict=True)))
-        cached.update({digest: (0, vector) for digest, vector in zip(missing, encoded, strict=True)})
-    matrix = np.stack([cached[digest][1] for digest in hashes]) if hashes else np.zeros((0, model.dim))
-    return matrix.astype(np.float32), len(missing)
+        encoded = compact(model.encode([texts[digest] for digest in missing]))
+        store.add_vectors(model.name, kind, dict(zip(missing, encoded, strict=True)))
+        vectors.update(zip(missing, encoded, strict=True))
+    return vectors, len(missing)
 
 
 def story_name(settings: ThreadSettings, model: Encoder | None) -> str:
@@ -517,17 +530,10 @@ def _passage_vectors(store: Store, passages: dict[str, list[Passage]], model: En
     """The model's vector of each passage, by article; each distinct passage is encoded once, ever."""
     hashes = {a: [content_hash(p.text) for p in found] for a, found in passages.items()}
     texts = {digest: p.text for a, found in passages.items() for digest, p in zip(hashes[a], found, strict=True)}
-    cached = {digest: vector for digest, (_, vector) in store.cached_vectors(model.name, "passage", texts).items()}
-    missing = [digest for digest in texts if digest not in cached]
     # a short article's only passage is often its whole lead: the same text, already read
-    cached.update({digest: vector for digest, (_, vector) in store.cached_vectors(model.name, "lead", missing).items()})
-    missing = [digest for digest in missing if digest not in cached]
-    if missing:
-        encoded = compact(model.encode([texts[digest] for digest in missing]))
-        store.add_vectors(model.name, "passage", dict(zip(missing, encoded, strict=True)))
-        cached.update(zip(missing, encoded, strict=True))
+    vectors, _ = _encoded_once(store, model, "passage", texts, also_kinds=("lead",))
     return {
-        a: np.stack([cached[d] for d in digests]).astype(np.float32) if digests else np.zeros((0, model.dim))
+        a: np.stack([vectors[d] for d in digests]).astype(np.float32) if digests else np.zeros((0, model.dim))
         for a, digests in hashes.items()
     }
 

@@ -6,7 +6,11 @@ A corpus of `--articles` generated Arabic articles with planted copies (`bench.c
 `storythreads run` as one JSON Lines file, in a new process, as a user runs it. Then its report folder
 is measured: every page's size (each must stay under 1 MB), whether following the links from
 `report.html` reaches the page of every new pair and every thread, and how long Chromium takes to
-render the index with 2 s of virtual time. Prints a table and writes JSON.
+render the index with 2 s of virtual time, and what writing the reports cost in memory (the run's own
+`run.memory_mib`: the process's size as the stage started and its peak during it, and, traced with
+`STORYTHREADS_TRACE_MEMORY`, the most the stage itself allocated: the resident size hides what a stage
+allocates in memory earlier stages freed). Prints a table and
+writes JSON.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 from bench.corpus import generate, source_texts
 from bench.perf import DEFAULT_DOCUMENTS
 from bench.run import storythreads_run
+from night.memory import TRACE_VARIABLE
 from reports.site import page_name
 from tests.browser import dump_dom
 
@@ -87,6 +92,12 @@ def _chromium() -> str:
     return found
 
 
+def _start_to_peak(sizes: dict[str, float | None] | None) -> str:
+    if not sizes or sizes.get("start") is None or sizes.get("peak") is None:
+        return "not measured"
+    return f"{sizes['start']:,.0f} → {sizes['peak']:,.0f} (+{sizes['peak'] - sizes['start']:,.0f})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=10_000)
@@ -98,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         generate(source_texts(args.documents), args.articles, args.seed).write(work / "night")
         (work / "night" / "truth.json").unlink()
-        run = storythreads_run([work / "night"], work / "home", work / "out", "--encoder", "lexical")
+        traced = {TRACE_VARIABLE: "write reports"}
+        run = storythreads_run([work / "night"], work / "home", work / "out", "--encoder", "lexical", env=traced)
         result = {
             "articles": args.articles,
             "date": datetime.now().strftime("%Y-%m-%d"),
@@ -106,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "command": "storythreads run FOLDER --home HOME --output OUT --encoder lexical (a new process)",
             "run_seconds": round(run.seconds, 1),
             "write_reports_seconds": run.stages.get("write reports"),
+            "peak_mib": round(run.peak_mib),
+            "write_reports_mib": run.report["run"].get("memory_mib", {}).get("write reports"),
             **measure(work / "out", run.report, chromium),
         }
     finally:
@@ -114,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("articles", result["articles"]),
         ("storythreads run, wall s", result["run_seconds"]),
         ("  of which writing the reports, s", result["write_reports_seconds"]),
+        ("peak memory of the run, MiB", result["peak_mib"]),
+        ("writing the reports: resident MiB at start → peak", _start_to_peak(result["write_reports_mib"])),
+        ("writing the reports: MiB it allocated at most", (result["write_reports_mib"] or {}).get("allocated_peak")),
         ("pages", result["pages"]),
         ("largest page, bytes", f"{result['largest_page_bytes']:,} ({result['largest_page']})"),
         ("pages of 1 MB or more", len(result["pages_over_1mb"])),

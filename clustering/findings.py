@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,15 @@ class ParagraphRow:
     content_hash: str
     line_key: str | None
     furniture: str | None
+
+
+class PairKey(NamedTuple):
+    """A stored pair without its evidence: which two articles, its kind and score."""
+
+    article_a: str
+    article_b: str
+    kind: str
+    score: float
 
 
 @dataclass(frozen=True)

@@ -322,12 +322,12 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
     for kind, count in run_info["duplicate_pairs"].items():
         kinds.add_row(kind, str(count))
     console.print(kinds)
-    strongest = sorted(report["duplicates"], key=lambda pair: -pair["score"])
-    for pair in strongest[:limit]:
+    pairs = report["duplicates"]  # the strongest first
+    for pair in pairs if limit is None else pairs[:limit]:
         a, b = pair["articles"]
         console.print(f"  {pair['kind']:<15} {a} ↔ {b}  score {pair['score']:.2f}  quotes {len(pair['shared_quotes'])}")
-    if limit is not None and len(strongest) > limit:
-        console.print(f"  … and {len(strongest) - limit} more pairs (--verbose, report.json)")
+    if limit is not None and len(pairs) > limit:
+        console.print(f"  … and {len(pairs) - limit} more pairs (--verbose, report.json)")
     console.print(f"threads: {run_info['threads']}, unthreaded articles: {run_info['unthreaded']}")
     for thread in report["threads"][:limit]:
         console.print(f"  {thread['id']}  {thread['label']}  ({counted(len(thread['articles']), 'article')})")

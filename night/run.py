@@ -19,6 +19,7 @@ from corpus.text import learn_token_terms
 from embeddings.choose import EncoderChoice
 from embeddings.encoders import Encoder, LexicalEncoder
 from executor import Executor, collect_garbage_rarely
+from night import memory
 from night.settings import ExecutorSettings, NightSettings
 from night.stages import STAGES, Night, Stage
 from night.steps import checkpoint
@@ -33,9 +34,18 @@ def run_stage(night: Night, stage: Stage) -> None:
     """Run one stage, record its seconds in `night.seconds` and the log, then pass its crash-test checkpoint."""
     collect_garbage_rarely()
     night.stage_started = time.perf_counter()
-    stage.run(night)
+    night.memory[stage.name] = {"start": memory.mark()}
+    tracing = memory.traced(stage.name)
+    if tracing:
+        memory.start_tracing()
+    try:
+        stage.run(night)
+    finally:
+        if tracing:
+            night.memory[stage.name]["allocated_peak"] = memory.traced_peak()
     seconds = time.perf_counter() - night.stage_started
     night.seconds[stage.name] = round(seconds, 3)
+    night.memory[stage.name]["peak"] = memory.peak_since_mark()
     log.info("stage %s: %.2f s", stage.name, seconds)
     checkpoint(stage.name)
 

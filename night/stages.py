@@ -21,15 +21,16 @@ from clustering.duplicates import DuplicatePair
 from clustering.findings import ThreadUpdate
 from corpus.article import Article, PreparedArticle, ReadResult
 from corpus.feeds import FeedArticles
+from corpus.files import mirror
 from corpus.readers import DEFAULT_MAX_ARTICLE_BYTES, read_articles
 from corpus.web import Fetcher, FetchSettings
 from embeddings.choose import EncoderChoice, choose_encoder
 from embeddings.encoders import Encoder
 from executor import Executor
-from night import steps
+from night import memory, steps
 from night.report import load_report_records
 from night.settings import NightSettings
-from reports.render import write_reports
+from reports.render import read_back, write_reports
 from reports.report import RunInfo, build_report
 from store import Store
 
@@ -75,6 +76,8 @@ class Night:
     stage_started: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
     """Seconds each stage took, in stage order (the report's `run.stages`)."""
+    memory: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    """Resident MiB of the run's process as each stage started and at its peak (the report's `run.memory_mib`)."""
 
     @property
     def encoder(self) -> Encoder:
@@ -195,6 +198,7 @@ def report(night: Night) -> None:
         store=night.store.display_url,
         extra={"retention_days": night.settings.retention_days},
         stages=dict(night.seconds),
+        memory_mib={name: dict(sizes) for name, sizes in night.memory.items()},
     )
     records = load_report_records(night.store, night.tonight.window)
     night.report = build_report(
@@ -205,11 +209,21 @@ def report(night: Night) -> None:
         # this stage's own time so far (report.json, written last, is all that remains), so that
         # report.json carries every stage
         report["run"]["stages"]["write reports"] = round(time.perf_counter() - night.stage_started, 3)
+        sizes = report["run"]["memory_mib"]["write reports"]
+        sizes["peak"] = memory.peak_since_mark()
+        if (allocated := memory.traced_so_far()) is not None:
+            sizes["allocated_peak"] = allocated
 
     with_this_stage(night.report)
-    for output in night.outputs:
-        written = write_reports(night.report, output, with_this_stage)
-        night.files = {name: str(path) for name, path in written.items()}
+    if night.outputs:
+        first, *others = night.outputs
+        written = write_reports(night.report, first, with_this_stage)
+        for other in others:  # `latest`: the same files, linked, not written again
+            mirror(Path(first), Path(other))
+        folder = Path(night.outputs[-1])
+        night.files = {name: str(folder / path.name) for name, path in written.items()}
+        # what follows the run (artifacts, the CLI's summary) reads the long lists from the run's own file
+        night.report = read_back(night.report, written["report.json"])
     night.store.finish_run(night.run_id, finished, night.report["run"])
 
 

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
+import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import ijson
+
 from corpus.files import write_atomic
+from reports.report import Chunked
 from reports.site import INDEX, site_pages
 from reports.wording import counted, plural, shortened
 
@@ -61,19 +66,22 @@ def json_chunks(report: dict[str, Any]) -> Iterator[str]:
     yield "{\n"
     for number, (key, value) in enumerate(report.items()):
         yield ",\n" if number else ""
-        if isinstance(value, list) and value:
+        if isinstance(value, list | Chunked) and len(value):
             yield f"  {json.dumps(key)}: [\n"
             for index, record in enumerate(value):
                 yield (",\n" if index else "") + "    " + json.dumps(record, ensure_ascii=False)
             yield "\n  ]"
         else:
+            value = [] if isinstance(value, Chunked) else value
             text = json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n  ")
             yield f"  {json.dumps(key)}: {text}"
     yield "\n}\n"
 
 
-def _titles(report: dict[str, Any]) -> dict[str, str]:
-    return {a["id"]: a["title"] for a in report["articles"]}
+def _titles(report: dict[str, Any], wanted: Iterable[str]) -> dict[str, str]:
+    """The titles of the `wanted` articles, in one pass over the report's articles."""
+    ids = set(wanted)
+    return {a["id"]: a["title"] for a in report["articles"] if a["id"] in ids} if ids else {}
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
@@ -91,8 +99,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def duplicates_table(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per duplicate pair, for a table artifact or a terminal table."""
+def duplicates_table(report: dict[str, Any], limit: int | None = None) -> list[dict[str, Any]]:
+    """One row per duplicate pair (the first `limit`), for a table artifact or a terminal table."""
+    pairs = report["duplicates"] if limit is None else report["duplicates"][:limit]
     return [
         {
             "article_a": pair["articles"][0],
@@ -105,7 +114,7 @@ def duplicates_table(report: dict[str, Any]) -> list[dict[str, Any]]:
             "shared_quotes": len(pair["shared_quotes"]),
             "new": bool(pair.get("new", True)),
         }
-        for pair in report["duplicates"]
+        for pair in pairs
     ]
 
 
@@ -131,16 +140,16 @@ def tonight_lines(report: dict[str, Any], limit: int | None = None) -> list[str]
     threads are listed, each list ending with how many more the report holds.
     """
     tonight = report.get("tonight") or {}
-    titles = _titles(report)
     run = report["run"]
+    new_pairs = tonight.get("new_duplicates", [])
+    strongest = sorted(new_pairs, key=lambda p: -p["score"]) if limit is not None else new_pairs
+    titles = _titles(report, (pair["articles"][0] for pair in strongest[:limit]))
     lines = [
         f"{counted(len(tonight.get('new_articles', [])), 'new article')}, "
         f"{len(tonight.get('updated_articles', []))} updated, {tonight.get('unchanged_articles', 0)} unchanged; "
         f"{counted(run['vectors_embedded'], 'text')} embedded, {run.get('vectors_reused', 0)} reused"
     ]
-    new_pairs = tonight.get("new_duplicates", [])
     lines.append(f"{len(new_pairs)} new duplicate {plural(len(new_pairs), 'pair')}" + (":" if new_pairs else ""))
-    strongest = sorted(new_pairs, key=lambda p: -p["score"]) if limit is not None else new_pairs
     for pair in strongest[:limit]:
         a, b = pair["articles"]
         lines.append(f"  {a} ↔ {b} ({pair['kind']}, {pair['score']:.2f}): {shortened(titles.get(a, ''), 60)}")
@@ -170,68 +179,75 @@ def _more(total: int, limit: int | None, what: str) -> list[str]:
 
 
 def to_markdown(report: dict[str, Any], detail_limit: int | None = None, row_limit: int | None = None) -> str:
-    """The report as Markdown: summary, duplicate pairs with evidence, threads, skipped inputs.
+    """The report as Markdown (see `markdown_lines`), in one string."""
+    return "".join(line + "\n" for line in markdown_lines(report, detail_limit, row_limit))
+
+
+def markdown_lines(
+    report: dict[str, Any], detail_limit: int | None = None, row_limit: int | None = None
+) -> Iterator[str]:
+    """The report as Markdown, line by line: summary, duplicate pairs with evidence, threads, skipped inputs.
 
     With `detail_limit`, only the first that many pairs get their evidence written out; with
     `row_limit`, every list and table stops after that many rows and says how many more there are.
     """
-    titles = _titles(report)
-    lines = [f"# storythreads report — run {md(report['run']['id'])}", ""]
+    yield f"# storythreads report — run {md(report['run']['id'])}"
+    yield ""
     if report["run"].get("name"):
-        lines += [f"Prefect flow run **{md(report['run']['name'])}**", ""]
-    lines += [f"- {md(line)}" for line in summary_lines(report)]
-    lines += ["", "## Tonight", ""]
-    lines += [
-        f"- {md(line.strip())}" if not line.startswith("  ") else f"  - {md(line.strip())}"
-        for line in tonight_lines(report, row_limit)
-    ]
-    lines += ["", "## Duplicate reporting", ""]
-    if not report["duplicates"]:
-        lines.append("No two articles share reporting.")
+        yield f"Prefect flow run **{md(report['run']['name'])}**"
+        yield ""
+    yield from (f"- {md(line)}" for line in summary_lines(report))
+    yield from ("", "## Tonight", "")
+    for line in tonight_lines(report, row_limit):
+        yield f"- {md(line.strip())}" if not line.startswith("  ") else f"  - {md(line.strip())}"
+    yield from ("", "## Duplicate reporting", "")
+    pairs = report["duplicates"]
+    if not pairs:
+        yield "No two articles share reporting."
     else:
-        lines += [
-            "| article A | article B | kind | score | containment A | containment B | quotes |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        rows = duplicates_table(report)
-        for row in rows[:row_limit]:
-            lines.append(
+        yield "| article A | article B | kind | score | containment A | containment B | quotes |"
+        yield "|---|---|---|---|---|---|---|"
+        for row in duplicates_table(report, row_limit):
+            yield (
                 f"| {md(row['article_a'])} | {md(row['article_b'])} | {row['kind']} | {row['score']:.2f} "
                 f"| {row['containment_a']:.2f} | {row['containment_b']:.2f} | {row['shared_quotes']} |"
             )
-        if row_limit is not None and len(rows) > row_limit:
-            lines += ["", f"… and {len(rows) - row_limit} more pairs in report.json."]
-        detailed = report["duplicates"][:detail_limit] if detail_limit is not None else report["duplicates"]
-        for pair in detailed:
-            a, b = pair["articles"]
-            lines += ["", f"### {md(a)} ↔ {md(b)} ({pair['kind']})", ""]
-            lines.append(f"- A: {md(titles.get(a))}")
-            lines.append(f"- B: {md(titles.get(b))}")
-            if pair["first"]:
-                lines.append(f"- published first: {md(pair['first'])}")
-            for quote in pair["shared_quotes"]:
-                speaker = md(quote["speaker"]) or "unnamed speaker"
-                lines.append(_md_evidence(f"shared quote ({speaker})", quote))
-            for match in pair["matches"]:
-                lines.append(_md_evidence(_match_heading(pair["kind"], match), match))
-        if len(detailed) < len(report["duplicates"]):
-            lines += [
-                "",
-                f"Evidence for the other {len(report['duplicates']) - len(detailed)} pairs is in report.json.",
-            ]
-    lines += ["", "## Story threads", ""]
+        if row_limit is not None and len(pairs) > row_limit:
+            yield from ("", f"… and {len(pairs) - row_limit} more pairs in report.json.")
+        detailed = len(pairs) if detail_limit is None else min(detail_limit, len(pairs))
+        # every title, read in one pass: a line per article, where going through the pairs first
+        # to learn which are needed would read all their evidence once more
+        titles = {a["id"]: a["title"] for a in report["articles"]} if detailed else {}
+        for pair in pairs if detailed == len(pairs) else pairs[:detailed]:
+            yield from _md_pair(pair, titles)
+        if detailed < len(pairs):
+            yield from ("", f"Evidence for the other {len(pairs) - detailed} pairs is in report.json.")
+    yield from ("", "## Story threads", "")
     for thread in report["threads"][:row_limit]:
         members = ", ".join(md(article) for article in thread["articles"])
-        lines.append(f"- **{md(thread['id'])}** {md(thread['label'])}: {members}")
-    lines += [f"- {line.strip()}" for line in _more(len(report["threads"]), row_limit, "threads")]
+        yield f"- **{md(thread['id'])}** {md(thread['label'])}: {members}"
+    yield from (f"- {line.strip()}" for line in _more(len(report["threads"]), row_limit, "threads"))
     if report["unthreaded"]:
         shown = report["unthreaded"][:row_limit]
-        lines.append(f"- unthreaded ({len(report['unthreaded'])}): {', '.join(md(article) for article in shown)}")
+        yield f"- unthreaded ({len(report['unthreaded'])}): {', '.join(md(article) for article in shown)}"
     if report["skipped"]:
-        lines += ["", "## Skipped inputs", ""]
-        lines += [f"- {md(s['input'])}: {md(s['reason'])}" for s in report["skipped"][:row_limit]]
-        lines += [f"- {line.strip()}" for line in _more(len(report["skipped"]), row_limit, "skipped inputs")]
-    return "\n".join(lines) + "\n"
+        yield from ("", "## Skipped inputs", "")
+        yield from (f"- {md(s['input'])}: {md(s['reason'])}" for s in report["skipped"][:row_limit])
+        yield from (f"- {line.strip()}" for line in _more(len(report["skipped"]), row_limit, "skipped inputs"))
+
+
+def _md_pair(pair: dict[str, Any], titles: dict[str, str]) -> Iterator[str]:
+    a, b = pair["articles"]
+    yield from ("", f"### {md(a)} ↔ {md(b)} ({pair['kind']})", "")
+    yield f"- A: {md(titles.get(a))}"
+    yield f"- B: {md(titles.get(b))}"
+    if pair["first"]:
+        yield f"- published first: {md(pair['first'])}"
+    for quote in pair["shared_quotes"]:
+        speaker = md(quote["speaker"]) or "unnamed speaker"
+        yield _md_evidence(f"shared quote ({speaker})", quote)
+    for match in pair["matches"]:
+        yield _md_evidence(_match_heading(pair["kind"], match), match)
 
 
 def _md_evidence(label: str, evidence: dict[str, Any]) -> str:
@@ -252,7 +268,7 @@ def write_reports(
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"report output {str(folder)!r} is a file; expected a folder (or a path to create one)")
     paths = {name: folder / name for name in ("report.json", "report.md", "report.html")}
-    write_atomic(paths["report.md"], to_markdown(report))
+    write_atomic(paths["report.md"], (line + "\n" for line in markdown_lines(report)))
     write_site(report, folder)
     if before_json is not None:
         before_json(report)
@@ -296,3 +312,45 @@ def _match_heading(kind: str, match: dict[str, Any]) -> str:
     if kind in MODEL_KINDS:
         return f"aligned passage · model similarity {match['similarity']:.2f}"
     return f"matched passage · overlap {match['overlap']:.2f} · cosine {match['similarity']:.2f}"
+
+
+LONG_LISTS = ("articles", "duplicates")
+"""The report's lists that are `Chunked`: read from where they are kept, never held whole."""
+
+
+def read_back(report: dict[str, Any], written: Path) -> dict[str, Any]:
+    """`report` with its long lists read from `written` (its report.json) from now on, not from the store
+    that produced them (which the run closes).
+
+    The file is held open, so a later run replacing it (`latest`), or its folder being removed, changes
+    nothing for this report.
+    """
+    pinned = _PinnedFile(written)
+    for key in LONG_LISTS:
+        report[key] = Chunked(len(report[key]), lambda key=key: [pinned.items(f"{key}.item")])
+    return report
+
+
+class _PinnedFile:
+    """The bytes of a file as they were when it was opened, whatever later happens to its path (POSIX keeps an
+    open file's content until its last descriptor closes)."""
+
+    def __init__(self, path: Path) -> None:
+        self._descriptor = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._descriptor)
+
+    def items(self, prefix: str) -> Iterator[Any]:
+        return ijson.items(_Reader(self._descriptor), prefix, use_float=True)
+
+
+class _Reader:
+    """A reader of an open descriptor with its own position, so that several passes may overlap."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor
+        self._offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = os.pread(self._descriptor, size if size >= 0 else 1 << 30, self._offset)
+        self._offset += len(data)
+        return data

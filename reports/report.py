@@ -1,19 +1,20 @@
 """The run report as plain data: what `report.json` holds and the other formats show.
 
-Built from records alone (`ReportRecords`, loaded from the store by the run): this package
-never queries the database.
+Built from records (`ReportRecords`, loaded from the store by the run) and a `ReportSource` that reads
+the long lists a chunk at a time: this package never queries the database itself.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from itertools import islice
+from typing import Any, Protocol, TypeVar, overload
 
 from clustering.duplicates import DuplicatePair, PairKind
-from clustering.findings import Intake, StoredPair, StoredThread, ThreadUpdate
+from clustering.findings import Intake, PairKey, StoredPair, StoredThread, ThreadUpdate
 from corpus.article import PreparedArticle, SkippedInput
 
 REPORT_VERSION = 2
@@ -38,6 +39,8 @@ class RunInfo:
     extra: dict[str, Any] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
     """Seconds each stage took, in stage order."""
+    memory_mib: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    """Resident MiB of the run's process as each stage started and at its peak (None where unmeasured)."""
     model: str | None = None
     """The multilingual model that read each article's lead for the threads (None: words alone)."""
 
@@ -50,19 +53,83 @@ class Furniture:
     reason: str
 
 
+REPORT_CHUNK = 500
+"""Articles or pairs read from the store at a time while the report is written."""
+
+T = TypeVar("T")
+
+
+class Chunked(Sequence[T]):
+    """One of the report's long lists (its articles, its pairs), produced a chunk at a time on each pass
+    and never held whole: a night of 100k articles is written in the memory of a few hundred."""
+
+    def __init__(self, length: int, chunks: Callable[[], Iterable[Iterable[T]]]) -> None:
+        self._length = length
+        self._chunks = chunks
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[T]:
+        for chunk in self._chunks():
+            yield from chunk
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._length)
+            return list(islice(self, start, stop, step)) if step > 0 else list(self)[index]
+        position = index + self._length if index < 0 else index
+        if not 0 <= position < self._length:
+            raise IndexError(f"index {index} out of range for a list of {self._length}")
+        return next(islice(self, position, None))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str) or len(other) != self._length:
+            return False
+        return all(mine == theirs for mine, theirs in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Chunked({self._length} items)"
+
+
+def held_whole(report: dict[str, Any]) -> dict[str, Any]:
+    """`report` with its `Chunked` lists read into lists: plain data (for `json.dumps`, say) that no longer
+    needs the store, for a report small enough to hold."""
+    return {key: list(value) if isinstance(value, Chunked) else value for key, value in report.items()}
+
+
+class ReportSource(Protocol):
+    """Where the report reads its long lists from, a chunk at a time (the run's store)."""
+
+    def articles(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Article id -> title, source, dates, url, language, encoding, `paragraphs` (a count) and
+        `furniture` (a list of `Furniture`)."""
+        ...
+
+    def pairs(self, keys: Sequence[tuple[str, str]]) -> list[StoredPair]:
+        """The stored pairs with these (article a, article b) keys, evidence included, in that order."""
+        ...
+
+
 @dataclass
 class ReportRecords:
-    """What the report shows of the retention window."""
+    """What the report shows of the retention window: the small parts whole, the long ones by `source`."""
 
     window: list[str]
     """The window's article ids, in the store's order."""
-    facts: dict[str, dict[str, Any]]
-    """Article id -> title, source, dates, url, language, encoding."""
-    paragraph_counts: dict[str, int]
-    furniture: dict[str, list[Furniture]]
+    published: dict[str, datetime | None]
+    """Article id -> when it was published (UTC), for the threads' timelines."""
     memberships: dict[str, str]
     threads: list[StoredThread]
-    pairs: list[StoredPair]
+    pairs: list[PairKey]
+    """The window's pairs, by score (highest first), without their evidence."""
+    source: ReportSource
 
 
 def build_report(
@@ -74,31 +141,29 @@ def build_report(
     update: ThreadUpdate,
     skipped: Sequence[SkippedInput],
 ) -> dict[str, Any]:
-    """The report of a run: the window's pairs and threads, tonight's news first (format in the README)."""
-    facts = records.facts
+    """The report of a run: the window's pairs and threads, tonight's news first (format in the README).
+
+    Its `articles` and `duplicates` are `Chunked`: read from `records.source` each time they are gone
+    through, so the report costs the memory of its ids and counts, not of its texts.
+    """
     window = records.window
     in_window = set(window)
-    paragraph_counts = records.paragraph_counts
     memberships = records.memberships
-    stored_threads = {t.id: t for t in records.threads}
     found_keys = {(p.article_a, p.article_b) for p in found}
-    pairs = [
-        p.evidence | {"new": (p.article_a, p.article_b) in found_keys, "found_run": p.found_run} for p in records.pairs
-    ]
 
     def published(article: str) -> datetime:
-        return facts.get(article, {}).get("published_at") or datetime.max
+        return records.published.get(article) or datetime.max
 
     joined = set(update.memberships)
     threads, unthreaded = [], []
-    for thread in stored_threads.values():
+    for thread in records.threads:
         if not in_window & set(thread.members):
             continue
         members = sorted(thread.members, key=lambda a: (published(a), a))
         if len(members) == 1:
             unthreaded.append(members[0])
             continue
-        dates = [facts[a]["published_at"] for a in members if a in facts and facts[a]["published_at"]]
+        dates = [date for a in members if (date := records.published.get(a))]
         threads.append(
             {
                 "id": thread.id,
@@ -111,13 +176,17 @@ def build_report(
         )
     threads.sort(key=lambda t: (-len(t["articles"]), t["id"]))
     sizes = {t["id"]: len(t["articles"]) for t in threads}
-    labels = {t.id: t.label for t in stored_threads.values()}
+    labels = {t.id: t.label for t in records.threads}
     events = update.events
     tonight_section = {
         "new_articles": intake.new,
         "updated_articles": intake.updated,
         "unchanged_articles": len(intake.unchanged),
-        "new_duplicates": [_pair_line(p) for p in pairs if p["new"]],
+        "new_duplicates": [
+            {"articles": [key.article_a, key.article_b], "kind": key.kind, "score": key.score}
+            for key in records.pairs
+            if (key.article_a, key.article_b) in found_keys
+        ],
         "new_threads": [
             {"id": e.thread_id, "label": labels.get(e.thread_id, ""), "articles": e.related}
             for e in events
@@ -132,25 +201,27 @@ def build_report(
         "splits": [{"from": e.thread_id, "into": e.related} for e in events if e.kind == "split"],
     }
     analysed_ids = {a.article.id for a in analysed}
-    articles = [
-        {
-            "id": article,
-            "title": facts[article]["title"],
-            "source": facts[article]["source"],
-            "published_at": _iso(facts[article]["published_at"]),
-            "published_local": _local(facts[article]["published_at"], facts[article].get("published_offset")),
-            "arrived_at": _iso(facts[article]["arrived_at"]),
-            "url": facts[article]["url"],
-            "language": facts[article]["language"],
-            "encoding": facts[article]["encoding"],
-            "thread": memberships.get(article),
-            "analysed_tonight": article in analysed_ids,
-            "paragraphs": paragraph_counts.get(article, 0),
-            "furniture": [{"text": f.text, "reason": f.reason} for f in records.furniture.get(article, [])],
-        }
-        for article in window
-        if article in facts
-    ]
+    source = records.source
+
+    def article_chunks() -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(window), REPORT_CHUNK):
+            chunk = window[start : start + REPORT_CHUNK]
+            facts = source.articles(chunk)
+            yield [
+                _article_entry(article, facts[article], memberships.get(article), article in analysed_ids)
+                for article in chunk
+                if article in facts
+            ]
+
+    keys = [(key.article_a, key.article_b) for key in records.pairs]
+
+    def pair_chunks() -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(keys), REPORT_CHUNK):
+            yield [
+                p.evidence | {"new": (p.article_a, p.article_b) in found_keys, "found_run": p.found_run}
+                for p in source.pairs(keys[start : start + REPORT_CHUNK])
+            ]
+
     counts = {
         "articles_read": len(intake.new) + len(intake.updated) + len(intake.unchanged),
         "articles_new": len(intake.new),
@@ -161,20 +232,48 @@ def build_report(
         "passages": sum(len(a.passages) for a in analysed),
         "quotes": sum(len(a.quotes) for a in analysed),
     }
-    return _assemble(run, counts, articles, pairs, threads, sorted(unthreaded), skipped, tonight_section)
+    return _assemble(
+        run,
+        counts,
+        Chunked(len(window), article_chunks),
+        Chunked(len(keys), pair_chunks),
+        Counter(key.kind for key in records.pairs),
+        threads,
+        sorted(unthreaded),
+        skipped,
+        tonight_section,
+    )
+
+
+def _article_entry(article: str, facts: dict[str, Any], thread: str | None, analysed: bool) -> dict[str, Any]:
+    return {
+        "id": article,
+        "title": facts["title"],
+        "source": facts["source"],
+        "published_at": _iso(facts["published_at"]),
+        "published_local": _local(facts["published_at"], facts.get("published_offset")),
+        "arrived_at": _iso(facts["arrived_at"]),
+        "url": facts["url"],
+        "language": facts["language"],
+        "encoding": facts["encoding"],
+        "thread": thread,
+        "analysed_tonight": analysed,
+        "paragraphs": facts.get("paragraphs", 0),
+        "furniture": [{"text": f.text, "reason": f.reason} for f in facts.get("furniture", [])],
+    }
 
 
 def _assemble(
     run: RunInfo,
     counts: dict[str, int],
-    articles: list[dict[str, Any]],
-    pairs: list[dict[str, Any]],
+    articles: Chunked[dict[str, Any]],
+    pairs: Chunked[dict[str, Any]],
+    kinds: Counter[str],
     threads: list[dict[str, Any]],
     unthreaded: list[str],
     skipped: Sequence[SkippedInput],
     tonight: dict[str, Any],
 ) -> dict[str, Any]:
-    kinds = Counter(pair["kind"] for pair in pairs)
     return {
         "version": REPORT_VERSION,
         "run": {
@@ -198,6 +297,7 @@ def _assemble(
             "unthreaded": len(unthreaded),
             **run.extra,
             "stages": run.stages,
+            "memory_mib": run.memory_mib,
         },
         "tonight": tonight,
         "articles": articles,
@@ -206,10 +306,6 @@ def _assemble(
         "unthreaded": unthreaded,
         "skipped": [{"input": s.input, "reason": s.reason} for s in skipped],
     }
-
-
-def _pair_line(pair: dict[str, Any]) -> dict[str, Any]:
-    return {"articles": pair["articles"], "kind": pair["kind"], "score": pair["score"]}
 
 
 def _iso(moment: datetime | None) -> str | None:

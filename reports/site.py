@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from corpus.text import fold
 from reports.wording import counted, shortened
@@ -56,14 +56,19 @@ th{background:#f4f4f4;text-align:start} .text{unicode-bidi:plaintext;text-align:
 
 
 def site_pages(report: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(relative path, HTML) of every page of the site; the index is `INDEX`."""
+    """(relative path, HTML) of every page of the site; the index is `INDEX`.
+
+    The report's articles are gone through once for their titles and dates and its pairs twice (once for
+    the lists, once for the pages, a pair at a time): the site costs the memory of a line per article and
+    per pair, not of their texts.
+    """
     site = _Site(report)
     yield INDEX, site.index()
     for pair in report["duplicates"]:
         yield site.pair_path(pair), site.pair_page(pair)
     for thread in report["threads"]:
         yield from site.thread_pages(thread)
-    yield from site.list_pages("pairs", "All duplicate pairs", report["duplicates"], site.pair_row, site.PAIR_HEAD)
+    yield from site.list_pages("pairs", "All duplicate pairs", site.pairs, site.pair_row, site.PAIR_HEAD)
     yield from site.list_pages("threads", "All story threads", report["threads"], site.thread_row, site.THREAD_HEAD)
 
 
@@ -89,6 +94,35 @@ def when(moment: str | None) -> str:
 def published(article: dict[str, Any]) -> str:
     """When an article was published, in its source's own time zone when the input said it."""
     return when(article.get("published_local") or article.get("published_at"))
+
+
+class _Facts(NamedTuple):
+    """What the site shows of an article beside its pairs and threads (its text is not kept)."""
+
+    title: str | None
+    source: str | None
+    url: str | None
+    published: str
+
+    @classmethod
+    def of(cls, article: dict[str, Any]) -> _Facts:
+        return cls(article.get("title"), article.get("source"), article.get("url"), published(article))
+
+
+_UNKNOWN = _Facts(None, None, None, when(None))
+
+
+def _pair_line(pair: dict[str, Any]) -> dict[str, Any]:
+    """A pair as the lists and timelines show it: without its passages and quotes, only their count."""
+    return {
+        "articles": pair["articles"],
+        "kind": pair["kind"],
+        "score": pair["score"],
+        "first": pair.get("first"),
+        "containment": pair["containment"],
+        "quotes": len(pair["shared_quotes"]),
+        "new": pair.get("new"),
+    }
 
 
 def marked(text: str, other: str) -> str:
@@ -140,11 +174,12 @@ class _Site:
 
     def __init__(self, report: dict[str, Any]) -> None:
         self.report = report
-        self.articles = {a["id"]: a for a in report["articles"]}
+        self.articles = {a["id"]: _Facts.of(a) for a in report["articles"]}
         self.thread_of = {a: t["id"] for t in report["threads"] for a in t["articles"]}
         self.threads = {t["id"]: t for t in report["threads"]}
+        self.pairs = [_pair_line(pair) for pair in report["duplicates"]]
         self.pairs_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for pair in report["duplicates"]:
+        for pair in self.pairs:
             for article in pair["articles"]:
                 self.pairs_of[article].append(pair)
 
@@ -167,13 +202,13 @@ class _Site:
     def article_cell(self, article_id: str, prefix: str, full: bool = False, on_timeline: bool = False) -> str:
         """Title (linked to the article when its URL is http(s)), source, date, thread and id; `full`: the
         whole title, else its first words; `on_timeline`: the thread's own page, which shows the date."""
-        article = self.articles.get(article_id, {})
-        title = article.get("title") or article_id
-        title = _link(article.get("url"), title if full else shortened(title, 140))
+        article = self.articles.get(article_id, _UNKNOWN)
+        title = article.title or article_id
+        title = _link(article.url, title if full else shortened(title, 140))
         thread = self.thread_of.get(article_id)
-        about = [_bdi(article.get("source") or "source unknown")]
+        about = [_bdi(article.source or "source unknown")]
         if not on_timeline:
-            about.append(published(article))
+            about.append(article.published)
             if thread:
                 about.append(f'<a href="{prefix}{self.thread_path(thread)}">story thread</a>')
         about.append(f"<code>{_h(article_id)}</code>")
@@ -190,7 +225,7 @@ class _Site:
     def pair_row(self, pair: dict[str, Any], prefix: str) -> str:
         earlier, later, _ = self.ordered(pair)
         new = ' <span class="new">new tonight</span>' if pair.get("new") else ""
-        quotes = len(pair["shared_quotes"])
+        quotes = pair["quotes"]
         quoted = f" · {quotes} shared quote{'s' if quotes != 1 else ''}" if quotes else ""
         return (
             f"<tr><td>{self.article_cell(earlier, prefix)}</td><td>{self.article_cell(later, prefix)}</td>"
@@ -209,7 +244,7 @@ class _Site:
     def index(self) -> str:
         report, run = self.report, self.report["run"]
         tonight = report.get("tonight") or {}
-        new_pairs = sorted((p for p in report["duplicates"] if p.get("new")), key=lambda p: -p["score"])
+        new_pairs = sorted((p for p in self.pairs if p.get("new")), key=lambda p: -p["score"])
         new_threads = {t["id"] for t in tonight.get("new_threads", [])}
         grown = {t["id"] for t in tonight.get("grown_threads", [])}
         changed = [t for t in report["threads"] if t["id"] in new_threads | grown]
@@ -312,7 +347,7 @@ class _Site:
         parts.append("</table>")
         if shown < len(pair["matches"]):
             parts.append(f"<p>… and {len(pair['matches']) - shown} more shared passages in report.json</p>")
-        title = self.articles.get(earlier, {}).get("title") or earlier
+        title = self.articles.get(earlier, _UNKNOWN).title or earlier
         return _page(f"{KIND_WORDS.get(pair['kind'], pair['kind'])}: {shortened(title, 80)}", "\n".join(parts), 1)
 
     def sides(self, a: str, b: str) -> str:
@@ -332,7 +367,7 @@ class _Site:
                 "<h2>Timeline</h2><table><tr><th>published</th><th>article</th><th>shares reporting with</th></tr>",
             ]
             for article_id in chunk:
-                article = self.articles.get(article_id, {})
+                article = self.articles.get(article_id, _UNKNOWN)
                 new = ' <span class="new">new tonight</span>' if article_id in joined else ""
                 copies = [p for p in self.pairs_of.get(article_id, []) if set(p["articles"]) <= inside]
                 links = ", ".join(
@@ -342,7 +377,7 @@ class _Site:
                 if len(copies) > PAIR_LINKS:
                     links += f" and {len(copies) - PAIR_LINKS} more"
                 parts.append(
-                    f"<tr><td>{published(article)}{new}</td>"
+                    f"<tr><td>{article.published}{new}</td>"
                     f"<td>{self.article_cell(article_id, '../', on_timeline=True)}</td><td>{links}</td></tr>"
                 )
             parts.append("</table>")
@@ -351,7 +386,7 @@ class _Site:
 
     def _other_title(self, pair: dict[str, Any], article_id: str) -> str:
         other = next((a for a in pair["articles"] if a != article_id), article_id)
-        return self.articles.get(other, {}).get("title") or other
+        return self.articles.get(other, _UNKNOWN).title or other
 
     def list_pages(
         self, folder: str, heading: str, items: list[dict[str, Any]], row: Any, head: str

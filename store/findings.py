@@ -12,11 +12,12 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import Engine
 
-from clustering.findings import StoredPair, StoredThread, ThreadUpdate
+from clustering.findings import PairKey, StoredPair, StoredThread, ThreadUpdate
 from store.articles import delete_pairs
 from store.schema import (
     chunks,
@@ -59,35 +60,46 @@ class FindingsMixin:
 
     def pairs_among(self, ids: Iterable[str]) -> list[StoredPair]:
         """Stored pairs whose two articles are both in `ids`, by score (highest first)."""
-        wanted = set(ids)
-        found: dict[tuple[str, str], StoredPair] = {}
-        with self.engine.connect() as connection:
-            for chunk in chunks(sorted(wanted)):
-                for row in connection.execute(select(pairs_table).where(pairs_table.c.article_a.in_(chunk))).mappings():
-                    if row["article_b"] in wanted:
-                        found[(row["article_a"], row["article_b"])] = StoredPair(
-                            row["article_a"],
-                            row["article_b"],
-                            row["kind"],
-                            row["score"],
-                            row["first"],
-                            json.loads(row["evidence"]),
-                            row["encoder"],
-                            row["found_run"],
-                        )
-        return sorted(found.values(), key=lambda p: (-p.score, p.article_a, p.article_b))
+        return self.pairs_by_key([(key.article_a, key.article_b) for key in self.pair_keys_among(ids)])
 
-    def links_among(self, ids: Iterable[str], kinds: Iterable[str]) -> list[tuple[str, str, float]]:
-        """(article a, article b, score) of the stored pairs of `kinds` whose two articles are both in `ids`,
-        by score (highest first): `pairs_among` without reading the evidence."""
+    def pair_keys_among(self, ids: Iterable[str], kinds: Iterable[str] | None = None) -> list[PairKey]:
+        """The stored pairs (of `kinds`, or of any kind) whose two articles are both in `ids`, by score
+        (highest first): what `pairs_among` finds, without reading the evidence."""
         wanted = set(ids)
-        columns = (pairs_table.c.article_a, pairs_table.c.article_b, pairs_table.c.score)
+        columns = (pairs_table.c.article_a, pairs_table.c.article_b, pairs_table.c.kind, pairs_table.c.score)
         found = []
         with self.engine.connect() as connection:
             for chunk in chunks(sorted(wanted)):
-                query = select(*columns).where(pairs_table.c.article_a.in_(chunk), pairs_table.c.kind.in_(list(kinds)))
-                found += [(a, b, score) for a, b, score in connection.execute(query) if b in wanted]
-        return sorted(found, key=lambda link: (-link[2], link[0], link[1]))
+                query = select(*columns).where(pairs_table.c.article_a.in_(chunk))
+                if kinds is not None:
+                    query = query.where(pairs_table.c.kind.in_(list(kinds)))
+                found += [PairKey(*row) for row in connection.execute(query) if row.article_b in wanted]
+        return sorted(found, key=lambda key: (-key.score, key.article_a, key.article_b))
+
+    def pairs_by_key(self, keys: Sequence[tuple[str, str]]) -> list[StoredPair]:
+        """The stored pairs with these (article a, article b) keys, evidence included, in the order given
+        (a key with no stored pair is left out)."""
+        found: dict[tuple[str, str], StoredPair] = {}
+        key_columns = tuple_(pairs_table.c.article_a, pairs_table.c.article_b)
+        with self.engine.connect() as connection:
+            for chunk in chunks(list(keys)):
+                for row in connection.execute(select(pairs_table).where(key_columns.in_(chunk))).mappings():
+                    found[(row["article_a"], row["article_b"])] = StoredPair(
+                        row["article_a"],
+                        row["article_b"],
+                        row["kind"],
+                        row["score"],
+                        row["first"],
+                        json.loads(row["evidence"]),
+                        row["encoder"],
+                        row["found_run"],
+                    )
+        return [found[key] for key in map(tuple, keys) if key in found]
+
+    def links_among(self, ids: Iterable[str], kinds: Iterable[str]) -> list[tuple[str, str, float]]:
+        """(article a, article b, score) of the stored pairs of `kinds` whose two articles are both in `ids`,
+        by score (highest first)."""
+        return [(key.article_a, key.article_b, key.score) for key in self.pair_keys_among(ids, kinds)]
 
     def memberships(self) -> dict[str, str]:
         """Article id -> thread id, for every article that has a thread."""

@@ -14,6 +14,7 @@ from embeddings.encoders import Encoder, LexicalEncoder
 from night.run import run_night, run_stages
 from night.settings import NightSettings
 from night.stages import Night
+from reports.report import held_whole
 from store import Store
 
 NOW = datetime(2026, 11, 23, 2)
@@ -24,7 +25,7 @@ def analyse(
 ) -> Night:
     """The night that ran the stages on `articles`: its `pairs`, `threads`, `prepared` and `report`."""
     with tempfile.TemporaryDirectory(prefix="storythreads-test-") as home, Store.open(home) as store:
-        return run_night(store, articles, encoder or LexicalEncoder(), "batch", NOW, settings)
+        return _held(run_night(store, articles, encoder or LexicalEncoder(), "batch", NOW, settings))
 
 
 def analyse_paths(paths: Sequence[str | Path]) -> Night:
@@ -32,7 +33,14 @@ def analyse_paths(paths: Sequence[str | Path]) -> Night:
     with tempfile.TemporaryDirectory(prefix="storythreads-test-") as home, Store.open(home) as store:
         night = Night(store=store, paths=[str(p) for p in paths], run_id="batch", started=NOW, encoder_spec="lexical")
         with store.run_lock():
-            return run_stages(night)
+            return _held(run_stages(night))
+
+
+def _held(night: Night) -> Night:
+    """`night` with its report read whole while its store is open (the store goes with the batch)."""
+    if night.report is not None:
+        night.report = held_whole(night.report)
+    return night
 
 
 def threads_of(night: Night) -> dict[str, str]:

@@ -236,3 +236,83 @@ def test_report_files_are_readable_as_the_umask_allows(seed_report, tmp_path: Pa
     assert {stat.S_IMODE(p.stat().st_mode) for p in shared.values()} == {0o644}
     assert modes(shared) == {0o644} and len(list((tmp_path / "shared").rglob("*.html"))) >= 5
     assert modes(private) == {0o600}
+
+
+def _night_with_copies(home: Path, output: Path, extra: int = 0) -> dict:
+    """A night on the seeds and four re-published copies of the wire story (many pairs), written to `output`;
+    `extra` more copies on top. The store is closed when this returns."""
+    from corpus.readers import read_articles
+    from embeddings.encoders import LexicalEncoder
+    from night.run import run_night
+    from store import Store
+    from tests.batch import NOW
+
+    seeds = read_articles([SEEDS]).articles
+    wire = next(a for a in seeds if a.id == WIRE_PAIR[0])
+    copies = [Article(id=f"copy-{n}", title=f"{wire.title} ({n})", text=wire.text) for n in range(4 + extra)]
+    with Store.open(home) as store:
+        night = run_night(store, [*seeds, *copies], LexicalEncoder(), "batch", NOW, outputs=[output])
+    assert night.report is not None
+    return night.report
+
+
+def test_the_report_is_the_same_whatever_the_chunks_it_is_read_in(tmp_path: Path, monkeypatch) -> None:
+    import reports.report
+
+    def written(name: str) -> dict[str, str]:
+        _night_with_copies(tmp_path / name / "home", tmp_path / name / "out")
+        folder = tmp_path / name / "out"
+        pages = {str(p.relative_to(folder)): p.read_text(encoding="utf-8") for p in folder.rglob("*.html")}
+        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        markdown = (folder / "report.md").read_text(encoding="utf-8")
+        return {"pages": pages, "markdown": markdown, **{k: report[k] for k in ("articles", "duplicates", "threads")}}
+
+    whole = written("whole")
+    monkeypatch.setattr(reports.report, "REPORT_CHUNK", 2)
+    chunked = written("chunked")
+    assert len(whole["articles"]) == 9 and len(whole["duplicates"]) >= 10  # several chunks of each
+    for part in ("articles", "duplicates", "threads", "markdown"):
+        assert chunked[part] == whole[part], part
+    assert set(chunked["pages"]) == set(whole["pages"]) and len(whole["pages"]) > 10
+    assert [name for name in whole["pages"] if chunked["pages"][name] != whole["pages"][name]] == []
+
+
+def test_the_report_a_run_hands_back_outlives_its_store_and_the_next_run(tmp_path: Path) -> None:
+    first = _night_with_copies(tmp_path / "home", tmp_path / "out")
+    pairs_then = [(p["articles"], p["score"], len(p["matches"])) for p in first["duplicates"]]
+    assert first["duplicates"][0]["articles"] == [pair for pair, _, _ in pairs_then][0]
+    _night_with_copies(tmp_path / "home", tmp_path / "out", extra=3)  # the same folder, rewritten
+    assert json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["run"]["articles_read"] == 12
+    shutil.rmtree(tmp_path / "out")
+    assert [(p["articles"], p["score"], len(p["matches"])) for p in first["duplicates"]] == pairs_then
+    assert len(first["articles"]) == 9 == len([a["id"] for a in first["articles"]])
+
+
+def test_latest_mirrors_the_run_folder_and_a_later_run_leaves_the_earlier_folder_as_it_was(tmp_path: Path) -> None:
+    from corpus.readers import read_articles
+    from embeddings.encoders import LexicalEncoder
+    from night.run import run_night
+    from store import Store
+    from tests.batch import NOW
+
+    seeds = read_articles([SEEDS]).articles
+    latest = tmp_path / "reports" / "latest"
+
+    def night(run: str, articles: list[Article]) -> Path:
+        folder = tmp_path / "reports" / run
+        with Store.open(tmp_path / f"home-{run}") as store:
+            run_night(store, articles, LexicalEncoder(), run, NOW, outputs=[folder, latest])
+        return folder
+
+    def files(folder: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+    first = night("first", seeds)
+    first_files = files(first)
+    assert files(latest) == first_files and any(name.startswith("pairs/") for name in first_files)
+    # another store, without the wire pair's second article: no pair, so the pair page leaves `latest`
+    second = night("second", [a for a in seeds if a.id != WIRE_PAIR[1]])
+    assert files(first) == first_files, "the earlier run's folder is untouched"
+    assert files(latest) == files(second) != first_files
+    assert not any(name.startswith("pairs/") and "list-" not in name for name in files(latest))
+    assert not any(name.startswith(".") for name in files(latest))

@@ -21,6 +21,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from executor.lifetime import ending_with
+
 STARTUP_TIMEOUT_S = 60.0
 
 
@@ -44,7 +46,10 @@ class TemporaryServer:
         command = [sys.executable, "-m", "uvicorn", "--app-dir", prefect_dir, "--factory"]
         command += ["prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port)]
         command += ["--log-level", "error", "--lifespan", "on"]
-        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(command, env=environment)
+        # killed with this process however it ends: an orphaned server would keep its port and database
+        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+            command, env=environment, preexec_fn=ending_with(os.getpid())
+        )
         self._checked_at = 0.0
         atexit.register(self.stop)
 

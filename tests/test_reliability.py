@@ -143,7 +143,7 @@ def test_flow_killed_mid_run_is_completed_by_the_next_command(tmp_path: Path) ->
     command = [sys.executable, "-m", "flows.cli", "run", str(SEEDS), "--home", str(home), "--encoder", "lexical"]
     env = {**os.environ, FAULT_ENV: "embed passages"}
     with open(tmp_path / "killed.log", "w") as log:
-        # its own session: killing it orphans Prefect's temporary server, which we then stop too
+        # its own session, so that anything of it left behind is killed too
         killed = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -174,3 +174,81 @@ def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path: Path) -> Non
     assert [process.returncode for process in openers] == [0] * 6, errors
     with Store.open(tmp_path) as store:
         assert store.check() == []
+
+
+def _session(leader: int) -> set[int]:
+    """The processes of the session `leader` started (the run, Prefect's server, workers, their helpers)."""
+    members = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == leader and fields[0] != "Z":  # session id; a zombie has ended already
+                members.add(int(stat.parent.name))
+    return members
+
+
+def _command_run(folder: Path, home: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "flows.cli", "run", str(folder), "--home", str(home), "--encoder", "lexical"]
+    with open(log, "w") as output:
+        return subprocess.Popen(
+            [*command, "--workers", "1"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_run_stopped_during_verification_ends_with_every_helper_and_the_next_night_finishes_its_batch_once(
+    stop: signal.Signals, tmp_path: Path
+) -> None:
+    import json
+
+    from bench.corpus import generate
+    from executor import PAUSE_ENV
+    from tests.conftest import generator_texts
+
+    generated = generate(generator_texts(), 300, seed=3, copy_share=0.2)
+    batch = tmp_path / "batch"
+    generated.write(batch)
+    (batch / "truth.json").unlink()
+    home, marker = tmp_path / "home", tmp_path / "paused"
+    # verification on the worker however small the night; its first chunk waits there, mid-step
+    env = {**os.environ, "STORYTHREADS_PARALLEL_FROM_CHARS": "0", PAUSE_ENV: f"verify chunk:{marker}"}
+    run = _command_run(batch, home, env, tmp_path / "stopped.log")
+    try:
+        deadline = time.monotonic() + 240
+        while not (marker.exists() and marker.read_text()) and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), (tmp_path / "stopped.log").read_text()[-3000:]
+        helpers = _session(run.pid) - {run.pid}
+        assert int(marker.read_text()) in helpers and len(helpers) >= 2  # the worker, Prefect's server, …
+        stopped_at = time.monotonic()
+        run.send_signal(stop)
+        run.wait(timeout=10)
+        while _session(run.pid) and time.monotonic() - stopped_at < 10:
+            time.sleep(0.1)
+        assert _session(run.pid) == set(), "a helper of the run outlived it"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+    with Store.open(home) as store:
+        assert store.check() == []
+
+    def night(name: str, new_id: str) -> dict:
+        folder = tmp_path / name
+        folder.mkdir()
+        text = ". ".join(" ".join(vocabulary(len(new_id) + n)[:20]) for n in range(4))
+        record = {"id": new_id, "title": new_id, "text": text}
+        (folder / "new.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+        plain = {k: v for k, v in os.environ.items() if k != PAUSE_ENV}
+        done = _command_run(folder, home, plain, tmp_path / f"{name}.log")
+        assert done.wait(timeout=300) == 0, (tmp_path / f"{name}.log").read_text()[-3000:]
+        return json.loads((home / "reports" / "latest" / "report.json").read_text(encoding="utf-8"))["run"]
+
+    assert night("second", "new-1")["articles_analysed"] == 301  # the stopped batch, once, and the new article
+    assert night("third", "new-2")["articles_analysed"] == 1
+    with Store.open(home) as store:
+        assert [r["status"] for r in store.runs()] == ["interrupted", "completed", "completed"]

@@ -85,3 +85,23 @@ def test_quality_bench_scores_exactly_the_pairs_a_plain_storythreads_run_reports
     assert plain_pairs, "the small corpus must have a pair for this to mean anything"
     assert set(bench_run.pairs) == plain_pairs
     assert list(bench_run.stages) == list(plain["run"]["stages"])
+
+
+def test_the_profile_puts_each_sample_under_its_stage_the_server_or_the_workers() -> None:
+    from bench.profile import OUTSIDE, SERVER, WORKERS, aggregate
+
+    run = 'process 10:"python storythreads run night"'
+    raw = [
+        f"{run};main (flows/cli.py:1);run_stage (run.py:42);verify (stages.py:169);verify_fresh (steps.py:9) 40",
+        f"{run};main (flows/cli.py:1);run_stage (run.py:42);verify (stages.py:169) 2",
+        f"{run};main (flows/cli.py:1);run_stage (run.py:42);thread (stages.py:178);group_articles (threads.py:3) 7",
+        f"{run};main (flows/cli.py:1);import_module (importlib/__init__.py:1) 5",
+        f'{run};process 11:"python -m uvicorn prefect.server";serve (uvicorn/server.py:1) 3',
+        f'{run};process 12:"python -c from multiprocessing.spawn import spawn_main";verify_chunk (duplicates.py:1) 9',
+    ]
+    parts = aggregate(raw)
+    samples = {part: found["total"]["samples"] for part, found in parts.items()}
+    assert samples == {"verify duplicates": 42, "find story threads": 7, OUTSIDE: 5, SERVER: 3, WORKERS: 9}
+    assert parts["verify duplicates"]["inclusive"]["verify_fresh (steps.py)"] == 40
+    assert "main (flows/cli.py)" not in parts["verify duplicates"]["inclusive"]  # only what is below the stage
+    assert parts[WORKERS]["self"]["verify_chunk (duplicates.py)"] == 9

@@ -316,13 +316,15 @@ def _keep_copies_together(
     never find a copy in one thread and its original in another. Only the linked articles move;
     the groups they leave and join are not merged, so two stories are never chained through them.
     A tie goes to the group of the earliest published member (the original's), else the lowest
-    label; a set whose members are all unassigned becomes a group of its own.
+    label; a set whose members are all unassigned becomes a group of its own. An article that alone
+    links two groups (a round-up carrying two stories) stays with one of them (`_without_bridges`).
     """
     row = {article_id: i for i, article_id in enumerate(ids)}
     links = np.array([(row[a], row[b]) for a, b, _ in strong if a in row and b in row], dtype=np.int64)
     if not len(links):
         return labels
     size = len(ids)
+    links = _without_bridges(links, labels, size)
     graph = sparse.coo_matrix((np.ones(len(links)), (links[:, 0], links[:, 1])), shape=(size, size))
     _, component = csgraph.connected_components(graph, directed=False)
     linked = np.unique(links)
@@ -342,6 +344,49 @@ def _keep_copies_together(
         earliest = [label for _, label in sorted(dated) if label in tied]
         labels[members] = earliest[0] if earliest else tied[0]
     return labels
+
+
+def _without_bridges(links: np.ndarray, labels: np.ndarray, size: int) -> np.ndarray:
+    """`links` (rows of article pairs) without those that make one article the only bridge between groups.
+
+    Rules, for each article whose linked partners are in two or more groups:
+    1. Its partners are split by the links that remain without it; if they all stay connected, it
+       bridges nothing (the groups are linked elsewhere too) and keeps every link.
+    2. Otherwise it keeps its links to the side holding most of its partners (a tie: the side with
+       the lowest group label among its partners) and loses the others: a copy joins one story, and
+       A near B, B near C, A far from C stays two stories.
+    """
+    partners: dict[int, list[int]] = defaultdict(list)
+    for a, b in links.tolist():
+        partners[a].append(b)
+        partners[b].append(a)
+    mixed = [
+        article
+        for article, others in partners.items()
+        if len({int(labels[other]) for other in others if labels[other] >= 0}) > 1
+    ]
+    dropped: set[tuple[int, int]] = set()
+    for article in mixed:
+        kept = [(a, b) for a, b in links.tolist() if article not in (a, b) and (min(a, b), max(a, b)) not in dropped]
+        rest = np.array(kept, dtype=np.int64).reshape(-1, 2)
+        graph = sparse.coo_matrix((np.ones(len(rest)), (rest[:, 0], rest[:, 1])), shape=(size, size))
+        _, component = csgraph.connected_components(graph, directed=False)
+        sides: dict[int, list[int]] = defaultdict(list)
+        for other in partners[article]:
+            sides[int(component[other])].append(other)
+        if len(sides) < 2:
+            continue
+
+        def rank(side: list[int]) -> tuple[int, int]:
+            placed = [int(labels[other]) for other in side if labels[other] >= 0]
+            return (-len(side), min(placed, default=size))
+
+        chosen = min(sides.values(), key=rank)
+        dropped |= {(min(article, o), max(article, o)) for o in partners[article] if o not in chosen}
+    if not dropped:
+        return links
+    kept = [(a, b) for a, b in links.tolist() if (min(a, b), max(a, b)) not in dropped]
+    return np.array(kept, dtype=np.int64).reshape(-1, 2)
 
 
 def _centroids(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

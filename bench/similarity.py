@@ -6,8 +6,9 @@ One `storythreads run` of all the articles (a new process, a new store). A pair 
 when its two articles share a story thread or are reported as a duplicate pair. Pairs annotated
 1-2 are the same story, 3-4 different stories (2.5 is left out); rates are given for monolingual
 and cross-lingual pairs apart, for all pairs and for each half of them (halves by a hash of the
-pair's ids: settings are chosen on one and checked on the other). Writes
-bench/results/similarity-<encoder>.json.
+pair's ids: settings are chosen on one and checked on the other), beside the plain baseline (word
+TF-IDF, sublinear, max_df 0.5, + HDBSCAN 3/1, `bench.quality.plain_baseline`; together = one
+cluster). Writes bench/results/similarity-<encoder>.json.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import time
 import zlib
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+from bench.quality import PLAIN_BASELINE, plain_baseline
 from bench.run import stage_line, storythreads_run
+from corpus.readers import read_articles
 
 SAME_AT_MOST = 2.0
 DIFFERENT_AT_LEAST = 3.0
@@ -46,6 +50,14 @@ def together_rates(report: dict, pairs: Sequence[Sequence]) -> dict[str, dict[st
     return {key: {"together": hits / total, "pairs": total} for key, (hits, total) in sorted(counts.items())}
 
 
+def _as_threads(labels: dict[str, str]) -> list[dict]:
+    """Cluster labels as report threads (articles of each label)."""
+    members: dict[str, list[str]] = {}
+    for article, label in labels.items():
+        members.setdefault(label, []).append(article)
+    return [{"id": label, "articles": articles} for label, articles in members.items()]
+
+
 def pairs_in_half(pairs: Sequence[Sequence], half: int) -> list[Sequence]:
     """The pairs of one half (0 or 1): a fixed split by a hash of the two ids."""
     return [pair for pair in pairs if zlib.crc32(f"{pair[0]}|{pair[1]}".encode()) % 2 == half]
@@ -64,13 +76,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     rates = together_rates(run.report, pairs)
     halves = {f"half {half}": together_rates(run.report, pairs_in_half(pairs, half)) for half in (0, 1)}
-    print(f"similarity-dev, {date.today()}: storythreads run --encoder {args.encoder}, {run.seconds:.1f} s wall")
-    print("pairs | annotated | together | half 0 | half 1 | pairs")
-    print("--- | --- | --- | --- | --- | ---")
+    articles = read_articles([args.corpus / "articles.jsonl"]).articles
+    started = time.perf_counter()
+    baseline = plain_baseline([a.id for a in articles], [f"{a.title}\n{a.text}" for a in articles])
+    baseline_seconds = time.perf_counter() - started
+    baseline_report = {"threads": _as_threads(baseline), "duplicates": []}
+    baseline_rates = together_rates(baseline_report, pairs)
+    baseline_halves = {f"half {h}": together_rates(baseline_report, pairs_in_half(pairs, h)) for h in (0, 1)}
+    print(f"similarity-dev, {date.today()}: storythreads run --encoder {args.encoder}, {run.seconds:.1f} s wall;")
+    print(f"the {PLAIN_BASELINE} in this process, {baseline_seconds:.1f} s")
+    print("pairs | annotated | together | half 0 | half 1 | plain baseline | its half 0 | its half 1 | pairs")
+    print("--- | --- | --- | --- | --- | --- | --- | --- | ---")
     for key, value in rates.items():
         kind, story = key.split()
         parts = " | ".join(f"{halves[h][key]['together']:.2f}" for h in halves)
-        print(f"{kind} | {story} story | {value['together']:.2f} | {parts} | {value['pairs']}")
+        peer = " | ".join(f"{found[key]['together']:.2f}" for found in (baseline_rates, *baseline_halves.values()))
+        print(f"{kind} | {story} story | {value['together']:.2f} | {parts} | {peer} | {value['pairs']}")
     print("stages (s): " + stage_line(run))
     result = {
         "date": date.today().isoformat(),
@@ -80,6 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stages": run.stages,
         "rates": rates,
         "halves": halves,
+        "plain_baseline": {
+            "system": PLAIN_BASELINE,
+            "seconds": baseline_seconds,
+            "rates": baseline_rates,
+            "halves": baseline_halves,
+        },
     }
     target = args.json or Path(__file__).parent / "results" / f"similarity-{args.encoder}.json"
     target.write_text(json.dumps(result, indent=1), encoding="utf-8")

@@ -229,3 +229,68 @@ def test_feeds_served_nightly_are_read_each_night_and_must_be_http_urls(tmp_path
     assert deployment.parameters["paths"] == [str(tmp_path.resolve()), "https://example.com/rss.xml"]
     with pytest.raises(ValueError, match="feed 'file:///srv/rss.xml' is not an http"):
         nightly_deployment(tmp_path, feeds=["file:///srv/rss.xml"])
+
+
+def test_a_served_run_cancelled_in_prefect_during_verification_ends_within_ten_seconds(
+    prefect_server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.states import Cancelling
+
+    from bench.corpus import generate
+    from executor import PAUSE_ENV
+    from tests.conftest import generator_texts
+    from tests.test_reliability import _session
+
+    api_url, env = prefect_server
+    inbox, home, marker = tmp_path / "inbox", tmp_path / "home", tmp_path / "paused"
+    generate(generator_texts(), 300, seed=4, copy_share=0.2).write(inbox)
+    (inbox / "truth.json").unlink()
+    run_env = {
+        **env,
+        "STORYTHREADS_HOME": str(home),
+        "STORYTHREADS_WORKERS": "1",
+        "STORYTHREADS_PARALLEL_FROM_CHARS": "0",  # verification on the worker, where its first chunk waits
+        PAUSE_ENV: f"verify chunk:{marker}",
+    }
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as serve_log:
+        serving = subprocess.Popen(
+            [str(BIN / "storythreads"), "serve", "--inbox", str(inbox), "--name", "cancel", "--encoder", "lexical"],
+            cwd=ROOT,
+            env=run_env,
+            stdout=serve_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+                deployment = _wait_for(
+                    lambda: _deployment(client, "storythreads/cancel"), 90, "the deployment", serving
+                )
+                flow_run = client.create_flow_run_from_deployment(deployment.id)
+                _wait_for(lambda: marker.exists() and marker.read_text(), 240, "verification to start", serving)
+                run_processes = _session(serving.pid) - {serving.pid}
+                assert int(marker.read_text()) in run_processes
+                client.set_flow_run_state(flow_run.id, Cancelling(), force=True)
+                cancelled_at = time.monotonic()
+
+                def ended():  # noqa: ANN202
+                    state = client.read_flow_run(flow_run.id).state
+                    gone = not (run_processes & _session(serving.pid))
+                    return gone and state is not None and state.type == StateType.CANCELLED
+
+                _wait_for(ended, 30, "the cancelled run to end", serving)
+                assert time.monotonic() - cancelled_at < 10, log_path.read_text()[-3000:]
+                assert serving.poll() is None, "serve goes on serving"
+        finally:
+            _stop(serving)
+
+
+def _deployment(client, name: str):  # noqa: ANN001, ANN202
+    try:
+        return client.read_deployment_by_name(name)
+    except Exception:  # noqa: BLE001 - not registered yet
+        return None

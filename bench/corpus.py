@@ -32,6 +32,24 @@ from pathlib import Path
 from corpus.article import Article
 from corpus.text import content_terms, fold, token_terms
 
+DEFAULT_DOCUMENTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reuse-dev"
+"""The generator's real text: the shared reuse-dev corpus beside the repository."""
+
+
+def add_night_options(parser: argparse.ArgumentParser) -> None:
+    """`--articles`, `--documents` and `--seed`: the generated night a benchmark runs on."""
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--documents", type=Path, default=DEFAULT_DOCUMENTS, help="real text for the generator")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def write_night(folder: Path, documents: Path, articles: int, seed: int) -> Path:
+    """A generated night of `articles` as a user would give it (`articles.jsonl` in `folder`, no truth file)."""
+    generate(source_texts(documents), articles, seed).write(folder)
+    (folder / "truth.json").unlink()
+    return folder
+
+
 KINDS = ("verbatim", "reworded", "reordered", "partial", "quote")
 _SENTENCE_END = re.compile(r"(?<=[.!؟?])\s+")
 _STATEMENT = re.compile(r"وقال ([^:«»]+): «([^«»]+)»")

@@ -31,8 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import generate, source_texts
-from bench.perf import DEFAULT_DOCUMENTS
+from bench.corpus import DEFAULT_DOCUMENTS, generate, source_texts
 from bench.run import storythreads_run
 
 RESULTS = Path(__file__).parent / "results"

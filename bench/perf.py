@@ -32,11 +32,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import PlantedCorpus, generate, source_texts
+from bench.corpus import DEFAULT_DOCUMENTS, PlantedCorpus, generate, source_texts
 from bench.run import TimedRun, storythreads_run, timed_process
 from bench.scoring import normalise_pair
-
-DEFAULT_DOCUMENTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reuse-dev"
 
 
 def night(

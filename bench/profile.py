@@ -26,8 +26,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from bench.corpus import generate, source_texts
-from bench.perf import DEFAULT_DOCUMENTS
+from bench.corpus import add_night_options, write_night
 from bench.run import BENCH_ENVIRONMENT, STORYTHREADS
 from night.stages import STAGES
 
@@ -95,17 +94,14 @@ def render(stages: dict[str, dict[str, Counter[str]]], header: Sequence[str]) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--articles", type=int, default=10_000)
-    parser.add_argument("--documents", type=Path, default=DEFAULT_DOCUMENTS, help="real text for the generator")
-    parser.add_argument("--seed", type=int, default=0)
+    add_night_options(parser)
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
         raise SystemExit("py-spy is not installed (pip install py-spy)")
     work = Path(tempfile.mkdtemp(prefix=f"storythreads-profile-{args.articles}-"))
     try:
-        generate(source_texts(args.documents), args.articles, args.seed).write(work / "night")
-        (work / "night" / "truth.json").unlink()
+        write_night(work / "night", args.documents, args.articles, args.seed)
         run = [str(STORYTHREADS), "run", str(work / "night"), "--home", str(work / "home"), "--encoder", "lexical"]
         record = [py_spy, "record", "--subprocesses", "--nonblocking", "-r", str(RATE), "--format", "raw"]
         environment = {**os.environ, **BENCH_ENVIRONMENT}

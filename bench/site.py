@@ -28,8 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import generate, source_texts
-from bench.perf import DEFAULT_DOCUMENTS
+from bench.corpus import add_night_options, write_night
 from bench.run import storythreads_run
 from night.memory import TRACE_VARIABLE
 from reports.site import page_name
@@ -100,15 +99,12 @@ def _start_to_peak(sizes: dict[str, float | None] | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--articles", type=int, default=10_000)
-    parser.add_argument("--documents", type=Path, default=DEFAULT_DOCUMENTS, help="real text for the generator")
-    parser.add_argument("--seed", type=int, default=0)
+    add_night_options(parser)
     args = parser.parse_args(argv)
     chromium = _chromium()
     work = Path(tempfile.mkdtemp(prefix=f"storythreads-site-{args.articles}-"))
     try:
-        generate(source_texts(args.documents), args.articles, args.seed).write(work / "night")
-        (work / "night" / "truth.json").unlink()
+        write_night(work / "night", args.documents, args.articles, args.seed)
         traced = {TRACE_VARIABLE: "write reports"}
         run = storythreads_run([work / "night"], work / "home", work / "out", "--encoder", "lexical", env=traced)
         result = {

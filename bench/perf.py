@@ -194,9 +194,10 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "date": datetime.now().strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "seed": args.seed,
-        "command": f"storythreads run FILE --home HOME --output OUT --encoder {args.encoder} (a new process per night)",
+        "command": f"storythreads run FILE --home HOME --output OUT --encoder {args.encoder} (a new process per "
+        "night, both nights into one OUT as a nightly job writes)",
     }
-    first = night(work / "night1" / "articles.jsonl", work / "home", work / "report-1", encoder=args.encoder)
+    first = night(work / "night1" / "articles.jsonl", work / "home", work / "report", encoder=args.encoder)
     first["quality"] = Truth.from_corpus(truth, first_ids).score(first.pop("pairs"))
     result["night_1"] = first
     if not args.no_peer:
@@ -205,7 +206,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         found["threshold"] = args.peer_threshold
         result["peer"] = found
     if not args.no_second_night:
-        second = night(work / "night2" / "articles.jsonl", work / "home", work / "report-2", encoder=args.encoder)
+        second = night(work / "night2" / "articles.jsonl", work / "home", work / "report", encoder=args.encoder)
         second["quality"] = Truth.from_corpus(truth, set(ids)).score(second.pop("pairs"))
         result["night_2"] = second
     for workers in args.workers:

@@ -49,22 +49,27 @@ def _umask() -> int:
     return current
 
 
+def link_atomic(source: Path, destination: Path) -> None:
+    """Put file `source` at `destination` as a hard link (no second copy to write), else as a copy, in one
+    rename: a reader sees the old file or the new one, never a part."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
+    os.close(handle)
+    os.unlink(temporary)
+    try:
+        os.link(source, temporary)
+    except OSError:
+        shutil.copy2(source, temporary)
+    os.replace(temporary, destination)
+
+
 def mirror(source: Path, target: Path) -> None:
     """Make folder `target` hold the files of `source`: hard links where the file system allows (no second
     copy to write), else copies, each put in place atomically, the deepest first (an index at the top never
     links to a page not yet there); the files of `target` that `source` lacks are then removed."""
     files = sorted((p.relative_to(source) for p in source.rglob("*") if p.is_file()), key=lambda p: -len(p.parts))
     for relative in files:
-        destination = target / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
-        os.close(handle)
-        os.unlink(temporary)
-        try:
-            os.link(source / relative, temporary)
-        except OSError:
-            shutil.copy2(source / relative, temporary)
-        os.replace(temporary, destination)
+        link_atomic(source / relative, target / relative)
     kept = set(files)
     for stale in [p for p in target.rglob("*") if p.is_file() and p.relative_to(target) not in kept]:
         stale.unlink()

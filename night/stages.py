@@ -217,7 +217,8 @@ def report(night: Night) -> None:
     with_this_stage(night.report)
     if night.outputs:
         first, *others = night.outputs
-        written = write_reports(night.report, first, with_this_stage)
+        # pages unchanged since the last run are linked from its files (`latest`, or the one output folder)
+        written = write_reports(night.report, first, with_this_stage, previous=others[-1] if others else first)
         for other in others:  # `latest`: the same files, linked, not written again
             mirror(Path(first), Path(other))
         folder = Path(night.outputs[-1])

@@ -19,9 +19,9 @@ from typing import Any
 
 import ijson
 
-from corpus.files import write_atomic
+from corpus.files import link_atomic, write_atomic
 from reports.report import Chunked
-from reports.site import INDEX, site_pages
+from reports.site import INDEX, site_page_jobs
 from reports.wording import counted, plural, shortened
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
@@ -256,20 +256,24 @@ def _md_evidence(label: str, evidence: dict[str, Any]) -> str:
 
 
 def write_reports(
-    report: dict[str, Any], output: str | Path, before_json: Callable[[dict[str, Any]], None] | None = None
+    report: dict[str, Any],
+    output: str | Path,
+    before_json: Callable[[dict[str, Any]], None] | None = None,
+    previous: str | Path | None = None,
 ) -> dict[str, Path]:
     """Write report.md, the report site (`reports.site`: report.html and the pages it links to) and then
     report.json into `output`; returns the paths of the three.
 
     `before_json`, if given, may complete the report (e.g. the time all this took) just before
-    report.json is rendered; the other files are written already.
+    report.json is rendered; the other files are written already. Pages that are the same as in the
+    `previous` run's folder are linked from there (see `write_site`).
     """
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"report output {str(folder)!r} is a file; expected a folder (or a path to create one)")
     paths = {name: folder / name for name in ("report.json", "report.md", "report.html")}
     write_atomic(paths["report.md"], (line + "\n" for line in markdown_lines(report)))
-    write_site(report, folder)
+    write_site(report, folder, Path(previous) if previous is not None else None)
     if before_json is not None:
         before_json(report)
     write_atomic(paths["report.json"], json_chunks(report))
@@ -279,28 +283,62 @@ def write_reports(
 PAGE_WRITERS = 4
 
 
-def write_site(report: dict[str, Any], folder: Path) -> None:
-    """The report site's pages, the index last so that it never links to a page not yet written; pages a
-    previous run left in the folder are removed."""
-    for stale in (folder / "pairs", folder / "threads"):
-        if stale.is_dir():
-            for page in stale.glob("*.html"):
-                page.unlink()
+PAGE_KEYS = "pairs/keys.json"
+"""Beside the pair pages: each keyed page's key (see `reports.site.site_page_jobs`), for the next run to reuse."""
+
+
+def write_site(report: dict[str, Any], folder: Path, previous: Path | None = None) -> None:
+    """The report site's pages, the index last so that it never links to a page not yet written; then the
+    pages a previous run left in the folder and this one did not write are removed.
+
+    A page whose key is that of a page in `previous` (the last run's folder; or `folder` itself) is not
+    rendered again: that file is linked (copied where links are not possible).
+    """
+    earlier = _page_keys(previous) if previous is not None else {}
+    keys: dict[str, str] = {}
+    written = {INDEX}
     index = None
     # creating a file waits on the file system, not on Python: a few writers overlap those waits
     with ThreadPoolExecutor(max_workers=PAGE_WRITERS) as writers:
         pending: deque[Future[None]] = deque()
-        for relative, page in site_pages(report):
+        for relative, key, render in site_page_jobs(report):
             if relative == INDEX:
-                index = page
+                index = render()
                 continue
-            pending.append(writers.submit(write_atomic, folder / relative, page, False))
+            written.add(relative)
+            if key is not None:
+                keys[relative] = key
+            if previous is not None and key is not None and earlier.get(relative) == key:
+                if previous.resolve() == folder.resolve() and (folder / relative).is_file():
+                    continue  # the page is there already
+                if (previous / relative).is_file():
+                    pending.append(writers.submit(link_atomic, previous / relative, folder / relative))
+                    continue
+            pending.append(writers.submit(_render_and_write, render, folder / relative))
             if len(pending) > 4 * PAGE_WRITERS:  # pages in memory stay few
                 pending.popleft().result()
-        for written in pending:
-            written.result()
+        for done in pending:
+            done.result()
     assert index is not None
+    write_atomic(folder / PAGE_KEYS, json.dumps(keys))
     write_atomic(folder / INDEX, index)
+    for stale_folder in (folder / "pairs", folder / "threads"):
+        if stale_folder.is_dir():
+            for page in stale_folder.glob("*.html"):
+                if str(page.relative_to(folder)) not in written:
+                    page.unlink()
+
+
+def _render_and_write(render: Callable[[], str], path: Path) -> None:
+    write_atomic(path, render(), False)
+
+
+def _page_keys(folder: Path) -> dict[str, str]:
+    try:
+        keys = json.loads((folder / PAGE_KEYS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return keys if isinstance(keys, dict) else {}
 
 
 MODEL_KINDS = ("reworded", "translated")

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import chain
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from corpus.text import fold
@@ -56,20 +59,38 @@ th{background:#f4f4f4;text-align:start} .text{unicode-bidi:plaintext;text-align:
 
 
 def site_pages(report: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(relative path, HTML) of every page of the site; the index is `INDEX`.
+    """(relative path, HTML) of every page of the site; the index is `INDEX`."""
+    for relative, _, render in site_page_jobs(report):
+        yield relative, render()
+
+
+def site_page_jobs(report: dict[str, Any]) -> Iterator[tuple[str, str | None, Callable[[], str]]]:
+    """(relative path, key, how to render it) of every page of the site, the index first. A pair page's key
+    digests everything it shows (and this module's code): a page with the key of a page written before is
+    that page, and need not be rendered again. Other pages have no key.
 
     The report's articles are gone through once for their titles and dates and its pairs twice (once for
     the lists, once for the pages, a pair at a time): the site costs the memory of a line per article and
     per pair, not of their texts.
     """
     site = _Site(report)
-    yield INDEX, site.index()
+    yield INDEX, None, site.index
     for pair in report["duplicates"]:
-        yield site.pair_path(pair), site.pair_page(pair)
+        yield site.pair_path(pair), site.pair_key(pair), partial(site.pair_page, pair)
     for thread in report["threads"]:
-        yield from site.thread_pages(thread)
-    yield from site.list_pages("pairs", "All duplicate pairs", site.pairs, site.pair_row, site.PAIR_HEAD)
-    yield from site.list_pages("threads", "All story threads", report["threads"], site.thread_row, site.THREAD_HEAD)
+        for relative, page in site.thread_pages(thread):
+            yield relative, None, partial(str, page)
+    lists = chain(
+        site.list_pages("pairs", "All duplicate pairs", site.pairs, site.pair_row, site.PAIR_HEAD),
+        site.list_pages("threads", "All story threads", report["threads"], site.thread_row, site.THREAD_HEAD),
+    )
+    for relative, page in lists:
+        yield relative, None, partial(str, page)
+
+
+_CODE = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()
+"""This module's code, in every page key: a change to how pages look renders them all again."""
+_SHOWN_OF_PAIR = ("articles", "kind", "first", "containment", "shared_quotes", "matches")
 
 
 def page_name(key: str) -> str:
@@ -306,6 +327,13 @@ class _Site:
         if not rows:
             return [f"<p>{_h(empty)}</p>"]
         return ["<table>", head, *(row(item, prefix) for item in rows), "</table>"]
+
+    def pair_key(self, pair: dict[str, Any]) -> str:
+        """A digest of what the pair's page shows: the pair, its articles' facts and threads, the code."""
+        shown = {key: pair.get(key) for key in _SHOWN_OF_PAIR}
+        about = [(self.articles.get(a), self.thread_of.get(a)) for a in pair["articles"]]
+        text = json.dumps([_CODE, shown, about], ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
     def pair_page(self, pair: dict[str, Any]) -> str:
         earlier, later, known = self.ordered(pair)

@@ -314,5 +314,39 @@ def test_latest_mirrors_the_run_folder_and_a_later_run_leaves_the_earlier_folder
     second = night("second", [a for a in seeds if a.id != WIRE_PAIR[1]])
     assert files(first) == first_files, "the earlier run's folder is untouched"
     assert files(latest) == files(second) != first_files
-    assert not any(name.startswith("pairs/") and "list-" not in name for name in files(latest))
+    assert not any(
+        name.startswith("pairs/") and name.endswith(".html") and "list-" not in name for name in files(latest)
+    )
     assert not any(name.startswith(".") for name in files(latest))
+
+
+def test_a_pair_page_unchanged_since_the_last_night_is_linked_not_written_again(tmp_path: Path) -> None:
+    import dataclasses
+
+    from corpus.readers import read_articles
+    from embeddings.encoders import LexicalEncoder
+    from night.run import run_night
+    from store import Store
+    from tests.batch import NOW
+
+    seeds = read_articles([SEEDS]).articles
+    latest = tmp_path / "reports" / "latest"
+
+    def night(run: str, articles: list[Article]) -> Path:
+        folder = tmp_path / "reports" / run
+        with Store.open(tmp_path / "home") as store:
+            run_night(store, articles, LexicalEncoder(), run, NOW, outputs=[folder, latest])
+        return folder
+
+    def pair_page(folder: Path) -> Path:
+        (page,) = (p for p in (folder / "pairs").glob("*.html") if not p.name.startswith("list-"))
+        return page
+
+    first = night("first", seeds)
+    second = night("second", [*seeds, Article(id="other", title="خبر آخر", text="خبر آخر\\nنص لا علاقة له بالخبر")])
+    assert pair_page(second).stat().st_ino == pair_page(first).stat().st_ino  # the same file, linked
+    retitled = [dataclasses.replace(a, title="عنوان جديد للخبر") if a.id == WIRE_PAIR[1] else a for a in seeds]
+    third = night("third", retitled)
+    assert pair_page(third).stat().st_ino != pair_page(first).stat().st_ino
+    assert "عنوان جديد للخبر" in pair_page(third).read_text(encoding="utf-8")
+    assert "عنوان جديد للخبر" not in pair_page(first).read_text(encoding="utf-8")

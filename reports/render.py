@@ -78,8 +78,10 @@ def json_chunks(report: dict[str, Any]) -> Iterator[str]:
     yield "\n}\n"
 
 
-def _titles(report: dict[str, Any], wanted: Iterable[str]) -> dict[str, str]:
-    """The titles of the `wanted` articles, in one pass over the report's articles."""
+def _titles(report: dict[str, Any], wanted: Iterable[str] | None = None) -> dict[str, str]:
+    """The titles of the `wanted` articles (None: of all), in one pass over the report's articles."""
+    if wanted is None:
+        return {a["id"]: a["title"] for a in report["articles"]}
     ids = set(wanted)
     return {a["id"]: a["title"] for a in report["articles"] if a["id"] in ids} if ids else {}
 
@@ -217,7 +219,7 @@ def markdown_lines(
         detailed = len(pairs) if detail_limit is None else min(detail_limit, len(pairs))
         # every title, read in one pass: a line per article, where going through the pairs first
         # to learn which are needed would read all their evidence once more
-        titles = {a["id"]: a["title"] for a in report["articles"]} if detailed else {}
+        titles = _titles(report) if detailed else {}
         for pair in pairs if detailed == len(pairs) else pairs[:detailed]:
             yield from _md_pair(pair, titles)
         if detailed < len(pairs):
@@ -295,6 +297,7 @@ def write_site(report: dict[str, Any], folder: Path, previous: Path | None = Non
     rendered again: that file is linked (copied where links are not possible).
     """
     earlier = _page_keys(previous) if previous is not None else {}
+    in_place = previous is not None and previous.resolve() == folder.resolve()
     keys: dict[str, str] = {}
     written = {INDEX}
     index = None
@@ -309,9 +312,9 @@ def write_site(report: dict[str, Any], folder: Path, previous: Path | None = Non
             if key is not None:
                 keys[relative] = key
             if previous is not None and key is not None and earlier.get(relative) == key:
-                if previous.resolve() == folder.resolve() and (folder / relative).is_file():
+                if in_place and (folder / relative).is_file():
                     continue  # the page is there already
-                if (previous / relative).is_file():
+                if not in_place and (previous / relative).is_file():
                     pending.append(writers.submit(link_atomic, previous / relative, folder / relative))
                     continue
             pending.append(writers.submit(_render_and_write, render, folder / relative))

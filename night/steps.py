@@ -18,7 +18,7 @@ import re
 import signal
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -87,6 +87,8 @@ class Vectors:
     passage_ids: np.ndarray
     """The store's vector id of each passage row (one id per distinct text)."""
     quote_ids: np.ndarray
+    added_ids: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per kind, the vector ids this call added to the store (texts never seen before: no stored article has them)."""
     embedded: int = 0
     """Texts encoded by this call (cache misses)."""
     reused: int = 0
@@ -169,6 +171,7 @@ def embed_stored(
     """
     arrays: dict[str, np.ndarray] = {}
     row_ids: dict[str, np.ndarray] = {}
+    added_ids: dict[str, list[int]] = {kind: [] for kind in KINDS}
     embedded = reused = 0
     for kind in KINDS:
         counts = [len(a.passages) if kind == "passage" else len(a.quotes) if kind == "quote" else 1 for a in prepared]
@@ -198,6 +201,7 @@ def embed_stored(
             rows = [position[h] for h in batch]
             matrix[rows] = encoded
             ids[rows] = [added[h] for h in batch]
+            added_ids[kind].extend(added.values())
 
         texts = (t for a in prepared for t in _texts(a, kind))
         pending = set(missing)
@@ -226,7 +230,14 @@ def embed_stored(
         if record:
             store.set_embedded(encoder.name, kind, vector_ids)
     return Vectors(
-        arrays["passage"], arrays["quote"], arrays["title"], row_ids["passage"], row_ids["quote"], embedded, reused
+        arrays["passage"],
+        arrays["quote"],
+        arrays["title"],
+        row_ids["passage"],
+        row_ids["quote"],
+        {kind: np.asarray(found, dtype=np.int64) for kind, found in added_ids.items()},
+        embedded,
+        reused,
     )
 
 
@@ -309,8 +320,9 @@ def search_window(
     for kind, queries in (("passage", vectors.passages), ("quote", vectors.quotes)):
         hits[kind] = indexes[kind].hits(queries, encoder.candidate_threshold)
         if older and len(hits[kind]):
-            # ids carried by tonight's own rows need no lookup: only the others can belong to stored articles
-            foreign = np.setdiff1d(hits[kind].ids, vectors.passage_ids if kind == "passage" else vectors.quote_ids)
+            # texts first seen tonight need no lookup: only the others can belong to stored articles (a
+            # paragraph copied word for word from a stored article has that article's vector id)
+            foreign = np.setdiff1d(hits[kind].ids, vectors.added_ids.get(kind, np.zeros(0, dtype=np.int64)))
             owners = store.owners(encoder.name, kind, foreign.tolist())
             involved |= {a for found in owners.values() for a in found if a in older}
     return WindowSearch(sorted(involved), hits["passage"], hits["quote"])

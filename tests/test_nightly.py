@@ -79,6 +79,17 @@ def test_late_copy_is_a_new_pair_and_joins_the_first_runs_thread(store: Store) -
     assert grown == {thread_of_original: [WIRE_PAIR[1]]}
 
 
+def test_paragraphs_copied_word_for_word_from_a_stored_article_are_found_on_a_later_night(store: Store) -> None:
+    original = next(a for a in _seeds() if a.id == WIRE_PAIR[0])
+    _night(store, [original], "run-1")
+    paragraphs = original.text.split("\n\n")
+    # the same vectors as the stored article's paragraphs: found through the store, not as tonight's own
+    excerpt = Article("excerpt", "مقتطف", "\n\n".join(paragraphs[: len(paragraphs) // 2]), source="digest")
+    _, report = _night(store, [excerpt], "run-2", NOW + timedelta(days=1))
+    (pair,) = report["tonight"]["new_duplicates"]
+    assert set(pair["articles"]) == {original.id, "excerpt"}
+
+
 def test_edited_article_is_updated_in_place(store: Store) -> None:
     seeds = _seeds()
     _night(store, seeds, "run-1")

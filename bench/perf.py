@@ -4,6 +4,7 @@
     python -m bench.perf --articles 100000 --no-peer
     python -m bench.perf --articles 1000 --encoder multilingual-e5-small   # a night with the model
     python -m bench.perf --encoders            # embedding stage against a bare encode loop
+    python -m bench.perf --storm               # a syndication storm against 10k distinct articles
 
 A corpus of `--articles` Arabic articles with planted copies is generated (`bench.corpus`),
 plus `--new-share` more for a second night, each night as one JSON Lines file. Each night is
@@ -11,8 +12,12 @@ plus `--new-share` more for a second night, each night as one JSON Lines file. E
 is the whole process, its peak memory that of the process with every process it started, and
 the stage split is the run's own (`run.stages` in its `report.json`). The peer
 (`bench.minhash_peer`) runs as a new process on the first night's file. Precision and recall
-come from the pairs in each run's `report.json`, against the planted truth. Prints a table and
-writes JSON.
+come from the pairs in each run's `report.json` (with those its duplicate groups imply), against
+the planted truth. Prints a table and writes JSON.
+
+`--storm` runs a night of `STORM_COPIES` copies of the five seed articles under new ids plus
+`STORM_DISTINCT` generated articles, beside a night of `--articles` distinct generated articles on a
+new store, and checks that every copy is in its seed's duplicate group.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +43,20 @@ from bench.scoring import normalise_pair
 
 
 def night(
-    night_file: Path, home: Path, output: Path, workers: int | None = None, encoder: str = "lexical"
+    night_file: Path,
+    home: Path,
+    output: Path,
+    workers: int | None = None,
+    encoder: str = "lexical",
+    with_pairs: bool = True,
 ) -> dict[str, Any]:
-    """One `storythreads run` of `night_file` on the store in `home`: time, memory, stages, pairs."""
+    """One `storythreads run` of `night_file` on the store in `home`: time, memory, stages, pairs (unless
+    not `with_pairs`) and duplicate groups."""
     options = ["--encoder", encoder] + ([] if workers is None else ["--workers", str(workers)])
     run: TimedRun = storythreads_run([night_file], home, output, *options)
     info = run.report["run"]
     return {
+        "groups": [group["articles"] for group in run.report.get("groups", [])],
         "fresh": info["articles_analysed"],
         "window": info["articles_in_window"],
         "passages": info["passages"],
@@ -54,7 +66,7 @@ def night(
         "total_seconds": run.seconds,
         "outside_stages_seconds": run.seconds - sum(run.stages.values()),
         "peak_with_workers_mib": run.peak_mib,
-        "pairs": [list(normalise_pair(a, b)) for a, b in run.pairs],
+        "pairs": [list(normalise_pair(a, b)) for a, b in run.pairs] if with_pairs else [],
     }
 
 
@@ -222,6 +234,98 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+STORM_COPIES = 10_000
+STORM_DISTINCT = 1_000
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+
+
+def storm(args: argparse.Namespace) -> dict[str, Any]:
+    """A syndication storm (`args.storm_copies` copies of the seeds plus `args.storm_distinct` distinct
+    articles) against a night of `args.articles` distinct articles, each a first night on a new store."""
+    from corpus.readers import read_articles
+
+    work = args.work or Path(tempfile.mkdtemp(prefix="storythreads-storm-"))
+    for old in ("home-distinct", "home-storm"):
+        shutil.rmtree(work / old, ignore_errors=True)
+    texts = source_texts(args.documents)
+    distinct = generate(texts, args.articles, args.seed)
+    distinct.truth.clear()
+    distinct.write(work / "distinct")
+    seeds = read_articles([SEEDS]).articles
+    start = datetime(2026, 11, 1, 6)
+    copies = [
+        replace(
+            seeds[i % len(seeds)],
+            id=f"storm-{i:05d}",
+            published_at=start + timedelta(seconds=10 * i),
+            source=f"outlet-{i % 300}",
+        )
+        for i in range(args.storm_copies)
+    ]
+    others = generate(texts, args.storm_distinct, args.seed + 1)
+    PlantedCorpus(copies + others.articles, []).write(work / "storm")
+    del distinct, others
+
+    result: dict[str, Any] = {
+        "articles": args.articles,
+        "storm_copies": args.storm_copies,
+        "storm_distinct": args.storm_distinct,
+        "date": datetime.now().strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+        "command": "storythreads run FILE --home HOME --output OUT --encoder lexical (a new process, a new store)",
+    }
+    plain = night(work / "distinct" / "articles.jsonl", work / "home-distinct", work / "report-distinct")
+    plain.pop("pairs")
+    result["distinct"] = plain
+    stormy = night(work / "storm" / "articles.jsonl", work / "home-storm", work / "report-storm", with_pairs=False)
+    stormy.pop("pairs")
+    copies_of = {seed.id: {c.id for c in copies if c.text == seed.text} for seed in seeds}
+    groups = [set(group) for group in stormy["groups"]]
+    stormy["copies_grouped"] = {
+        seed: max((len(wanted & g) for g in groups), default=0) for seed, wanted in copies_of.items()
+    }
+    stormy["every_copy_in_its_group"] = all(any(wanted <= g for g in groups) for wanted in copies_of.values())
+    stormy["groups"] = [len(group) for group in groups]
+    result["storm"] = stormy
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def print_storm(result: dict[str, Any]) -> None:
+    """The storm benchmark as a Markdown table."""
+    plain, stormy = result["distinct"], result["storm"]
+    print(
+        f"\nstorm: {result['storm_copies']:,} copies of the 5 seeds + {result['storm_distinct']:,} distinct "
+        f"articles against {result['articles']:,} distinct, {result['date']}, {result['machine']}"
+    )
+    print(f"each night: {result['command']}")
+    print(_row(["run", "articles analysed", "wall s", "peak MiB", "duplicate groups (sizes)"]))
+    print(_row(["---"] * 5))
+    for name, found in (("distinct", plain), ("storm", stormy)):
+        sizes = found["groups"] if name == "storm" else [len(g) for g in found["groups"]]
+        shown = (
+            f"{len(sizes)} ({', '.join(map(str, sorted(sizes, reverse=True)[:6]))}{', …' if len(sizes) > 6 else ''})"
+        )
+        print(
+            _row(
+                [
+                    name,
+                    f"{found['fresh']:,}",
+                    f"{found['total_seconds']:.1f}",
+                    f"{found['peak_with_workers_mib']:.0f}",
+                    shown,
+                ]
+            )
+        )
+    ratio = stormy["total_seconds"] / plain["total_seconds"]
+    print(
+        f"\nstorm / distinct time: {ratio:.2f} (target <= 2); storm peak {stormy['peak_with_workers_mib']:.0f} MiB "
+        f"(target <= 2048); every copy in its seed's group: {stormy['every_copy_in_its_group']} "
+        f"({stormy['copies_grouped']})"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if os.environ.get("STORYTHREADS_BENCH_VERBOSE") else logging.WARNING,
@@ -247,7 +351,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--encoder", default="lexical", help="the runs' encoder (multilingual-e5-small: the model)")
     parser.add_argument("--json", type=Path, help="write the result here (default bench/results/perf-N.json)")
     parser.add_argument("--encoders", action="store_true", help="measure the embedding stage against bare encode")
+    parser.add_argument("--storm", action="store_true", help="a syndication storm against --articles distinct")
+    parser.add_argument("--storm-copies", type=int, default=STORM_COPIES, help="copies of the seeds in the storm")
+    parser.add_argument("--storm-distinct", type=int, default=STORM_DISTINCT, help="distinct articles in the storm")
     args = parser.parse_args(argv)
+    if args.storm:
+        result = storm(args)
+        print_storm(result)
+        target = args.json or Path(__file__).parent / "results" / "perf-storm.json"
+        target.write_text(json.dumps(result, indent=1), encoding="utf-8")
+        print(f"\nJSON: {target}")
+        return 0
     if args.encoders:
         from bench.encoders import encoder_overhead
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reports.report import reported_pairs
+
 STORYTHREADS = Path(sys.executable).with_name("storythreads")
 BENCH_ENVIRONMENT = {
     "HF_HUB_OFFLINE": "1",
@@ -51,8 +53,8 @@ class TimedRun(TimedProcess):
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
-        """The duplicate pairs the run reported, as (a, b) ids."""
-        return [(p["articles"][0], p["articles"][1]) for p in self.report.get("duplicates", [])]
+        """The duplicate pairs the run reported, as (a, b) ids: those listed, and those its duplicate groups imply."""
+        return list(reported_pairs(self.report)) if self.report else []
 
     @property
     def threads(self) -> dict[str, str]:

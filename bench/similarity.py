@@ -25,6 +25,7 @@ from pathlib import Path
 from bench.quality import PLAIN_BASELINE, plain_baseline
 from bench.run import stage_line, storythreads_run
 from corpus.readers import read_articles
+from reports.report import reported_pairs
 
 SAME_AT_MOST = 2.0
 DIFFERENT_AT_LEAST = 3.0
@@ -33,7 +34,7 @@ DIFFERENT_AT_LEAST = 3.0
 def together_rates(report: dict, pairs: Sequence[Sequence]) -> dict[str, dict[str, float | int]]:
     """Share of pairs together, by (monolingual|cross-lingual, same|different)."""
     thread_of = {article: thread["id"] for thread in report["threads"] for article in thread["articles"]}
-    duplicates = {frozenset(pair["articles"]) for pair in report["duplicates"]}
+    duplicates = {frozenset(pair) for pair in reported_pairs(report)}
     counts: dict[str, list[int]] = {}
     for a, b, overall, languages in pairs:
         if SAME_AT_MOST < overall < DIFFERENT_AT_LEAST:

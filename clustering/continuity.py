@@ -12,7 +12,9 @@ threads the store already knows, so a story that grows keeps its id:
    most members with, or a new story;
 4. an article that was in a thread and is in no group tonight stays where it was; a new
    article in no group starts a single-article thread, so every article has a thread id
-   from its first night.
+   from its first night;
+5. a copy in a duplicate group (`clustering.groups`) is not clustered: it is in its
+   representative's thread (`follow_representatives`).
 
 New ids derive from the founding article and are never reused: an id already given out
 gets a numeric suffix.
@@ -117,3 +119,22 @@ def carry_threads(
         if thread not in result.created:
             result.grew.setdefault(thread, []).append(article)
     return result
+
+
+def follow_representatives(continuity: Continuity, previous: dict[str, str], represented: dict[str, str]) -> Continuity:
+    """Rule 5: put each copy (`represented` maps it to its group's representative) in its
+    representative's thread, tonight's or the stored one; `continuity` is updated and returned."""
+    for copy, representative in sorted(represented.items()):
+        thread = continuity.memberships.get(representative, previous.get(representative))
+        if thread is None:
+            continue
+        if previous.get(copy) == thread:
+            continuity.memberships.pop(copy, None)
+            continue
+        continuity.memberships[copy] = thread
+        joined = continuity.grew.setdefault(thread, []) if thread not in continuity.created else None
+        if joined is not None and copy not in joined:
+            joined.append(copy)
+    for joined in continuity.grew.values():
+        joined.sort()
+    return continuity

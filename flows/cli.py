@@ -322,6 +322,20 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
     for kind, count in run_info["duplicate_pairs"].items():
         kinds.add_row(kind, str(count))
     console.print(kinds)
+    groups = report.get("groups") or []
+    if groups:
+        console.print(
+            f"duplicate groups (the same reporting text): {len(groups)}, "
+            f"holding {counted(run_info['articles_in_groups'], 'article')}"
+        )
+    for group in groups[:limit]:
+        console.print(
+            f"  {group['id']}  {counted(len(group['articles']), 'article')}, "
+            + (f"first {group['first']}" if group["first"] else f"representative {group['representative']}"),
+            highlight=False,
+        )
+    if limit is not None and len(groups) > limit:
+        console.print(f"  … and {len(groups) - limit} more groups (--verbose, report.json)")
     pairs = report["duplicates"]  # the strongest first
     for pair in pairs if limit is None else pairs[:limit]:
         a, b = pair["articles"]
@@ -384,6 +398,14 @@ def compare(
     console.print(f"[bold]{a.article.id}[/bold]  {a.article.title}")
     console.print(f"[bold]{b.article.id}[/bold]  {b.article.title}")
     console.print(f"story similarity: {result.story_similarity:.2f}")
+    if result.group is not None:
+        console.print(
+            f"kind: [bold]{result.group.kind}[/bold] · the same reporting text after folding: one duplicate group "
+            f"({result.group.id}), analysed once · share of each found in the other: 100%"
+        )
+        if result.group.first:
+            console.print(f"published first: {result.group.first}")
+        return
     pair = result.pair
     if pair is None:
         console.print("no shared reporting: no passage or quote in common")

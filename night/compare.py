@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from clustering.duplicates import DuplicatePair
+from clustering.groups import DuplicateGroup
 from corpus.article import Article, PreparedArticle
 from night import steps
 from night.run import opened, run_stages
@@ -24,7 +25,10 @@ class Comparison:
     second: PreparedArticle
     pair: DuplicatePair | None
     story_similarity: float
-    """Cosine of the two articles' story vectors (the vectors the thread stage clusters; IDF from the two)."""
+    """Cosine of the two articles' story vectors (the vectors the thread stage clusters; IDF from the two);
+    1 for two articles of one duplicate group, which the thread stage takes as one."""
+    group: DuplicateGroup | None = None
+    """The duplicate group the two form when they carry the same reporting text (then `pair` is None)."""
 
 
 def compare_articles(
@@ -46,6 +50,11 @@ def compare_articles(
         )
         run_stages(night)
         by_id = {p.article.id: p for p in night.prepared}
+        assert night.tonight is not None
+        if night.tonight.groups:  # one was analysed for both: the other is prepared to be shown
+            (copy,) = [a for a in (first.id, second.id) if a not in by_id]
+            by_id.update({p.article.id: p for p in steps.prepare_stored(store, [copy], settings, False)})
+            return Comparison(by_id[first.id], by_id[second.id], None, 1.0, night.tonight.groups[0])
         threads = settings.threads if night.model is None else settings.threads.with_model()
         vectors = store.article_vectors(steps.story_name(threads, night.model), [first.id, second.id])
         similarity = float(np.asarray(vectors[first.id], np.float32) @ np.asarray(vectors[second.id], np.float32))

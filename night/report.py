@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from clustering.findings import StoredPair
+from clustering.groups import DuplicateGroup
 from reports.report import REPORT_CHUNK, Furniture, ReportRecords
 from store import Store
 
@@ -34,8 +35,9 @@ class StoreReportSource:
         return self.store.pairs_by_key(keys)
 
 
-def load_report_records(store: Store, window: Sequence[str]) -> ReportRecords:
-    """The window's dates, memberships, threads and pair keys, and where to read the rest."""
+def load_report_records(store: Store, window: Sequence[str], groups: Sequence[DuplicateGroup] = ()) -> ReportRecords:
+    """The window's dates, memberships, threads and pair keys, and where to read the rest; `groups`:
+    its duplicate groups."""
     published = {}
     for start in range(0, len(window), REPORT_CHUNK):
         facts = store.article_facts(window[start : start + REPORT_CHUNK], label_terms=False)
@@ -47,4 +49,5 @@ def load_report_records(store: Store, window: Sequence[str]) -> ReportRecords:
         threads=list(store.threads().values()),
         pairs=store.pair_keys_among(window),
         source=StoreReportSource(store),
+        groups=list(groups),
     )

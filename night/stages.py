@@ -135,9 +135,11 @@ def take_in(night: Night) -> None:
 
 
 def prepare(night: Night) -> None:
-    """Paragraphs, furniture, passages and quotes of the articles to analyse."""
+    """Paragraphs, furniture, passages and quotes of the articles to analyse; those whose passages are another
+    article's join its duplicate group."""
     assert night.tonight is not None
-    night.prepared = steps.prepare_stored(night.store, night.tonight.fresh, night.settings, True, night.executor)
+    prepared = steps.prepare_stored(night.store, night.tonight.fresh, night.settings, True, night.executor)
+    night.tonight, night.prepared = steps.group_prepared(night.store, night.tonight, prepared, night.encoder)
     chars = sum(len(article.article.text) for article in night.prepared)
     night.on_workers = steps.worth_workers(night.executor, chars, night.settings)
 
@@ -200,7 +202,7 @@ def report(night: Night) -> None:
         stages=dict(night.seconds),
         memory_mib={name: dict(sizes) for name, sizes in night.memory.items()},
     )
-    records = load_report_records(night.store, night.tonight.window)
+    records = load_report_records(night.store, night.tonight.everything, night.tonight.groups)
     night.report = build_report(
         info, records, night.tonight.intake, night.prepared, night.pairs, night.threads, night.read.skipped
     )

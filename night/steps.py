@@ -18,13 +18,15 @@ import re
 import signal
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 
-from clustering.continuity import Continuity, carry_threads
+from clustering.continuity import Continuity, carry_threads, follow_representatives
 from clustering.duplicates import DuplicatePair, find_duplicates, pair_evidence
+from clustering.groups import DuplicateGroup, form_groups, passage_key, represented_by
 from clustering.semantic import CALIBRATED, candidate_articles, reporting_passages, semantic_pair
 from clustering.story import LanguageMeans, TermStatistics, lead_text, term_hashes, with_model
 from clustering.threads import (
@@ -73,8 +75,22 @@ class Tonight:
     now: datetime
     intake: Intake
     window: list[str]
+    """The window's articles that are analysed: each duplicate group's representative, and every article
+    in no group."""
     fresh: list[str]
     """Window articles to analyse tonight: new, changed, or never analysed with this encoder."""
+    groups: list[DuplicateGroup] = field(default_factory=list)
+    """The window's duplicate groups (`clustering.groups`)."""
+
+    @cached_property
+    def represented(self) -> dict[str, str]:
+        """Group member -> the representative analysed for it (members left out of `window`)."""
+        return represented_by(self.groups)
+
+    @property
+    def everything(self) -> list[str]:
+        """Every article of the window, grouped or not, sorted."""
+        return sorted([*self.window, *self.represented])
 
 
 @dataclass
@@ -101,17 +117,58 @@ def take_in(
     """Store tonight's articles and work out the window and the fresh articles."""
     store.start_run(run_id, now, encoder.name)
     intake = store.ingest(articles, run_id, now)
-    window = store.window(now - timedelta(days=settings.retention_days))
+    everything = store.window(now - timedelta(days=settings.retention_days))
+    groups = find_groups(store, everything, encoder)
+    represented = represented_by(groups)
+    window = [a for a in everything if a not in represented]
     fresh = store.not_analysed(window, encoder.name)
     log.info(
-        "%d new, %d changed, %d unchanged articles; %d in the window, %d to analyse",
+        "%d new, %d changed, %d unchanged articles; %d in the window (%d copies in %d duplicate groups), %d to analyse",
         len(intake.new),
         len(intake.updated),
         len(intake.unchanged),
-        len(window),
+        len(everything),
+        len(represented),
+        len(groups),
         len(fresh),
     )
-    return Tonight(run_id, now, intake, window, fresh)
+    return Tonight(run_id, now, intake, window, fresh, groups)
+
+
+def find_groups(store: Store, articles: Sequence[str], encoder: Encoder) -> list[DuplicateGroup]:
+    """The duplicate groups among `articles` (`clustering.groups`). Members analysed on their own before
+    their group formed are no longer: their pairs go, the representative's stand for them."""
+    found = store.group_members(articles, encoder.name)
+    groups = form_groups(found)
+    represented = represented_by(groups)
+    analysed_alone = [m.article for m in found if m.analysed and m.article in represented]
+    if analysed_alone:
+        store.leave_to_representatives(analysed_alone)
+    return groups
+
+
+def group_prepared(
+    store: Store, tonight: Tonight, prepared: Sequence[PreparedArticle], encoder: Encoder
+) -> tuple[Tonight, list[PreparedArticle]]:
+    """Tonight's place and prepared articles once the prepared articles' passage keys are known: one whose
+    passages are another window article's is a member of its group (near-identical), and is analysed no
+    further."""
+    store.save_passage_keys({a.article.id: passage_key(a) for a in prepared})
+    groups = find_groups(store, tonight.everything, encoder)
+    represented = represented_by(groups)
+    if represented.keys() == tonight.represented.keys():
+        return replace(tonight, groups=groups), list(prepared)
+    log.info(
+        "%d prepared articles carry another's passages: analysed through it",
+        len(set(represented) - set(tonight.represented)),
+    )
+    regrouped = replace(
+        tonight,
+        window=[a for a in tonight.everything if a not in represented],
+        fresh=[a for a in tonight.fresh if a not in represented],
+        groups=groups,
+    )
+    return regrouped, [a for a in prepared if a.article.id not in represented]
 
 
 def worth_workers(executor: Executor | None, chars: int, settings: NightSettings) -> Executor | None:
@@ -637,8 +694,10 @@ def thread_window(
         return best
 
     continuity = carry_threads(groups, scope, previous, store.thread_ids_ever(), founding_order, continue_thread)
+    continuity = follow_representatives(continuity, previous, tonight.represented)
     touched = set(continuity.memberships.values()) | set(continuity.merged.values())
     members_outside = [a for a, t in previous.items() if t in touched and a not in in_scope]
+    members_outside += [a for a in continuity.memberships if a not in facts and a not in previous]
     facts.update(store.article_facts(members_outside))
     update = _thread_update(
         tonight.run_id, continuity, previous, facts, scope, thread_settings.label_terms, store.thread_labels()

@@ -97,6 +97,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         + (f", model: {run['model']}" if run.get("model") else "")
         + (f" ({run['encoder_note']})" if run["encoder_note"] else ""),
         f"duplicate pairs: {sum(run['duplicate_pairs'].values())} ({kinds})",
+        f"duplicate groups (the same reporting text): {run.get('duplicate_groups', 0)}, "
+        f"holding {run.get('articles_in_groups', 0)} articles",
         f"threads: {run['threads']}, unthreaded articles: {run['unthreaded']}",
     ]
 
@@ -167,6 +169,11 @@ def tonight_lines(report: dict[str, Any], limit: int | None = None) -> list[str]
             shown = ", ".join(thread[members][:limit])
             lines.append(line.format(id=thread["id"], label=thread["label"], members=shown))
         lines += _more(len(threads), limit, key.replace("_", " "))
+    grown = tonight.get("grown_groups", [])
+    for group in sorted(grown, key=lambda g: -len(g["added"]))[:limit]:
+        shown = ", ".join(group["added"][:limit]) + (" …" if limit is not None and len(group["added"]) > limit else "")
+        lines.append(f"duplicate group {group['id']} ({group['size']} articles) grew: +{shown}")
+    lines += _more(len(grown), limit, "grown duplicate groups")
     for merge in tonight.get("merges", []):
         lines.append(f"merged into {merge['into']}: {', '.join(merge['merged'])}")
     for split in tonight.get("splits", []):
@@ -202,6 +209,7 @@ def markdown_lines(
     yield from ("", "## Tonight", "")
     for line in tonight_lines(report, row_limit):
         yield f"- {md(line.strip())}" if not line.startswith("  ") else f"  - {md(line.strip())}"
+    yield from _md_groups(report, row_limit)
     yield from ("", "## Duplicate reporting", "")
     pairs = report["duplicates"]
     if not pairs:
@@ -238,11 +246,39 @@ def markdown_lines(
         yield from (f"- {line.strip()}" for line in _more(len(report["skipped"]), row_limit, "skipped inputs"))
 
 
+def _md_groups(report: dict[str, Any], row_limit: int | None) -> Iterator[str]:
+    groups = report.get("groups") or []
+    if not groups:
+        return
+    yield from ("", "## Duplicate groups", "")
+    yield "Articles carrying the same reporting text (after folding): one finding each; the pairs inside a group"
+    yield "are implied, and a pair listed below for its representative holds for every article of the group."
+    yield ""
+    yield "| group | kind | articles | first | representative | new tonight |"
+    yield "|---|---|---|---|---|---|"
+    for group in groups[:row_limit]:
+        yield (
+            f"| {md(group['id'])} | {group['kind']} | {len(group['articles'])} | {md(group['first'])} "
+            f"| {md(group['representative'])} | {len(group.get('new_articles', []))} |"
+        )
+    yield from (f"- {line.strip()}" for line in _more(len(groups), row_limit, "groups"))
+    yield ""
+    for group in groups[:row_limit]:
+        members = group["articles"] if row_limit is None else group["articles"][:row_limit]
+        more = len(group["articles"]) - len(members)
+        yield f"- **{md(group['id'])}**: {', '.join(md(a) for a in members)}" + (f" … and {more} more" if more else "")
+
+
+def _group_note(pair: dict[str, Any], side: int) -> str:
+    group = (pair.get("groups") or [None, None])[side]
+    return f" (for duplicate group {md(group)})" if group else ""
+
+
 def _md_pair(pair: dict[str, Any], titles: dict[str, str]) -> Iterator[str]:
     a, b = pair["articles"]
     yield from ("", f"### {md(a)} ↔ {md(b)} ({pair['kind']})", "")
-    yield f"- A: {md(titles.get(a))}"
-    yield f"- B: {md(titles.get(b))}"
+    yield f"- A: {md(titles.get(a))}{_group_note(pair, 0)}"
+    yield f"- B: {md(titles.get(b))}{_group_note(pair, 1)}"
     if pair["first"]:
         yield f"- published first: {md(pair['first'])}"
     for quote in pair["shared_quotes"]:

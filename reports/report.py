@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar, overload
 
 from clustering.duplicates import DuplicatePair, PairKind
 from clustering.findings import Intake, PairKey, StoredPair, StoredThread, ThreadUpdate
+from clustering.groups import DuplicateGroup
 from corpus.article import PreparedArticle, SkippedInput
 
 REPORT_VERSION = 2
@@ -130,6 +131,8 @@ class ReportRecords:
     pairs: list[PairKey]
     """The window's pairs, by score (highest first), without their evidence."""
     source: ReportSource
+    groups: list[DuplicateGroup] = field(default_factory=list)
+    """The window's duplicate groups: their members' pairs are implied, not listed."""
 
 
 def build_report(
@@ -200,6 +203,23 @@ def build_report(
         "merges": [{"into": e.thread_id, "merged": e.related} for e in events if e.kind == "merge"],
         "splits": [{"from": e.thread_id, "into": e.related} for e in events if e.kind == "split"],
     }
+    arrived = set(intake.new) | set(intake.updated)
+    groups = [
+        {
+            "id": group.id,
+            "kind": group.kind,
+            "articles": group.articles,
+            "first": group.first,
+            "representative": group.representative,
+            "new_articles": [a for a in group.articles if a in arrived],
+        }
+        for group in records.groups
+        if in_window.issuperset(group.articles)
+    ]
+    group_of = {a: g["id"] for g in groups for a in g["articles"]}
+    tonight_section["grown_groups"] = [
+        {"id": g["id"], "size": len(g["articles"]), "added": g["new_articles"]} for g in groups if g["new_articles"]
+    ]
     analysed_ids = {a.article.id for a in analysed}
     source = records.source
 
@@ -209,6 +229,7 @@ def build_report(
             facts = source.articles(chunk)
             yield [
                 _article_entry(article, facts[article], memberships.get(article), article in analysed_ids)
+                | {"group": group_of.get(article)}
                 for article in chunk
                 if article in facts
             ]
@@ -218,7 +239,9 @@ def build_report(
     def pair_chunks() -> Iterator[list[dict[str, Any]]]:
         for start in range(0, len(keys), REPORT_CHUNK):
             yield [
-                p.evidence | {"new": (p.article_a, p.article_b) in found_keys, "found_run": p.found_run}
+                p.evidence
+                | {"new": (p.article_a, p.article_b) in found_keys, "found_run": p.found_run}
+                | _groups_of(p.evidence["articles"], group_of)
                 for p in source.pairs(keys[start : start + REPORT_CHUNK])
             ]
 
@@ -229,6 +252,8 @@ def build_report(
         "articles_unchanged": len(intake.unchanged),
         "articles_analysed": len(analysed),
         "articles_in_window": len(window),
+        "duplicate_groups": len(groups),
+        "articles_in_groups": len(group_of),
         "passages": sum(len(a.passages) for a in analysed),
         "quotes": sum(len(a.quotes) for a in analysed),
     }
@@ -242,7 +267,39 @@ def build_report(
         sorted(unthreaded),
         skipped,
         tonight_section,
+        groups,
     )
+
+
+def _groups_of(articles: Sequence[str], group_of: dict[str, str]) -> dict[str, Any]:
+    """A pair's `groups` (the group each of its articles stands for, None where it is in none), when it has one."""
+    found = [group_of.get(a) for a in articles]
+    return {"groups": found} if any(found) else {}
+
+
+def reported_pairs(report: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every pair of articles the report finds sharing reporting: the listed pairs, each pair inside a
+    duplicate group, and a listed pair's articles' groups expanded (a pair found for a group's
+    representative holds for each of its copies). Each pair once, its ids in sorted order."""
+    members = {g["id"]: g["articles"] for g in report.get("groups", [])}
+    seen: set[tuple[str, str]] = set()
+
+    def once(a: str, b: str) -> Iterator[tuple[str, str]]:
+        pair = (a, b) if a < b else (b, a)
+        if a != b and pair not in seen:
+            seen.add(pair)
+            yield pair
+
+    for articles in members.values():
+        for i, a in enumerate(articles):
+            for b in articles[i + 1 :]:
+                yield from once(a, b)
+    for pair in report["duplicates"]:
+        a, b = pair["articles"]
+        group_a, group_b = pair.get("groups") or (None, None)
+        for x in members.get(group_a, [a]) if group_a else [a]:
+            for y in members.get(group_b, [b]) if group_b else [b]:
+                yield from once(x, y)
 
 
 def _article_entry(article: str, facts: dict[str, Any], thread: str | None, analysed: bool) -> dict[str, Any]:
@@ -273,6 +330,7 @@ def _assemble(
     unthreaded: list[str],
     skipped: Sequence[SkippedInput],
     tonight: dict[str, Any],
+    groups: list[dict[str, Any]],
 ) -> dict[str, Any]:
     return {
         "version": REPORT_VERSION,
@@ -301,6 +359,7 @@ def _assemble(
         },
         "tonight": tonight,
         "articles": articles,
+        "groups": groups,
         "duplicates": pairs,
         "threads": threads,
         "unthreaded": unthreaded,

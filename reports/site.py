@@ -192,12 +192,15 @@ def _page(title: str, body: str, depth: int) -> str:
 class _Site:
     PAIR_HEAD = "<tr><th>first published (without dates: A)</th><th>also carried by</th><th>what they share</th></tr>"
     THREAD_HEAD = "<tr><th>thread</th><th>articles</th><th>from</th><th>to</th></tr>"
+    GROUP_HEAD = "<tr><th>first published</th><th>articles</th><th>group</th></tr>"
 
     def __init__(self, report: dict[str, Any]) -> None:
         self.report = report
         self.articles = {a["id"]: _Facts.of(a) for a in report["articles"]}
         self.thread_of = {a: t["id"] for t in report["threads"] for a in t["articles"]}
         self.threads = {t["id"]: t for t in report["threads"]}
+        self.groups = report.get("groups") or []
+        self.group_size = {a: len(g["articles"]) for g in self.groups for a in g["articles"]}
         self.pairs = [_pair_line(pair) for pair in report["duplicates"]]
         self.pairs_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for pair in self.pairs:
@@ -233,6 +236,8 @@ class _Site:
             if thread:
                 about.append(f'<a href="{prefix}{self.thread_path(thread)}">story thread</a>')
         about.append(f"<code>{_h(article_id)}</code>")
+        if copies := self.group_size.get(article_id, 1) - 1:
+            about.append(f"with {counted(copies, 'identical copy')}")
         return f'<div class="text">{title}</div><div class="muted">{" · ".join(about)}</div>'
 
     def share_words(self, pair: dict[str, Any]) -> str:
@@ -251,6 +256,14 @@ class _Site:
         return (
             f"<tr><td>{self.article_cell(earlier, prefix)}</td><td>{self.article_cell(later, prefix)}</td>"
             f'<td><a href="{prefix}{self.pair_path(pair)}">{self.share_words(pair)}</a>{quoted}{new}</td></tr>'
+        )
+
+    def group_row(self, group: dict[str, Any], prefix: str) -> str:
+        joined = len(group.get("new_articles", []))
+        new = f' <span class="new">+{joined} tonight</span>' if joined else ""
+        return (
+            f"<tr><td>{self.article_cell(group['first'], prefix)}</td><td>{len(group['articles'])}{new}</td>"
+            f"<td><code>{_h(group['id'])}</code></td></tr>"
         )
 
     def thread_row(self, thread: dict[str, Any], prefix: str) -> str:
@@ -292,6 +305,15 @@ class _Site:
                 f'<p>… and {len(new_pairs) - INDEX_ROWS} more new pairs in <a href="pairs/list-1.html">all pairs</a>'
                 "</p>"
             )
+        if self.groups:
+            parts.append(
+                f"<h2>Syndicated copies: {counted(len(self.groups), 'duplicate group')}</h2>"
+                '<p class="muted">Articles carrying the same reporting text; a pair listed for the first stands '
+                "for every copy.</p>"
+            )
+            parts += self.table(self.groups[:INDEX_ROWS], self.GROUP_HEAD, self.group_row, "", "")
+            if len(self.groups) > INDEX_ROWS:
+                parts.append(f"<p>… and {len(self.groups) - INDEX_ROWS} more groups in report.json</p>")
         parts.append("<h2>New and grown story threads</h2>")
         parts += self.table(changed[:INDEX_ROWS], self.THREAD_HEAD, self.thread_row, "", "No thread changed.")
         if len(changed) > INDEX_ROWS:

@@ -15,5 +15,7 @@ def shortened(text: str | None, limit: int) -> str:
 
 
 def plural(count: int, noun: str) -> str:
-    """`noun` as `count` of it asks: "article" for 1, "articles" otherwise."""
-    return noun if count == 1 else noun + "s"
+    """`noun` as `count` of it asks: "article" for 1, "articles" otherwise ("copy": "copies")."""
+    if count == 1:
+        return noun
+    return noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"

@@ -14,17 +14,21 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, insert, inspect, or_, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, create_engine, func, insert, inspect, or_, select, text, update
+from sqlalchemy.engine import Connection, Engine
 
 from clustering.findings import Intake, ParagraphRow, StoredPair, StoredThread, ThreadEvent, ThreadUpdate
+from clustering.groups import reporting_key
 from store.articles import ArticlesMixin
 from store.findings import FindingsMixin
 from store.runs import RunsMixin, StoreBusy
 from store.schema import (
+    CHUNK,
     DATABASE_FILE,
     SCHEMA_VERSION,
     article_vectors_table,
+    articles_by_passage_key,
+    articles_by_reporting_key,
     articles_table,
     compact,
     content_hash,
@@ -141,16 +145,27 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
             found = connection.execute(select(meta_table.c.value).where(meta_table.c.key == "schema")).scalar()
             if found is None:
                 connection.execute(insert(meta_table).values(key="schema", value=str(SCHEMA_VERSION)))
-            elif found == "1" and SCHEMA_VERSION == 2:
-                # version 2 only adds a column that may be empty: the store is upgraded where it stands
-                connection.execute(text("ALTER TABLE articles ADD COLUMN published_offset INTEGER"))
-                connection.execute(update(meta_table).where(meta_table.c.key == "schema").values(value="2"))
-                log.info("store %s upgraded to schema version 2", self.display_url)
-            elif found != str(SCHEMA_VERSION):
+                return
+            if found not in {str(v) for v in range(1, SCHEMA_VERSION + 1)}:
                 raise ValueError(
                     f"store {self.display_url} has schema version {found}; this storythreads expects "
                     f"{SCHEMA_VERSION}: point --home/--db at a new store"
                 )
+            # each version since the first only adds columns: an older store is upgraded where it stands
+            if found == "1":
+                connection.execute(text("ALTER TABLE articles ADD COLUMN published_offset INTEGER"))
+            if found in ("1", "2"):
+                # passage keys come as articles are prepared again: an older store's copies group by their text
+                connection.execute(text("ALTER TABLE articles ADD COLUMN reporting_key VARCHAR(40)"))
+                connection.execute(text("ALTER TABLE articles ADD COLUMN passage_key VARCHAR(40)"))
+                articles_by_reporting_key.create(connection, checkfirst=True)
+                articles_by_passage_key.create(connection, checkfirst=True)
+                _fill_reporting_keys(connection)
+            if found != str(SCHEMA_VERSION):
+                connection.execute(
+                    update(meta_table).where(meta_table.c.key == "schema").values(value=str(SCHEMA_VERSION))
+                )
+                log.info("store %s upgraded from schema version %s to %d", self.display_url, found, SCHEMA_VERSION)
 
     def check(self) -> list[str]:
         """Inconsistencies a completed run must not leave behind (empty when the store is sound)."""
@@ -215,6 +230,28 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
                 table.name: int(connection.execute(select(func.count()).select_from(table)).scalar_one())
                 for table in tables
             }
+
+
+def _fill_reporting_keys(connection: Connection) -> None:
+    """The reporting key of every stored article (`clustering.groups`), read and written a chunk at a time."""
+    last = ""
+    while True:
+        rows = connection.execute(
+            select(articles_table.c.id, articles_table.c.text)
+            .where(articles_table.c.id > last)
+            .order_by(articles_table.c.id)
+            .limit(CHUNK)
+        ).all()
+        if not rows:
+            return
+        keyed = [{"article": row.id, "key": reporting_key(row.text)} for row in rows]
+        connection.execute(
+            update(articles_table)
+            .where(articles_table.c.id == bindparam("article"))
+            .values(reporting_key=bindparam("key")),
+            keyed,
+        )
+        last = rows[-1].id
 
 
 __all__ = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 
 from clustering.findings import Intake, ParagraphRow
+from clustering.groups import GroupMember, reporting_key
 from corpus.article import Article
 from store.schema import (
     article_vectors_table,
@@ -147,6 +148,64 @@ class ArticlesMixin:
                     )
                 ]
         return sorted(missing)
+
+    def group_members(self, ids: Iterable[str], encoder: str) -> list[GroupMember]:
+        """Those of `ids` that share a reporting or passage key with another of `ids` (`clustering.groups`)."""
+        wanted = set(ids)
+        columns = (articles_table.c.reporting_key, articles_table.c.passage_key)
+        found: dict[str, GroupMember] = {}
+        with self.engine.connect() as connection:
+            for column in columns:
+                shared = select(column).where(column.is_not(None)).group_by(column).having(func.count() > 1)
+                query = select(
+                    articles_table.c.id,
+                    *columns,
+                    articles_table.c.published_at,
+                    articles_table.c.arrived_at,
+                    articles_table.c.analysed_encoder,
+                ).where(column.in_(shared))
+                for row in connection.execute(query):
+                    if row.id in wanted:
+                        found[row.id] = GroupMember(
+                            row.id,
+                            row.reporting_key,
+                            row.passage_key,
+                            row.published_at,
+                            row.arrived_at,
+                            row.analysed_encoder == encoder,
+                        )
+        # a key shared only with articles outside `ids` links nothing
+        counts = Counter(key for m in found.values() for key in (("r", m.reporting_key), ("p", m.passage_key)))
+        return [
+            m
+            for m in found.values()
+            if counts[("r", m.reporting_key)] > 1
+            and m.reporting_key
+            or counts[("p", m.passage_key)] > 1
+            and m.passage_key
+        ]
+
+    def save_passage_keys(self, keys: dict[str, str | None]) -> None:
+        """Record each prepared article's passage key (`clustering.groups.passage_key`)."""
+        with self.engine.begin() as connection:
+            if keys:
+                connection.execute(
+                    update(articles_table)
+                    .where(articles_table.c.id == bindparam("article"))
+                    .values(passage_key=bindparam("key")),
+                    [{"article": article, "key": key} for article, key in keys.items()],
+                )
+
+    def leave_to_representatives(self, members: Iterable[str]) -> None:
+        """Members of duplicate groups that were analysed on their own (before their group formed) are no
+        longer: their pairs go, and the representative's stand for them."""
+        members = list(members)
+        with self.engine.begin() as connection:
+            delete_pairs(connection, members)
+            for chunk in chunks(members):
+                connection.execute(
+                    update(articles_table).where(articles_table.c.id.in_(chunk)).values(analysed_encoder=None)
+                )
 
     def save_languages(self, languages: dict[str, str]) -> None:
         """Record the detected language of articles whose input gave none (a given language is kept)."""
@@ -294,6 +353,8 @@ def _article_row(article: Article, digest: str, run_id: str, now: datetime, firs
         "updated_run": run_id,
         "analysed_encoder": None,
         "label_terms": None,
+        "reporting_key": reporting_key(article.text),
+        "passage_key": None,
     }
     if first_run is not None:
         row |= {"first_run": first_run, "arrived_at": now}

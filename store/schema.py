@@ -27,8 +27,9 @@ from sqlalchemy.engine import Connection
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
-"""2: articles.published_offset (a store of version 1 gains it when opened)."""
+SCHEMA_VERSION = 3
+"""2: articles.published_offset; 3: articles.reporting_key and passage_key (an older store gains them when
+opened)."""
 DATABASE_FILE = "storythreads.db"
 CHUNK = 500
 """Ids per `IN (...)` clause: SQLite allows a limited number of bound parameters."""
@@ -65,9 +66,14 @@ articles_table = Table(
     Column("updated_run", String(64), nullable=False),
     Column("analysed_encoder", String(200)),
     Column("label_terms", Text),
+    Column("reporting_key", String(40)),
+    Column("passage_key", String(40)),
 )
 Index("articles_published", articles_table.c.published_at)
 Index("articles_arrived", articles_table.c.arrived_at)
+articles_by_reporting_key = Index("articles_reporting_key", articles_table.c.reporting_key)
+articles_by_passage_key = Index("articles_passage_key", articles_table.c.passage_key)
+"""Duplicate groups are found by key (`clustering.groups`): all copies of a text in one index range."""
 
 paragraphs_table = Table(
     "paragraphs",

@@ -25,6 +25,24 @@ def test_compare_shows_quotes_passages_and_containment(seeds_dir: Path) -> None:
     assert "duplicate id" not in output
 
 
+def test_compare_two_copies_of_one_text_shows_them_as_one_duplicate_group(seeds_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    text = (seeds_dir / f"{WIRE_PAIR[0]}.txt").read_text(encoding="utf-8")
+    # another outlet's copy: its own headline, the text re-flowed and without its punctuation
+    copy = " ".join(text.replace("،", " ").replace(".", " ").split())
+    for name, title, body in (("wire", "الخبر", text), ("copy", "عنوان آخر من موقع آخر", copy)):
+        record = {"id": name, "title": title, "text": body}
+        (tmp_path / f"{name}.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["compare", str(tmp_path / "wire.jsonl"), str(tmp_path / "copy.jsonl")], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "kind: identical" in output and "one duplicate group (g-" in output
+    assert "story similarity: 1.00" in output
+
+
 def test_compare_unrelated_articles_says_nothing_is_shared(seeds_dir: Path) -> None:
     first, second = sorted(seeds_dir.glob("00[13]_*.txt"))
     result = CliRunner().invoke(app, ["compare", str(first), str(second)])

@@ -72,17 +72,21 @@ def _pairs(articles):
     return {pair.articles: pair for pair in analyse(articles).pairs}
 
 
-def test_kinds_exact_near_and_partial_with_containment_and_first() -> None:
-    pairs = _pairs(
+def test_kinds_near_and_partial_with_containment_and_first_and_the_same_reporting_as_one_group() -> None:
+    night = analyse(
         [
             _article("a", PARAGRAPHS, 1),
-            _article("b", PARAGRAPHS, 2),  # the same text, a day later
+            # the same reporting a day later, signed off by its outlet: every passage matches both ways
+            _article("b", [*PARAGRAPHS, "تابعونا على تويتر"], 2),
             _article("c", PARAGRAPHS[:3] + OTHER[:1], 3),  # three of four paragraphs
             _article("d", OTHER[1:] + PARAGRAPHS[3:], 4),  # one paragraph reused
         ]
     )
-    assert pairs[("a", "b")].kind is PairKind.EXACT
-    assert pairs[("a", "b")].first == "a"
+    assert night.report is not None
+    (group,) = night.report["groups"]
+    assert group["articles"] == ["a", "b"] and group["kind"] == "near_identical" and group["first"] == "a"
+    pairs = {pair.articles: pair for pair in night.pairs}
+    assert ("a", "b") not in pairs  # implied by the group
     assert pairs[("a", "c")].kind is PairKind.NEAR_DUPLICATE
     assert pairs[("a", "d")].kind is PairKind.PARTIAL_REUSE
     # paragraph 4 of a is about a quarter of its text; about a quarter of d's text

@@ -47,10 +47,28 @@ def test_perf_benchmark_runs_both_nights_and_finds_the_planted_copies(tmp_path: 
     assert list(first["seconds"]) == list(STAGE_NAMES)
     assert 0 < sum(first["seconds"].values()) < first["total_seconds"]
     assert first["outside_stages_seconds"] > 0 and first["peak_with_workers_mib"] > 50
-    assert first["fresh"] == 120 and second["fresh"] >= 6
+    # verbatim copies are analysed through their group's representative
+    assert first["window"] == 120 and first["fresh"] + sum(len(g) - 1 for g in first["groups"]) == 120
+    assert second["fresh"] >= 5
     assert second["texts_embedded"] < first["texts_embedded"]
     assert first["quality"]["recall"] >= 0.9 and first["quality"]["precision"] >= 0.9
     assert not (tmp_path / "work").exists()
+
+
+def test_storm_benchmark_puts_every_copy_in_its_seeds_group(tmp_path: Path) -> None:
+    from bench.perf import storm
+
+    args = argparse.Namespace(
+        articles=60, documents=SEEDS, seed=3, work=tmp_path / "work", keep=False, storm_copies=50, storm_distinct=20
+    )
+    result = storm(args)
+    stormy = result["storm"]
+    assert stormy["every_copy_in_its_group"] and stormy["copies_grouped"] == {
+        seed: 10 for seed in stormy["copies_grouped"]
+    }
+    # five groups of ten copies (the distinct articles hold a planted verbatim copy or two as well)
+    assert sorted(stormy["groups"])[-5:] == [10] * 5 and stormy["fresh"] <= 5 + 20
+    assert result["distinct"]["window"] == 60 and stormy["total_seconds"] > 0
 
 
 def test_quality_bench_scores_exactly_the_pairs_a_plain_storythreads_run_reports(

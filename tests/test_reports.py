@@ -238,9 +238,17 @@ def test_report_files_are_readable_as_the_umask_allows(seed_report, tmp_path: Pa
     assert modes(private) == {0o600}
 
 
+OUTLETS = ("الشروق", "الخليج", "النهار", "الرأي", "الغد", "الوطن", "القدس")
+
+
+def _comment(n: int) -> str:
+    return f"وعلقت صحيفة {OUTLETS[n]} على الخبر بأن المفاوضات ستتواصل خلال الأسابيع المقبلة"
+
+
 def _night_with_copies(home: Path, output: Path, extra: int = 0) -> dict:
-    """A night on the seeds and four re-published copies of the wire story (many pairs), written to `output`;
-    `extra` more copies on top. The store is closed when this returns."""
+    """A night on the seeds and four re-published copies of the wire story, each with a comment of its outlet
+    (not the same reporting: many pairs, no duplicate group), written to `output`; `extra` more copies on
+    top. The store is closed when this returns."""
     from corpus.readers import read_articles
     from embeddings.encoders import LexicalEncoder
     from night.run import run_night
@@ -249,7 +257,10 @@ def _night_with_copies(home: Path, output: Path, extra: int = 0) -> dict:
 
     seeds = read_articles([SEEDS]).articles
     wire = next(a for a in seeds if a.id == WIRE_PAIR[0])
-    copies = [Article(id=f"copy-{n}", title=f"{wire.title} ({n})", text=wire.text) for n in range(4 + extra)]
+    copies = [
+        Article(id=f"copy-{n}", title=f"{wire.title} ({n})", text=f"{wire.text}\n\n{_comment(n)}")
+        for n in range(4 + extra)
+    ]
     with Store.open(home) as store:
         night = run_night(store, [*seeds, *copies], LexicalEncoder(), "batch", NOW, outputs=[output])
     assert night.report is not None

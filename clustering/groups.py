@@ -4,9 +4,9 @@
    (`corpus.text.fold`): case, punctuation, spacing, diacritics and Arabic letter variants do not
    count, and neither does the title (outlets retitle wire copy). A body of fewer than
    `MIN_WORDS` words has no key: too little text to call it the same reporting.
-2. Once prepared, an article also has a *passage key*: the hash of the set of its passages in
-   matching form. Two articles with one passage key match every passage both ways: the same
-   reporting, whatever furniture, sign-off lines or paragraph order each outlet added.
+2. Once prepared, an article also has a *passage key*: the hash of the set of its passages as
+   written. Two articles with one passage key match every passage both ways: the same reporting,
+   whatever furniture, sign-off lines or paragraph order each outlet added.
 3. The window's articles linked by a shared key of either kind, directly or through others, form a
    group: `identical` when all share one reporting key, else `near_identical`.
 4. The group's `representative` is analysed for all of it: the earliest member already analysed
@@ -50,10 +50,12 @@ def reporting_key(text: str) -> str | None:
 
 
 def passage_key(article: PreparedArticle) -> str | None:
-    """The hash of the set of `article`'s passages in matching form (rule 2), or None when they hold
-    fewer than `MIN_WORDS` words."""
-    passages = sorted({" ".join(words(p.folded)) for p in article.passages})
-    if sum(len(p.split()) for p in passages) < MIN_WORDS:
+    """The hash of the set of `article`'s passages as written (rule 2), or None when they hold fewer than
+    `MIN_WORDS` words."""
+    # as written, not folded: folding every passage costs more than the rest of the key (and copies that
+    # differ in spelling alone are one group by their reporting key)
+    passages = sorted({p.text for p in article.passages})
+    if sum(p.count(" ") + 1 for p in passages) < MIN_WORDS:
         return None
     return _digest("\n".join(passages))
 

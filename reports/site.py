@@ -164,6 +164,12 @@ _JOINED_MARKS = re.compile(r"</mark>(\s+)<mark>")
 _folded = lru_cache(maxsize=1 << 16)(fold)
 
 
+def _joined(found: dict[str, Any]) -> str:
+    """The badge of a thread or group that articles joined tonight (none if none did)."""
+    joined = len(found.get("new_articles", []))
+    return f' <span class="new">+{joined} tonight</span>' if joined else ""
+
+
 def _h(text: Any) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
@@ -259,16 +265,14 @@ class _Site:
         )
 
     def group_row(self, group: dict[str, Any], prefix: str) -> str:
-        joined = len(group.get("new_articles", []))
-        new = f' <span class="new">+{joined} tonight</span>' if joined else ""
+        first = group["first"] or group["articles"][0]
         return (
-            f"<tr><td>{self.article_cell(group['first'], prefix)}</td><td>{len(group['articles'])}{new}</td>"
+            f"<tr><td>{self.article_cell(first, prefix)}</td><td>{len(group['articles'])}{_joined(group)}</td>"
             f"<td><code>{_h(group['id'])}</code></td></tr>"
         )
 
     def thread_row(self, thread: dict[str, Any], prefix: str) -> str:
-        joined = len(thread.get("new_articles", []))
-        new = f' <span class="new">+{joined} tonight</span>' if joined else ""
+        new = _joined(thread)
         return (
             f'<tr><td><a href="{prefix}{self.thread_path(thread["id"])}">{_bdi(thread["label"] or thread["id"])}'
             f"</a>{new}</td><td>{len(thread['articles'])}</td><td>{when(thread['first_published'])}</td>"

@@ -14,12 +14,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, func, insert, inspect, or_, select, text, update
+from sqlalchemy import create_engine, func, insert, inspect, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from clustering.findings import Intake, ParagraphRow, StoredPair, StoredThread, ThreadEvent, ThreadUpdate
 from clustering.groups import reporting_key
-from store.articles import ArticlesMixin
+from store.articles import ArticlesMixin, set_per_article
 from store.findings import FindingsMixin
 from store.runs import RunsMixin, StoreBusy
 from store.schema import (
@@ -244,13 +244,7 @@ def _fill_reporting_keys(connection: Connection) -> None:
         ).all()
         if not rows:
             return
-        keyed = [{"article": row.id, "key": reporting_key(row.text)} for row in rows]
-        connection.execute(
-            update(articles_table)
-            .where(articles_table.c.id == bindparam("article"))
-            .values(reporting_key=bindparam("key")),
-            keyed,
-        )
+        set_per_article(connection, "reporting_key", {row.id: reporting_key(row.text) for row in rows})
         last = rows[-1].id
 
 

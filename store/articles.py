@@ -188,13 +188,7 @@ class ArticlesMixin:
     def save_passage_keys(self, keys: dict[str, str | None]) -> None:
         """Record each prepared article's passage key (`clustering.groups.passage_key`)."""
         with self.engine.begin() as connection:
-            if keys:
-                connection.execute(
-                    update(articles_table)
-                    .where(articles_table.c.id == bindparam("article"))
-                    .values(passage_key=bindparam("key")),
-                    [{"article": article, "key": key} for article, key in keys.items()],
-                )
+            set_per_article(connection, "passage_key", keys)
 
     def leave_to_representatives(self, members: Iterable[str]) -> None:
         """Members of duplicate groups that were analysed on their own (before their group formed) are no
@@ -253,13 +247,7 @@ class ArticlesMixin:
                 for p in rows
             ]
             insert_rows(connection, paragraphs_table, rows)
-            if label_terms:
-                connection.execute(
-                    update(articles_table)
-                    .where(articles_table.c.id == bindparam("article"))
-                    .values(label_terms=bindparam("terms")),
-                    [{"article": article_id, "terms": terms} for article_id, terms in label_terms.items()],
-                )
+            set_per_article(connection, "label_terms", label_terms)
 
     def paragraph_counts(self, ids: Iterable[str]) -> dict[str, int]:
         """How many paragraphs each article has (articles with none are left out)."""
@@ -315,6 +303,17 @@ class ArticlesMixin:
                     if article_id not in excluded:
                         counts[source][key] = counts[source].get(key, 0) + 1
         return dict(counts)
+
+
+def set_per_article(connection: Connection, column: str, values: dict[str, Any]) -> None:
+    """Set one column of the `articles` rows with these ids, each to its own value, in one statement."""
+    if values:
+        connection.execute(
+            update(articles_table)
+            .where(articles_table.c.id == bindparam("article"))
+            .values({column: bindparam("value")}),
+            [{"article": article, "value": value} for article, value in values.items()],
+        )
 
 
 def _forget_analysis(connection: Connection, ids: list[str]) -> None:

@@ -2,6 +2,7 @@
 
     python -m bench.quality reuse ../shared/data/reuse-dev
     python -m bench.quality stories ../shared/data/stories-dev
+    python -m bench.quality similarity ../shared/data/similarity-dev   # `bench.similarity`
 
 Our row is `storythreads run` started as a new process, as a user starts it (default settings,
 lexical encoder, a new store): its scores come from the `report.json` that run wrote, its time
@@ -308,6 +309,22 @@ def plain_baseline(ids: Sequence[str], documents: Sequence[str]) -> dict[str, st
     return {i: str(label) for i, label in zip(ids, labels, strict=True) if label >= 0}
 
 
+BERTOPIC = "BERTopic on our story vectors"
+
+
+def bertopic_on_story_vectors(prepared: Sequence[PreparedArticle]) -> dict[str, str]:
+    """BERTopic (UMAP to 5 dimensions, its HDBSCAN) on our story vectors; article id -> topic, outliers left
+    out. Raises ImportError when BERTopic is not installed."""
+    from bertopic import BERTopic
+    from umap import UMAP
+
+    documents = [a.article.title + "\n" + a.article.text for a in prepared]
+    vectors = story_vectors(prepared, NightSettings().threads)
+    umap = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42)
+    topics, _ = BERTopic(umap_model=umap).fit_transform(documents, embeddings=vectors)
+    return {a.article.id: str(topic) for a, topic in zip(prepared, topics, strict=True) if topic >= 0}
+
+
 def bench_stories(path: Path, encoder: str = "lexical") -> tuple[list[Row], dict[str, Any]]:
     """Our threads, word TF-IDF + HDBSCAN defaults, the plain baseline, and BERTopic on our article vectors.
 
@@ -349,22 +366,11 @@ def bench_stories(path: Path, encoder: str = "lexical") -> tuple[list[Row], dict
     labels, plain_seconds = _timed(lambda: plain_baseline(ids, documents))
     rows.append(_cluster_row(PLAIN_BASELINE, with_singletons(labels, gold), gold, plain_seconds))
 
-    def bertopic() -> dict[str, str]:
-        from bertopic import BERTopic
-        from umap import UMAP
-
-        vectors = story_vectors(prepared, NightSettings().threads)
-        umap = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42)
-        topics, _ = BERTopic(umap_model=umap).fit_transform(documents, embeddings=vectors)
-        return {i: str(topic) for i, topic in zip(ids, topics, strict=True) if topic >= 0}
-
     try:
-        labels, bertopic_seconds = _timed(bertopic)
-        rows.append(
-            _cluster_row("BERTopic on our story vectors", with_singletons(labels, gold), gold, bertopic_seconds)
-        )
+        labels, bertopic_seconds = _timed(lambda: bertopic_on_story_vectors(prepared))
+        rows.append(_cluster_row(BERTOPIC, with_singletons(labels, gold), gold, bertopic_seconds))
     except ImportError as error:
-        rows.append(Row("BERTopic on our story vectors", {}, 0.0, f"not installed: {error}"))
+        rows.append(Row(BERTOPIC, {}, 0.0, f"not installed: {error}"))
     return rows, {
         "stages": [ours.stages],
         "stage_lines": [stage_line(ours)],
@@ -398,7 +404,7 @@ def _cell(value: float | int | str) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("corpus", choices=["reuse", "stories"])
+    parser.add_argument("corpus", choices=["reuse", "stories", "similarity"])
     parser.add_argument("path", type=Path)
     parser.add_argument(
         "--repeats", type=int, default=3, help="reuse: timed runs of ours and datasketch, each in a new process"
@@ -413,6 +419,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.path.is_dir():
         parser.error(f"{args.path} is not a folder")
+    if args.corpus == "similarity":
+        from bench.similarity import main as similarity
+
+        similarity([str(args.path), "--encoder", args.encoder, *(["--json", str(args.json)] if args.json else [])])
+        return
     imports = preload_libraries(LIBRARIES[args.corpus])
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")

@@ -6,9 +6,10 @@ One `storythreads run` of all the articles (a new process, a new store). A pair 
 when its two articles share a story thread or are reported as a duplicate pair. Pairs annotated
 1-2 are the same story, 3-4 different stories (2.5 is left out); rates are given for monolingual
 and cross-lingual pairs apart, for all pairs and for each half of them (halves by a hash of the
-pair's ids: settings are chosen on one and checked on the other), beside the plain baseline (word
-TF-IDF, sublinear, max_df 0.5, + HDBSCAN 3/1, `bench.quality.plain_baseline`; together = one
-cluster). Writes bench/results/similarity-<encoder>.json.
+pair's ids: settings are chosen on one and checked on the other), beside two peers run in this
+process, together meaning one cluster: the plain baseline (word TF-IDF, sublinear, max_df 0.5, +
+HDBSCAN 3/1, `bench.quality.plain_baseline`) and BERTopic on our story vectors. Writes
+bench/results/similarity-<encoder>.json.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import zlib
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from bench.quality import PLAIN_BASELINE, plain_baseline
+from bench.quality import BERTOPIC, PLAIN_BASELINE, bertopic_on_story_vectors, plain_baseline
 from bench.run import stage_line, storythreads_run
+from corpus.prepare import prepare_articles
 from corpus.readers import read_articles
 from reports.report import reported_pairs
 
@@ -49,6 +52,16 @@ def together_rates(report: dict, pairs: Sequence[Sequence]) -> dict[str, dict[st
         counts[key][0] += together
         counts[key][1] += 1
     return {key: {"together": hits / total, "pairs": total} for key, (hits, total) in sorted(counts.items())}
+
+
+def peer_rates(labels: dict[str, str], pairs: Sequence[Sequence], seconds: float) -> dict[str, Any]:
+    """A peer's clusters (article id -> label) scored like our threads: all pairs, and each half."""
+    report = {"threads": _as_threads(labels), "duplicates": []}
+    return {
+        "seconds": seconds,
+        "rates": together_rates(report, pairs),
+        "halves": {f"half {h}": together_rates(report, pairs_in_half(pairs, h)) for h in (0, 1)},
+    }
 
 
 def _as_threads(labels: dict[str, str]) -> list[dict]:
@@ -81,18 +94,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     baseline = plain_baseline([a.id for a in articles], [f"{a.title}\n{a.text}" for a in articles])
     baseline_seconds = time.perf_counter() - started
-    baseline_report = {"threads": _as_threads(baseline), "duplicates": []}
-    baseline_rates = together_rates(baseline_report, pairs)
-    baseline_halves = {f"half {h}": together_rates(baseline_report, pairs_in_half(pairs, h)) for h in (0, 1)}
+    peers = {PLAIN_BASELINE: peer_rates(baseline, pairs, baseline_seconds)}
+    try:
+        started = time.perf_counter()
+        topics = bertopic_on_story_vectors(prepare_articles(articles))
+        peers[BERTOPIC] = peer_rates(topics, pairs, time.perf_counter() - started)
+    except ImportError as error:
+        print(f"{BERTOPIC}: not installed ({error})")
     print(f"similarity-dev, {date.today()}: storythreads run --encoder {args.encoder}, {run.seconds:.1f} s wall;")
-    print(f"the {PLAIN_BASELINE} in this process, {baseline_seconds:.1f} s")
-    print("pairs | annotated | together | half 0 | half 1 | plain baseline | its half 0 | its half 1 | pairs")
-    print("--- | --- | --- | --- | --- | --- | --- | --- | ---")
+    print("peers in this process: " + "; ".join(f"{name}, {found['seconds']:.1f} s" for name, found in peers.items()))
+    print("pairs | annotated | system | together | half 0 | half 1 | pairs")
+    print("--- | --- | --- | --- | --- | --- | ---")
+    systems = {f"storythreads run --encoder {args.encoder}": {"rates": rates, "halves": halves}, **peers}
     for key, value in rates.items():
         kind, story = key.split()
-        parts = " | ".join(f"{halves[h][key]['together']:.2f}" for h in halves)
-        peer = " | ".join(f"{found[key]['together']:.2f}" for found in (baseline_rates, *baseline_halves.values()))
-        print(f"{kind} | {story} story | {value['together']:.2f} | {parts} | {peer} | {value['pairs']}")
+        for name, found in systems.items():
+            cells = [found["rates"][key], *(found["halves"][h][key] for h in ("half 0", "half 1"))]
+            shown = " | ".join(f"{cell['together']:.2f}" for cell in cells)
+            print(f"{kind} | {story} story | {name} | {shown} | {value['pairs']}")
     print("stages (s): " + stage_line(run))
     result = {
         "date": date.today().isoformat(),
@@ -102,12 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stages": run.stages,
         "rates": rates,
         "halves": halves,
-        "plain_baseline": {
-            "system": PLAIN_BASELINE,
-            "seconds": baseline_seconds,
-            "rates": baseline_rates,
-            "halves": baseline_halves,
-        },
+        "peers": peers,
     }
     target = args.json or Path(__file__).parent / "results" / f"similarity-{args.encoder}.json"
     target.write_text(json.dumps(result, indent=1), encoding="utf-8")

@@ -18,7 +18,8 @@ from clustering.findings import Intake, PairKey, StoredPair, StoredThread, Threa
 from clustering.groups import DuplicateGroup
 from corpus.article import PreparedArticle, SkippedInput
 
-REPORT_VERSION = 2
+REPORT_VERSION = 3
+"""3: `groups`, and the pairs inside a duplicate group implied by it, not listed (2: every pair listed)."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -150,40 +150,28 @@ class ArticlesMixin:
         return sorted(missing)
 
     def group_members(self, ids: Iterable[str], encoder: str) -> list[GroupMember]:
-        """Those of `ids` that share a reporting or passage key with another of `ids` (`clustering.groups`)."""
+        """Those of `ids` whose reporting or passage key another stored article shares (`clustering.groups`;
+        a key shared only with articles outside `ids` makes a group of one there, which is no group)."""
         wanted = set(ids)
-        columns = (articles_table.c.reporting_key, articles_table.c.passage_key)
-        found: dict[str, GroupMember] = {}
+        reporting, passages = articles_table.c.reporting_key, articles_table.c.passage_key
+
+        def shared(column: Any) -> Any:
+            return select(column).where(column.is_not(None)).group_by(column).having(func.count() > 1)
+
+        query = select(
+            articles_table.c.id,
+            reporting,
+            passages,
+            articles_table.c.published_at,
+            articles_table.c.arrived_at,
+            articles_table.c.analysed_encoder,
+        ).where(or_(reporting.in_(shared(reporting)), passages.in_(shared(passages))))
         with self.engine.connect() as connection:
-            for column in columns:
-                shared = select(column).where(column.is_not(None)).group_by(column).having(func.count() > 1)
-                query = select(
-                    articles_table.c.id,
-                    *columns,
-                    articles_table.c.published_at,
-                    articles_table.c.arrived_at,
-                    articles_table.c.analysed_encoder,
-                ).where(column.in_(shared))
-                for row in connection.execute(query):
-                    if row.id in wanted:
-                        found[row.id] = GroupMember(
-                            row.id,
-                            row.reporting_key,
-                            row.passage_key,
-                            row.published_at,
-                            row.arrived_at,
-                            row.analysed_encoder == encoder,
-                        )
-        # a key shared only with articles outside `ids` links nothing
-        counts = Counter(key for m in found.values() for key in (("r", m.reporting_key), ("p", m.passage_key)))
-        return [
-            m
-            for m in found.values()
-            if counts[("r", m.reporting_key)] > 1
-            and m.reporting_key
-            or counts[("p", m.passage_key)] > 1
-            and m.passage_key
-        ]
+            return [
+                GroupMember(row.id, row[1], row[2], row.published_at, row.arrived_at, row.analysed_encoder == encoder)
+                for row in connection.execute(query)
+                if row.id in wanted
+            ]
 
     def save_passage_keys(self, keys: dict[str, str | None]) -> None:
         """Record each prepared article's passage key (`clustering.groups.passage_key`)."""

@@ -298,8 +298,8 @@ def reported_pairs(report: dict[str, Any]) -> Iterator[tuple[str, str]]:
     for pair in report["duplicates"]:
         a, b = pair["articles"]
         group_a, group_b = pair.get("groups") or (None, None)
-        for x in members.get(group_a, [a]) if group_a else [a]:
-            for y in members.get(group_b, [b]) if group_b else [b]:
+        for x in members.get(group_a, [a]):
+            for y in members.get(group_b, [b]):
                 yield from once(x, y)
 
 

@@ -143,17 +143,21 @@ class VectorsMixin:
         found: dict[int, list[str]] = defaultdict(list)
         with self.engine.connect() as connection:
             for chunk in chunks(sorted({int(v) for v in vector_ids})):
+                # a vector id is one encoder's and one kind's already: asking for them too let SQLite,
+                # without statistics, scan the encoder's whole primary-key range for every chunk
                 query = (
-                    select(embedded_table.c.vector_id, embedded_table.c.article_id)
-                    .where(
-                        embedded_table.c.encoder == encoder,
-                        embedded_table.c.kind == kind,
-                        embedded_table.c.vector_id.in_(chunk),
+                    select(
+                        embedded_table.c.vector_id,
+                        embedded_table.c.article_id,
+                        embedded_table.c.encoder,
+                        embedded_table.c.kind,
                     )
+                    .where(embedded_table.c.vector_id.in_(chunk))
                     .distinct()
                 )
-                for vector_id, article_id in connection.execute(query):
-                    found[vector_id].append(article_id)
+                for vector_id, article_id, vector_encoder, vector_kind in connection.execute(query):
+                    if (vector_encoder, vector_kind) == (encoder, kind):
+                        found[vector_id].append(article_id)
         return dict(found)
 
     def save_article_vectors(self, encoder: str, vectors: dict[str, np.ndarray]) -> None:

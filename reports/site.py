@@ -67,7 +67,8 @@ def site_pages(report: dict[str, Any]) -> Iterator[tuple[str, str]]:
 def site_page_jobs(report: dict[str, Any]) -> Iterator[tuple[str, str | None, Callable[[], str]]]:
     """(relative path, key, how to render it) of every page of the site, the index first. A pair page's key
     digests everything it shows (and this module's code): a page with the key of a page written before is
-    that page, and need not be rendered again. Other pages have no key.
+    that page, and need not be rendered again. Thread and list pages are built here (cheaply) and keyed by
+    a digest of their HTML, so an unchanged one is not written again either; the index has no key.
 
     The report's articles are gone through once for their titles and dates and its pairs twice (once for
     the lists, once for the pages, a pair at a time): the site costs the memory of a line per article and
@@ -77,15 +78,13 @@ def site_page_jobs(report: dict[str, Any]) -> Iterator[tuple[str, str | None, Ca
     yield INDEX, None, site.index
     for pair in report["duplicates"]:
         yield site.pair_path(pair), site.pair_key(pair), partial(site.pair_page, pair)
-    for thread in report["threads"]:
-        for relative, page in site.thread_pages(thread):
-            yield relative, None, partial(str, page)
-    lists = chain(
+    pages = chain(
+        (page for thread in report["threads"] for page in site.thread_pages(thread)),
         site.list_pages("pairs", "All duplicate pairs", site.pairs, site.pair_row, site.PAIR_HEAD),
         site.list_pages("threads", "All story threads", report["threads"], site.thread_row, site.THREAD_HEAD),
     )
-    for relative, page in lists:
-        yield relative, None, partial(str, page)
+    for relative, page in pages:
+        yield relative, "page:" + hashlib.sha1(page.encode("utf-8")).hexdigest(), partial(str, page)
 
 
 _CODE = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()

@@ -361,3 +361,34 @@ def test_a_pair_page_unchanged_since_the_last_night_is_linked_not_written_again(
     assert pair_page(third).stat().st_ino != pair_page(first).stat().st_ino
     assert "عنوان جديد للخبر" in pair_page(third).read_text(encoding="utf-8")
     assert "عنوان جديد للخبر" not in pair_page(first).read_text(encoding="utf-8")
+
+
+def test_a_thread_page_is_written_again_only_when_what_it_shows_changed(tmp_path: Path) -> None:
+    from corpus.readers import read_articles
+    from embeddings.encoders import LexicalEncoder
+    from night.run import run_night
+    from store import Store
+    from tests.batch import NOW
+
+    seeds = read_articles([SEEDS]).articles
+    folder = tmp_path / "report"  # one output folder, rewritten in place night after night
+
+    def night(run: str, articles: list[Article]) -> dict[str, tuple[int, str]]:
+        with Store.open(tmp_path / "home") as store:
+            run_night(store, articles, LexicalEncoder(), run, NOW, outputs=[folder])
+        return {
+            p.name: (p.stat().st_mtime_ns, p.read_text(encoding="utf-8"))
+            for p in (folder / "threads").glob("*.html")
+            if not p.name.startswith("list-")
+        }
+
+    wire = [a for a in seeds if a.id in WIRE_PAIR]
+    (wire_page,) = night("first", wire)
+
+    def other(n: int) -> Article:
+        return Article(id=f"other-{n}", title=f"خبر آخر {n}", text=f"خبر آخر {n}\nنص لا علاقة له بالخبر {n}")
+
+    second = night("second", [*wire, other(1)])
+    assert "new tonight" not in second[wire_page][1], "the page changed (no article is new now): written again"
+    third = night("third", [*wire, other(1), other(2)])
+    assert third[wire_page] == second[wire_page], "an unchanged thread page keeps its file"

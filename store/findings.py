@@ -12,7 +12,6 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -80,10 +79,14 @@ class FindingsMixin:
         """The stored pairs with these (article a, article b) keys, evidence included, in the order given
         (a key with no stored pair is left out)."""
         found: dict[tuple[str, str], StoredPair] = {}
-        key_columns = tuple_(pairs_table.c.article_a, pairs_table.c.article_b)
+        wanted = set(map(tuple, keys))
         with self.engine.connect() as connection:
-            for chunk in chunks(list(keys)):
-                for row in connection.execute(select(pairs_table).where(key_columns.in_(chunk))).mappings():
+            # by the first article (the key's leading column), not by (a, b) IN (VALUES ...): SQLite
+            # answers that with a scan of every pair for each chunk
+            for chunk in chunks(sorted({a for a, _ in wanted})):
+                for row in connection.execute(select(pairs_table).where(pairs_table.c.article_a.in_(chunk))).mappings():
+                    if (row["article_a"], row["article_b"]) not in wanted:
+                        continue
                     found[(row["article_a"], row["article_b"])] = StoredPair(
                         row["article_a"],
                         row["article_b"],

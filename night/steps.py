@@ -682,15 +682,18 @@ def thread_window(
         else np.zeros((0, matrix.shape[1]), dtype=np.float32)
     )
 
+    near: dict[tuple[str, ...], list[tuple[float, str]]] = {}
+
     def continue_thread(group: Sequence[str], candidates: set[str]) -> str | None:
         """The most similar unclaimed previous thread, if similar enough (ties: the last id)."""
-        centroid = _unit(matrix[[row_of[a] for a in group]].mean(axis=0))
-        similarity = centroids @ centroid
+        if not near:
+            # asked first: every group against the threads unclaimed now (later candidates are fewer), in
+            # one matrix product a block at a time, keeping what passes; group by group it took seconds
+            near.update(_similar_threads(groups, matrix, row_of, centroids, centred, candidates, settings))
         best, best_similarity = None, settings.continue_similarity
-        for index in np.flatnonzero(similarity >= best_similarity):
-            thread = centred[index]
-            if thread in candidates and (similarity[index], thread) >= (best_similarity, best or ""):
-                best, best_similarity = thread, float(similarity[index])
+        for similarity, thread in near.get(tuple(group), []):
+            if thread in candidates and (similarity, thread) >= (best_similarity, best or ""):
+                best, best_similarity = thread, similarity
         return best
 
     continuity = carry_threads(groups, scope, previous, store.thread_ids_ever(), founding_order, continue_thread)
@@ -704,6 +707,36 @@ def thread_window(
     )
     store.save_threads(tonight.run_id, update)
     return update
+
+
+SIMILARITY_BLOCK = 1024
+"""Groups whose similarity to the previous threads is computed in one matrix product."""
+
+
+def _similar_threads(
+    groups: Sequence[Sequence[str]],
+    matrix: np.ndarray,
+    row_of: dict[str, int],
+    centroids: np.ndarray,
+    threads: Sequence[str],
+    candidates: set[str],
+    settings: NightSettings,
+) -> dict[tuple[str, ...], list[tuple[float, str]]]:
+    """For each group (as a tuple), the candidate threads (rows of `centroids`, ids in `threads`) whose
+    centroid's cosine with the group's reaches `settings.continue_similarity`, as (similarity, thread)."""
+    columns = [i for i, thread in enumerate(threads) if thread in candidates]
+    found: dict[tuple[str, ...], list[tuple[float, str]]] = {tuple(group): [] for group in groups}
+    if not columns:
+        return found
+    chosen = centroids[columns]
+    for start in range(0, len(groups), SIMILARITY_BLOCK):
+        block = groups[start : start + SIMILARITY_BLOCK]
+        means = np.stack([_unit(matrix[[row_of[a] for a in group]].mean(axis=0)) for group in block])
+        similarity = means @ chosen.T
+        for group, row in zip(block, similarity, strict=True):
+            close = np.flatnonzero(row >= settings.continue_similarity)
+            found[tuple(group)] = [(float(row[i]), threads[columns[i]]) for i in close]
+    return found
 
 
 def _language(facts: dict) -> str | None:

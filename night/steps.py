@@ -385,6 +385,21 @@ def search_window(
     return WindowSearch(sorted(involved), hits["passage"], hits["quote"])
 
 
+def stored_text_ids(
+    store: Store, prepared: Sequence[PreparedArticle], encoder: Encoder
+) -> dict[str, np.ndarray] | None:
+    """The stored vector ids of the passages and quotes of `prepared`, in order, without reading the vectors
+    (all candidate pairs need); None if a text has no stored vector."""
+    found = {}
+    for kind in ("passage", "quote"):
+        hashes = [content_hash(t) for a in prepared for t in _texts(a, kind)]
+        ids = store.vector_ids(encoder.name, kind, hashes)
+        if len(ids) < len(set(hashes)):
+            return None
+        found[kind] = np.fromiter((ids[h] for h in hashes), dtype=np.int64, count=len(hashes))
+    return found
+
+
 @dataclass
 class Candidates:
     """Tonight's fresh articles with the stored ones they may share text with, and the pairs to verify."""
@@ -405,15 +420,18 @@ def gather_candidates(
 ) -> Candidates:
     """Candidate passage and quote pairs between the fresh articles and each other or the involved stored ones."""
     others = prepare_stored(store, search.involved, settings, False, executor) if search.involved else []
-    # the involved articles were found through their recorded vectors: nothing to record again
-    other_vectors = embed_stored(store, others, encoder, record=False) if others else None
+    other_ids = stored_text_ids(store, others, encoder)
+    if other_ids is None:  # a text with no stored vector (an article prepared otherwise than when it was embedded)
+        # the involved articles were found through their recorded vectors: nothing to record again
+        found = embed_stored(store, others, encoder, record=False)
+        other_ids = {"passage": found.passage_ids, "quote": found.quote_ids}
     everything = [*prepared, *others]
     candidates = {}
-    for kind, hits, fresh_ids, other_ids in (
-        ("passage", search.passage_hits, vectors.passage_ids, other_vectors.passage_ids if other_vectors else None),
-        ("quote", search.quote_hits, vectors.quote_ids, other_vectors.quote_ids if other_vectors else None),
+    for kind, hits, fresh_ids in (
+        ("passage", search.passage_hits, vectors.passage_ids),
+        ("quote", search.quote_hits, vectors.quote_ids),
     ):
-        ids = fresh_ids if other_ids is None else np.concatenate([fresh_ids, other_ids])
+        ids = np.concatenate([fresh_ids, other_ids[kind]])
         counts = [len(a.passages) if kind == "passage" else len(a.quotes) for a in everything]
         owners = np.repeat(np.arange(len(everything), dtype=np.int64), counts)
         candidates[kind] = hits.candidate_pairs(ids, owners)

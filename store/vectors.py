@@ -50,6 +50,19 @@ class VectorsMixin:
                     found[digest] = (vector_id, from_blob(blob))
         return found
 
+    def vector_ids(self, encoder: str, kind: str, hashes: Iterable[str]) -> dict[str, int]:
+        """The ids of the vectors already computed with `encoder` for texts with these hashes (not the vectors)."""
+        found: dict[str, int] = {}
+        with self.engine.connect() as connection:
+            for chunk in chunks(sorted(set(hashes))):
+                query = select(vectors_table.c.content_hash, vectors_table.c.id).where(
+                    vectors_table.c.encoder == encoder,
+                    vectors_table.c.kind == kind,
+                    vectors_table.c.content_hash.in_(chunk),
+                )
+                found.update({digest: vector_id for digest, vector_id in connection.execute(query)})
+        return found
+
     def add_vectors(self, encoder: str, kind: str, vectors: dict[str, np.ndarray]) -> dict[str, int]:
         """Store new vectors (hash -> vector); returns hash -> vector id."""
         ids: dict[str, int] = {}

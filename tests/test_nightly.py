@@ -212,3 +212,22 @@ def test_embedding_in_small_steps_encodes_each_text_once_and_gives_the_same_vect
     assert whole.vectors.reused >= whole.vectors.embedded - len(copies)
     assert np.array_equal(stepped.vectors.passages, whole.vectors.passages)
     assert {p.articles for p in stepped.pairs} == {p.articles for p in whole.pairs}
+
+
+def test_stored_articles_a_night_involves_get_their_stored_vector_ids_without_encoding(store: Store) -> None:
+    from night.steps import embed_stored, prepare_stored, stored_text_ids
+
+    _night(store, _seeds(), "run-1")
+    stored = prepare_stored(store, [a.id for a in _seeds()], NightSettings(), save=False)
+    ids = stored_text_ids(store, stored, ENCODER)
+    assert ids is not None
+    encoded = embed_stored(store, stored, ENCODER, record=False)
+    assert encoded.embedded == 0  # every text was stored already
+    assert ids["passage"].tolist() == encoded.passage_ids.tolist() and len(ids["passage"]) > 0
+    assert ids["quote"].tolist() == encoded.quote_ids.tolist() and len(ids["quote"]) > 0
+    # a text prepared otherwise than when it was embedded (here: edited, not yet analysed): the caller embeds instead
+    added = " ".join(f"كلمة{i} جديدة{i}" for i in range(40))
+    edited = replace(stored[0].article, text=f"{stored[0].article.text}\n{added}")
+    store.ingest([edited], "run-2", NOW + timedelta(days=1))
+    (changed,) = prepare_stored(store, [edited.id], NightSettings(), save=False)
+    assert stored_text_ids(store, [changed], ENCODER) is None

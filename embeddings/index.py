@@ -153,18 +153,30 @@ def _as_matrix(vectors: np.ndarray, dim: int) -> np.ndarray:
     return vectors
 
 
+TAIL_SHARE = 0.1
+"""A stored IVF index keeps the vectors added since its file was written in a small tail file, folded into
+the main file once the tail holds this share of it: a night writes what it added, not the whole index."""
+
+
 class StoredIndex:
     """A FAISS index of one kind of vectors under the store's vector ids, kept in a file.
 
     The file holds the first `len(index)` vectors of the store's cache in id order, so a run
     adds only what is new. A missing, unreadable or too-large file is rebuilt from the
     stored vectors with a warning; a flat index that outgrows `exact_limit` becomes IVF.
+    An IVF index keeps the vectors added after its file was written in a *tail* (an IVF index
+    on the same centroids, in a file named after the main file's size, so that a tail left by
+    a run that died while folding it in is never read against the wrong main file); searching
+    both finds what one index holding all the vectors would.
     """
 
-    def __init__(self, path: Path, dim: int, index: faiss.Index) -> None:
+    def __init__(self, path: Path, dim: int, index: faiss.Index, tail: faiss.Index | None = None) -> None:
         self.path = Path(path)
         self.dim = dim
         self._index = index
+        self._tail = tail
+        self._main_changed = True
+        self._tail_changed = tail is not None
 
     @classmethod
     def sync(
@@ -184,21 +196,37 @@ class StoredIndex:
         if index is None and not path.exists() and stored_count:
             # the first run of an encoder, or a deleted file: both are rebuilt from the store
             log.info("building index %s from %d stored vectors", path, stored_count)
-        if index is not None and index.ntotal > stored_count:
-            log.warning("index %s holds %d vectors but the store %d: rebuilding it", path, index.ntotal, stored_count)
-            index = None
+        tail = _read_tail(path, index, dim) if index is not None and not _is_flat(index) else None
+        held = (index.ntotal if index is not None else 0) + (tail.ntotal if tail is not None else 0)
+        if index is not None and held > stored_count:
+            log.warning("index %s holds %d vectors but the store %d: rebuilding it", path, held, stored_count)
+            index = tail = None
         if index is not None and stored_count > exact_limit and _is_flat(index):
             log.info("index %s outgrew exact search (%d vectors): rebuilding as IVF", path, stored_count)
             index = None
         if index is None:
-            index = _build(dim, stored_count, batches_after(0), exact_limit)
-        else:
-            for ids, vectors in batches_after(int(index.ntotal)):
-                index.add_with_ids(_as_matrix(vectors, dim), ids.astype(np.int64))
-        return cls(path, dim, index)
+            return cls(path, dim, _build(dim, stored_count, batches_after(0), exact_limit))
+        stored = cls(path, dim, index, tail)
+        stored._main_changed = False
+        for ids, vectors in batches_after(held):
+            stored._add(_as_matrix(vectors, dim), ids.astype(np.int64))
+        if stored._tail is not None and stored._tail.ntotal > TAIL_SHARE * stored._index.ntotal:
+            stored._index.merge_from(stored._tail, 0)
+            stored._tail, stored._main_changed, stored._tail_changed = None, True, False
+        return stored
+
+    def _add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        if _is_flat(self._index):
+            self._index.add_with_ids(vectors, ids)
+            self._main_changed = True
+            return
+        if self._tail is None:
+            self._tail = _empty_like(self._index, vectors[:1000])
+        self._tail.add_with_ids(vectors, ids)
+        self._tail_changed = True
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return int(self._index.ntotal) + (int(self._tail.ntotal) if self._tail is not None else 0)
 
     @property
     def exact(self) -> bool:
@@ -206,33 +234,85 @@ class StoredIndex:
         return _is_flat(self._index)
 
     def save(self) -> None:
-        """Write the index to a temporary file and rename it over the old one."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        faiss.write_index(self._index, str(temporary))
-        with open(temporary, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(temporary, self.path)
+        """Write what changed (the main file, or only the tail), each to a temporary file renamed over the old."""
+        if self._main_changed:
+            _write_atomic(self._index, self.path)
+        if self._tail is not None and (self._tail_changed or self._main_changed):
+            _write_atomic(self._tail, _tail_path(self.path, self._index.ntotal))
+        keep = _tail_path(self.path, self._index.ntotal) if self._tail is not None else None
+        for stale in self.path.parent.glob(f"{self.path.name.removesuffix('.faiss')}.tail-*.faiss"):
+            if stale != keep:
+                stale.unlink(missing_ok=True)
+        self._main_changed = self._tail_changed = False
 
     def within(
         self, queries: np.ndarray, threshold: float, batch_size: int = 4096
     ) -> list[tuple[int, np.ndarray, np.ndarray]]:
         """For each query row, the stored vector ids with similarity >= `threshold` (as `PassageIndex.within`)."""
-        return PassageIndex(self.dim, self._index).within(queries, threshold, batch_size)
+        found: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+        for index in self._parts():
+            for query, ids, sims in PassageIndex(self.dim, index).within(queries, threshold, batch_size):
+                both = found.setdefault(query, ([], []))
+                both[0].append(ids)
+                both[1].append(sims)
+        return [(query, np.concatenate(ids), np.concatenate(sims)) for query, (ids, sims) in sorted(found.items())]
 
     def hits(self, queries: np.ndarray, threshold: float, batch_size: int = 4096) -> Hits:
         """Every (query row, stored vector id, similarity) with similarity >= `threshold`, as flat arrays."""
         rows, ids, sims = [], [], []
         for start in range(0, len(queries), batch_size):
             batch = _as_matrix(queries[start : start + batch_size], self.dim)  # float32 one batch at a time
-            lims, found_sims, found_ids = self._index.range_search(batch, threshold)
-            counts = np.diff(lims.astype(np.int64))
-            rows.append(start + np.repeat(np.arange(len(lims) - 1, dtype=np.int64), counts))
-            ids.append(found_ids.astype(np.int64))
-            sims.append(found_sims.astype(np.float32))
+            for index in self._parts():
+                lims, found_sims, found_ids = index.range_search(batch, threshold)
+                counts = np.diff(lims.astype(np.int64))
+                rows.append(start + np.repeat(np.arange(len(lims) - 1, dtype=np.int64), counts))
+                ids.append(found_ids.astype(np.int64))
+                sims.append(found_sims.astype(np.float32))
         if not rows:
             return Hits(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
         return Hits(np.concatenate(rows), np.concatenate(ids), np.concatenate(sims))
+
+    def _parts(self) -> list[faiss.Index]:
+        return [self._index] if self._tail is None else [self._index, self._tail]
+
+
+def _tail_path(path: Path, main_size: int) -> Path:
+    """Where the tail of the main index file `path` holding `main_size` vectors is kept."""
+    return path.with_name(f"{path.name.removesuffix('.faiss')}.tail-{main_size}.faiss")
+
+
+def _read_tail(path: Path, index: faiss.Index, dim: int) -> faiss.Index | None:
+    """The tail written after the main file at `path` (as read: `index`), if one is there and fits it."""
+    tail_file = _tail_path(path, int(index.ntotal))
+    tail = _read_index(tail_file, dim)
+    if tail is None:
+        return None
+    if _is_flat(tail) or faiss.extract_index_ivf(tail).nlist != faiss.extract_index_ivf(index).nlist:
+        log.warning("index tail %s does not fit %s: ignoring it (the store's vectors are added again)", tail_file, path)
+        return None
+    return tail
+
+
+def _empty_like(index: faiss.Index, sample: np.ndarray) -> faiss.Index:
+    """An empty IVF index on the centroids of `index` (float16 vectors, the same lists probed)."""
+    ivf = faiss.extract_index_ivf(index)
+    centroids = faiss.IndexFlatIP(ivf.d)
+    centroids.add(ivf.quantizer.reconstruct_n(0, ivf.nlist))
+    tail = faiss.IndexIVFScalarQuantizer(
+        centroids, ivf.d, ivf.nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    )
+    tail.train(sample)  # the centroids are trained already: this only readies the float16 coder
+    tail.nprobe = ivf.nprobe
+    return tail
+
+
+def _write_atomic(index: faiss.Index, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    faiss.write_index(index, str(temporary))
+    with open(temporary, "rb") as written:
+        os.fsync(written.fileno())
+    os.replace(temporary, path)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import itertools
 import random
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from clustering.duplicates import find_candidates, find_duplicates
 from corpus.prepare import prepare_articles
@@ -59,4 +60,41 @@ def test_nightly_run_on_an_ivf_index_file_finds_the_same_pairs_as_on_an_exact_on
             found[name] = {(p.article_a, p.article_b, p.kind) for p in night.pairs}
             assert store.vector_count(LexicalEncoder().name, "passage") > 50, "the IVF path must really be taken"
     assert len(found["exact"]) >= 12
+    assert found["ivf"] == found["exact"]
+
+
+def test_later_nights_write_only_a_tail_to_an_ivf_index_file_and_find_what_one_index_would(
+    tmp_path, monkeypatch
+) -> None:
+    from embeddings import index as index_module
+    from night.run import run_night
+    from night.settings import NightSettings
+    from night.steps import index_path
+    from store import Store
+
+    corpus = _corpus()
+    nights = [corpus[:40], corpus[:60], corpus]  # the same articles arriving over three nights
+    found: dict[str, list[set]] = {}
+    for name, limit in (("exact", 10**9), ("ivf", 50)):
+        with Store.open(tmp_path / name, None) as store:
+            main_file = Path(index_path(store, LexicalEncoder(), "passage"))
+            for number, articles in enumerate(nights, 1):
+                # night 2's tail stays a tail; on night 3 it is past its share and is folded into the main file
+                monkeypatch.setattr(index_module, "TAIL_SHARE", 1.0 if number == 2 else 0.1)
+                before = main_file.stat().st_mtime_ns if main_file.exists() else None
+                night = run_night(
+                    store,
+                    articles,
+                    LexicalEncoder(),
+                    f"r{number}",
+                    datetime(2026, 12, number),
+                    NightSettings(exact_limit=limit),
+                )
+                found.setdefault(name, []).append({(p.article_a, p.article_b, p.kind) for p in night.pairs})
+                tails = sorted(main_file.parent.glob("*.passage.tail-*.faiss"))
+                if name == "ivf" and number == 2:
+                    assert main_file.stat().st_mtime_ns == before, "the main file is not written again"
+                    assert len(tails) == 1, "the night's vectors went to one tail file"
+            if name == "ivf":
+                assert not tails and main_file.stat().st_mtime_ns != before, "a tail grown past its share is folded in"
     assert found["ivf"] == found["exact"]

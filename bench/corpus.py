@@ -25,7 +25,7 @@ import random
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -43,9 +43,13 @@ def add_night_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def write_night(folder: Path, documents: Path, articles: int, seed: int) -> Path:
-    """A generated night of `articles` as a user would give it (`articles.jsonl` in `folder`, no truth file)."""
-    generate(source_texts(documents), articles, seed).write(folder)
+def write_night(folder: Path, documents: Path, articles: int, seed: int, id_prefix: str = "") -> Path:
+    """A generated night of `articles` as a user would give it (`articles.jsonl` in `folder`, no truth file);
+    `id_prefix` before every id keeps them apart from another generated night's."""
+    corpus = generate(source_texts(documents), articles, seed)
+    if id_prefix:
+        corpus.articles = [replace(a, id=id_prefix + a.id) for a in corpus.articles]
+    corpus.write(folder)
     (folder / "truth.json").unlink()
     return folder
 

@@ -10,6 +10,12 @@ put under the stage whose function (`night/stages.py`) it holds, "outside the st
 under Prefect's temporary server or the worker processes; for the four parts with most samples the
 frames below the stage that hold most samples (inclusive) and that were running (innermost) are listed. Writes
 `bench/results/profile-N.txt` (the tables, with the command, date and commit) and prints it.
+
+    python -m bench.profile --articles 1000 --seed 7 --onto /tmp/perf-100k/home
+
+profiles a later night instead: `--articles` new articles (ids prefixed `later-`) run onto a copy of a
+store a run left (e.g. `bench.perf --articles 100000 --keep --work /tmp/perf-100k`), written to
+`bench/results/profile-later-night-N.txt`.
 """
 
 from __future__ import annotations
@@ -95,13 +101,21 @@ def render(stages: dict[str, dict[str, Counter[str]]], header: Sequence[str]) ->
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_night_options(parser)
+    parser.add_argument(
+        "--onto",
+        type=Path,
+        help="a store's home (e.g. a benchmark's, kept with `bench.perf --keep`): profile a later night of "
+        "--articles new articles run onto a copy of it, not a first night",
+    )
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
         raise SystemExit("py-spy is not installed (pip install py-spy)")
     work = Path(tempfile.mkdtemp(prefix=f"storythreads-profile-{args.articles}-"))
     try:
-        write_night(work / "night", args.documents, args.articles, args.seed)
+        write_night(work / "night", args.documents, args.articles, args.seed, "later-" if args.onto else "")
+        if args.onto:
+            shutil.copytree(args.onto, work / "home")
         run = [str(STORYTHREADS), "run", str(work / "night"), "--home", str(work / "home"), "--encoder", "lexical"]
         record = [py_spy, "record", "--subprocesses", "--nonblocking", "-r", str(RATE), "--format", "raw"]
         environment = {**os.environ, **BENCH_ENVIRONMENT}
@@ -110,14 +124,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         shutil.rmtree(work, ignore_errors=True)
+    onto = f" onto a copy of the store in {args.onto}" if args.onto else ""
+    command = f"python -m bench.profile --articles {args.articles} --seed {args.seed}" + (
+        f" --onto {args.onto}" if args.onto else ""
+    )
     header = [
-        f"py-spy profile of `storythreads run` on {args.articles:,} generated articles (lexical encoder)",
-        f"python -m bench.profile --articles {args.articles}  (py-spy record --subprocesses --nonblocking -r {RATE})",
+        f"py-spy profile of `storythreads run` on {args.articles:,} generated articles{onto} (lexical encoder)",
+        f"{command}  (py-spy record --subprocesses --nonblocking -r {RATE})",
         f"{datetime.now():%Y-%m-%d %H:%M}, commit {commit}, {os.cpu_count()} cores",
     ]
     text = render(stages, header)
     RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / f"profile-{args.articles}.txt"
+    target = RESULTS / (f"profile-later-night-{args.articles}.txt" if args.onto else f"profile-{args.articles}.txt")
     target.write_text(text, encoding="utf-8")
     print(text)
     print(f"written: {target}")

@@ -9,9 +9,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def write_atomic(path: Path, content: str | bytes | Iterable[str], durable: bool = True) -> None:
+def write_atomic(
+    path: Path, content: str | bytes | Iterable[str], durable: bool = True, mode: int | None = None
+) -> None:
     """Write `content` (text, bytes, or pieces of text written as they come) to a temporary file beside
-    `path`, then rename it into place (`durable`: on disk first). The file is readable as the umask allows.
+    `path`, then rename it into place (`durable`: on disk first). The file is readable as the umask allows
+    (`mode`: as `readable_mode()` gave it, for a writer of many files that reads the umask once).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -23,7 +26,7 @@ def write_atomic(path: Path, content: str | bytes | Iterable[str], durable: bool
                 file.writelines(content)
             file.flush()
             # mkstemp makes the file private; a report is for readers (a web server, colleagues) as the umask allows
-            os.fchmod(file.fileno(), 0o666 & ~_umask())
+            os.fchmod(file.fileno(), readable_mode() if mode is None else mode)
             if durable:
                 os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -34,6 +37,11 @@ def write_atomic(path: Path, content: str | bytes | Iterable[str], durable: bool
 
 def _text_mode(content: object) -> dict[str, str]:
     return {} if isinstance(content, bytes) else {"encoding": "utf-8"}
+
+
+def readable_mode() -> int:
+    """The permissions of a new file under the process's umask now (rw for whom the umask lets read)."""
+    return 0o666 & ~_umask()
 
 
 def _umask() -> int:

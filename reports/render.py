@@ -19,7 +19,7 @@ from typing import Any
 
 import ijson
 
-from corpus.files import link_atomic, write_atomic
+from corpus.files import link_atomic, readable_mode, write_atomic
 from reports.report import Chunked
 from reports.site import INDEX, site_page_jobs
 from reports.wording import counted, plural, shortened
@@ -333,6 +333,7 @@ def write_site(report: dict[str, Any], folder: Path, previous: Path | None = Non
     rendered again: that file is linked (copied where links are not possible).
     """
     earlier = _page_keys(previous) if previous is not None else {}
+    mode = readable_mode()  # asked once: reading the umask for each of thousands of pages cost seconds
     in_place = previous is not None and previous.resolve() == folder.resolve()
     keys: dict[str, str] = {}
     written = {INDEX}
@@ -353,7 +354,7 @@ def write_site(report: dict[str, Any], folder: Path, previous: Path | None = Non
                 if not in_place and (previous / relative).is_file():
                     pending.append(writers.submit(link_atomic, previous / relative, folder / relative))
                     continue
-            pending.append(writers.submit(_render_and_write, render, folder / relative))
+            pending.append(writers.submit(_render_and_write, render, folder / relative, mode))
             if len(pending) > 4 * PAGE_WRITERS:  # pages in memory stay few
                 pending.popleft().result()
         for done in pending:
@@ -368,8 +369,8 @@ def write_site(report: dict[str, Any], folder: Path, previous: Path | None = Non
                     page.unlink()
 
 
-def _render_and_write(render: Callable[[], str], path: Path) -> None:
-    write_atomic(path, render(), False)
+def _render_and_write(render: Callable[[], str], path: Path, mode: int) -> None:
+    write_atomic(path, render(), False, mode)
 
 
 def _page_keys(folder: Path) -> dict[str, str]:

@@ -28,7 +28,7 @@ from flows.server import TemporaryServer
 from night.run import executor_for, opened, run_stage, warm_up
 from night.settings import ExecutorSettings, NightSettings, StorythreadsSettings
 from night.stages import STAGE_NAMES, STAGES, Night, Stage, report_folders
-from reports.render import duplicates_table, summary_lines, threads_table, to_markdown
+from reports.render import new_duplicates_table, summary_lines, threads_table, to_markdown
 
 ProgressListener = Callable[[str, float], None]
 _listeners: list[ProgressListener] = []
@@ -116,9 +116,11 @@ def publish_artifacts(report: dict[str, Any], files: dict[str, str]) -> None:
         key="storythreads-report",
         description="Duplicate-story report of this run",
     )
-    new_pairs = sorted((row for row in duplicates_table(report) if row["new"]), key=lambda row: -row["score"])
+    new_pairs, found_tonight = new_duplicates_table(report, ARTIFACT_ROWS)
+    if found_tonight > len(new_pairs):
+        new_pairs.append({"article_a": f"… and {found_tonight - len(new_pairs)} more in report.json"})
     create_table_artifact(
-        table=_bounded(new_pairs, "article_a") or [{"article_a": "", "article_b": "", "kind": "no new pair tonight"}],
+        table=new_pairs or [{"article_a": "", "article_b": "", "kind": "no new pair tonight"}],
         key="storythreads-new-duplicates",
         description="Duplicate article pairs found tonight",
     )

@@ -106,20 +106,37 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 def duplicates_table(report: dict[str, Any], limit: int | None = None) -> list[dict[str, Any]]:
     """One row per duplicate pair (the first `limit`), for a table artifact or a terminal table."""
     pairs = report["duplicates"] if limit is None else report["duplicates"][:limit]
-    return [
-        {
-            "article_a": pair["articles"][0],
-            "article_b": pair["articles"][1],
-            "kind": pair["kind"],
-            "score": pair["score"],
-            "containment_a": pair["containment"][pair["articles"][0]],
-            "containment_b": pair["containment"][pair["articles"][1]],
-            "matched_passages": len(pair["matches"]),
-            "shared_quotes": len(pair["shared_quotes"]),
-            "new": bool(pair.get("new", True)),
-        }
-        for pair in pairs
-    ]
+    return [_duplicate_row(pair) for pair in pairs]
+
+
+def new_duplicates_table(report: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Rows of the `limit` strongest pairs found tonight, and how many tonight found in all.
+
+    The report lists pairs strongest first: reading stops at the `limit`-th new one, not at the end
+    of a window's tens of thousands of pairs.
+    """
+    rows: list[dict[str, Any]] = []
+    if limit > 0:
+        for pair in report["duplicates"]:
+            if pair.get("new", True):
+                rows.append(_duplicate_row(pair))
+                if len(rows) == limit:
+                    break
+    return rows, len(report["tonight"]["new_duplicates"])
+
+
+def _duplicate_row(pair: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "article_a": pair["articles"][0],
+        "article_b": pair["articles"][1],
+        "kind": pair["kind"],
+        "score": pair["score"],
+        "containment_a": pair["containment"][pair["articles"][0]],
+        "containment_b": pair["containment"][pair["articles"][1]],
+        "matched_passages": len(pair["matches"]),
+        "shared_quotes": len(pair["shared_quotes"]),
+        "new": bool(pair.get("new", True)),
+    }
 
 
 def threads_table(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -392,3 +392,28 @@ def test_a_thread_page_is_written_again_only_when_what_it_shows_changed(tmp_path
     assert "new tonight" not in second[wire_page][1], "the page changed (no article is new now): written again"
     third = night("third", [*wire, other(1), other(2)])
     assert third[wire_page] == second[wire_page], "an unchanged thread page keeps its file"
+
+
+def test_tonights_strongest_pairs_are_listed_without_reading_the_rest_of_the_window() -> None:
+    from reports.render import new_duplicates_table
+
+    def pair(a: str, score: float, new: bool) -> dict:
+        return {
+            "articles": [a, f"{a}-copy"],
+            "kind": "near_duplicate",
+            "score": score,
+            "containment": {a: 1.0, f"{a}-copy": 1.0},
+            "matches": [],
+            "shared_quotes": [],
+            "new": new,
+        }
+
+    listed = [pair("old-strong", 0.99, False), pair("new-1", 0.9, True), pair("new-2", 0.8, True)]
+
+    def strongest_first():  # a window's pairs as read back from report.json: one pass, strongest first
+        yield from listed
+        raise AssertionError("read past the pairs asked for")
+
+    report = {"duplicates": strongest_first(), "tonight": {"new_duplicates": [{}, {}, {}]}}
+    rows, found_tonight = new_duplicates_table(report, 2)
+    assert [row["article_a"] for row in rows] == ["new-1", "new-2"] and found_tonight == 3

@@ -14,7 +14,7 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from store.schema import (
     article_vectors_table,
@@ -52,16 +52,8 @@ class VectorsMixin:
 
     def vector_ids(self, encoder: str, kind: str, hashes: Iterable[str]) -> dict[str, int]:
         """The ids of the vectors already computed with `encoder` for texts with these hashes (not the vectors)."""
-        found: dict[str, int] = {}
         with self.engine.connect() as connection:
-            for chunk in chunks(sorted(set(hashes))):
-                query = select(vectors_table.c.content_hash, vectors_table.c.id).where(
-                    vectors_table.c.encoder == encoder,
-                    vectors_table.c.kind == kind,
-                    vectors_table.c.content_hash.in_(chunk),
-                )
-                found.update({digest: vector_id for digest, vector_id in connection.execute(query)})
-        return found
+            return _ids_by_hash(connection, encoder, kind, sorted(set(hashes)))
 
     def add_vectors(self, encoder: str, kind: str, vectors: dict[str, np.ndarray]) -> dict[str, int]:
         """Store new vectors (hash -> vector); returns hash -> vector id."""
@@ -78,13 +70,7 @@ class VectorsMixin:
                         for digest, vector in batch
                     ],
                 )
-                for chunk in chunks([digest for digest, _ in batch]):
-                    query = select(vectors_table.c.content_hash, vectors_table.c.id).where(
-                        vectors_table.c.encoder == encoder,
-                        vectors_table.c.kind == kind,
-                        vectors_table.c.content_hash.in_(chunk),
-                    )
-                    ids.update({digest: vector_id for digest, vector_id in connection.execute(query)})
+                ids.update(_ids_by_hash(connection, encoder, kind, [digest for digest, _ in batch]))
         return ids
 
     def vector_count(self, encoder: str, kind: str) -> int:
@@ -223,3 +209,16 @@ class VectorsMixin:
         with self.engine.begin() as connection:
             connection.execute(delete(term_statistics_table).where(term_statistics_table.c.name == name))
             connection.execute(insert(term_statistics_table).values(name=name, documents=documents, counts=counts))
+
+
+def _ids_by_hash(connection: Connection, encoder: str, kind: str, hashes: list[str]) -> dict[str, int]:
+    """hash -> vector id of the stored vectors of `encoder` and `kind` among `hashes`."""
+    found: dict[str, int] = {}
+    for chunk in chunks(hashes):
+        query = select(vectors_table.c.content_hash, vectors_table.c.id).where(
+            vectors_table.c.encoder == encoder,
+            vectors_table.c.kind == kind,
+            vectors_table.c.content_hash.in_(chunk),
+        )
+        found.update({digest: vector_id for digest, vector_id in connection.execute(query)})
+    return found

@@ -206,6 +206,8 @@ def test_serve_stops_cleanly_on_ctrl_c(prefect_server: tuple[str, dict[str, str]
             stdout=serve_log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # as from a terminal: a test suite started in the background (`cmd &`) passes Ctrl-C on ignored
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             _wait_for(lambda: "being served" in log_path.read_text(), 90, "serve to start", serving)

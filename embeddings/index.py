@@ -245,18 +245,6 @@ class StoredIndex:
                 stale.unlink(missing_ok=True)
         self._main_changed = self._tail_changed = False
 
-    def within(
-        self, queries: np.ndarray, threshold: float, batch_size: int = 4096
-    ) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """For each query row, the stored vector ids with similarity >= `threshold` (as `PassageIndex.within`)."""
-        found: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-        for index in self._parts():
-            for query, ids, sims in PassageIndex(self.dim, index).within(queries, threshold, batch_size):
-                both = found.setdefault(query, ([], []))
-                both[0].append(ids)
-                both[1].append(sims)
-        return [(query, np.concatenate(ids), np.concatenate(sims)) for query, (ids, sims) in sorted(found.items())]
-
     def hits(self, queries: np.ndarray, threshold: float, batch_size: int = 4096) -> Hits:
         """Every (query row, stored vector id, similarity) with similarity >= `threshold`, as flat arrays."""
         rows, ids, sims = [], [], []

@@ -117,10 +117,9 @@ def publish_artifacts(report: dict[str, Any], files: dict[str, str]) -> None:
         description="Duplicate-story report of this run",
     )
     new_pairs, found_tonight = new_duplicates_table(report, ARTIFACT_ROWS)
-    if found_tonight > len(new_pairs):
-        new_pairs.append({"article_a": f"… and {found_tonight - len(new_pairs)} more in report.json"})
     create_table_artifact(
-        table=new_pairs or [{"article_a": "", "article_b": "", "kind": "no new pair tonight"}],
+        table=_bounded(new_pairs, "article_a", found_tonight)
+        or [{"article_a": "", "article_b": "", "kind": "no new pair tonight"}],
         key="storythreads-new-duplicates",
         description="Duplicate article pairs found tonight",
     )
@@ -144,11 +143,14 @@ def publish_artifacts(report: dict[str, Any], files: dict[str, str]) -> None:
         )
 
 
-def _bounded(rows: list[dict[str, Any]], first_column: str) -> list[dict[str, Any]]:
-    """The first `ARTIFACT_ROWS` rows, and a last row saying how many more are in the report files."""
-    if len(rows) <= ARTIFACT_ROWS:
-        return rows
-    return [*rows[:ARTIFACT_ROWS], {first_column: f"… and {len(rows) - ARTIFACT_ROWS} more in report.json"}]
+def _bounded(rows: list[dict[str, Any]], first_column: str, total: int | None = None) -> list[dict[str, Any]]:
+    """The first `ARTIFACT_ROWS` rows, and a last row saying how many more are in the report files (of
+    `total` rows in all, when `rows` are only the first of them)."""
+    total = len(rows) if total is None else total
+    shown = rows[:ARTIFACT_ROWS]
+    if total <= len(shown):
+        return shown
+    return [*shown, {first_column: f"… and {total - len(shown)} more in report.json"}]
 
 
 @flow(name="storythreads", log_prints=True)

@@ -457,6 +457,85 @@ def _attach_to_nearest(vectors: np.ndarray, labels: np.ndarray, threshold: float
     return labels
 
 
+def attach_to_threads(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    fresh: Sequence[int],
+    neighbours: np.ndarray,
+    settings: ThreadSettings,
+    strong: Sequence[tuple[int, int]] = (),
+    published: Sequence[datetime | None] | None = None,
+) -> dict[int, int]:
+    """Tonight's articles (rows `fresh`) that join a stored thread as it is, without re-clustering: row -> label.
+
+    `labels` give each row's stored thread (-1: none, a thread of one article, or tonight's);
+    `neighbours[i]` the rows of fresh article i's nearest articles, most similar first (-1 where
+    fewer); `strong` the (row, row) near-duplicate links of the fresh articles. A fresh article
+    joins thread L when:
+    1. its nearest earlier article (not tonight's) is a member of L, and every article of tonight
+       nearer than that one would join L too (two rewrites of one wire story are each other's
+       nearest; a new story's first articles are too, and join nothing);
+    2. its cosine with L's centroid reaches `attach_similarity` and with that nearest member
+       `min_member_similarity`, each lowered for the time between the two articles as clustering
+       lowers it (`time_distance`);
+    3. L is the only thread among its neighbours whose centroid is that close: an article between
+       two threads may join them into one story, which only re-clustering decides;
+    4. every article it is a near-duplicate of is in L or joins it (a copy never leaves its original),
+       applied until nothing changes.
+    The rest of tonight's articles, and every article of a stored thread they come near, are
+    re-clustered as before.
+    """
+    if not len(fresh) or not np.any(labels >= 0):
+        return {}
+    if len(neighbours) != len(fresh):
+        raise ValueError(f"got neighbours of {len(neighbours)} articles for {len(fresh)} fresh ones")
+    clusters, centroids = _centroids(vectors, labels)
+    centroid_row = {int(label): row for row, label in enumerate(clusters)}
+    tonight = set(fresh)
+    days = (
+        np.array([moment.timestamp() / 86400 if moment else np.nan for moment in published])
+        if published is not None
+        else np.full(len(labels), np.nan)
+    )
+
+    def penalty(a: int, b: int) -> float:
+        apart = abs(days[a] - days[b])
+        return 0.0 if np.isnan(apart) else settings.time_distance * min(apart / settings.time_scale_days, 1.0)
+
+    candidate: dict[int, int] = {}  # rules 2 and 3
+    ahead: dict[int, list[int]] = {}  # tonight's articles nearer than the nearest earlier one
+    for row, found in zip(fresh, neighbours, strict=True):
+        others = [int(n) for n in found if n >= 0 and n != row]
+        earlier = next((i for i, n in enumerate(others) if n not in tonight), None)
+        if earlier is None or labels[others[earlier]] < 0:
+            continue
+        member = others[earlier]
+        near = {int(labels[n]) for n in others if labels[n] >= 0 and n not in tonight}
+        close = [
+            label
+            for label in sorted(near)
+            if float(vectors[row] @ centroids[centroid_row[label]]) - penalty(row, member) >= settings.attach_similarity
+        ]
+        similar = float(vectors[row] @ vectors[member]) - penalty(row, member) >= settings.min_member_similarity
+        if close == [int(labels[member])] and similar:
+            candidate[row] = close[0]
+            ahead[row] = others[:earlier]
+    partners: dict[int, list[int]] = defaultdict(list)
+    for a, b in strong:
+        partners[a].append(b)
+        partners[b].append(a)
+    joined = {row: label for row, label in candidate.items() if all(candidate.get(n) == label for n in ahead[row])}
+    while True:
+        apart = {
+            row
+            for row, label in joined.items()
+            if any((joined.get(p) if p in tonight else int(labels[p])) != label for p in partners[row])
+        }
+        if not apart:
+            return joined
+        joined = {row: label for row, label in joined.items() if row not in apart}
+
+
 def label_terms(article: PreparedArticle) -> list[str]:
     """Content terms of the title and the reporting paragraphs (not the overlapping windows)."""
     return list(itertools.chain.from_iterable(map(_label_terms_of_token, _label_text(article).split())))

@@ -32,6 +32,7 @@ from clustering.story import LanguageMeans, TermStatistics, lead_text, term_hash
 from clustering.threads import (
     ThreadSettings,
     article_label_terms,
+    attach_to_threads,
     group_articles,
     label_terms,
     thread_label,
@@ -651,12 +652,29 @@ def thread_window(
     previous = store.memberships()
     # articles a killed run analysed but never threaded count as tonight's too
     unthreaded = {a for a in window if a not in previous}
-    scope = reclustering_scope(
-        window, stored, set(tonight.fresh) | unthreaded, previous, thread_settings.scope_neighbours
-    )
+    fresh = set(tonight.fresh) | unthreaded
+    fresh_rows = [i for i, a in enumerate(window) if a in fresh]
+    attached: dict[str, str] = {}
+    if not fresh_rows or len(fresh_rows) == len(window):
+        scope = list(window) if fresh_rows else []
+    else:
+        window_matrix = np.stack([stored[a] for a in window])
+        nearest = window_neighbours(window_matrix, fresh_rows, thread_settings.scope_neighbours)
+        attached = _attached(store, window, window_matrix, fresh_rows, nearest, previous, thread_settings)
+        del window_matrix
+        left = [i for i, row in enumerate(fresh_rows) if window[row] not in attached]
+        scope = reclustering_scope(window, [fresh_rows[i] for i in left], nearest[left], previous)
+        # an article attached to a thread that is re-clustered tonight after all is clustered with it
+        reclustered = {previous[a] for a in scope if a in previous}
+        if any(thread in reclustered for thread in attached.values()):
+            again = {a for a, thread in attached.items() if thread in reclustered}
+            attached = {a: thread for a, thread in attached.items() if a not in again}
+            again |= set(scope)
+            scope = [a for a in window if a in again]
+        log.info("%d of tonight's articles joined a stored thread as it is", len(attached))
     # HDBSCAN finds a story as denser than what surrounds it: a sample of the rest of the window is
     # clustered along as background, and only the scope's articles take tonight's groups
-    background = _background(window, scope)
+    background = _background(window, scope) if scope else []
     clustered = sorted(scope + background)
     log.info(
         "re-clustering %d of the window's %d articles around tonight's (with %d more as background)",
@@ -715,13 +733,19 @@ def thread_window(
         return best
 
     continuity = carry_threads(groups, scope, previous, store.thread_ids_ever(), founding_order, continue_thread)
+    for article, thread in sorted(attached.items()):
+        continuity.memberships[article] = thread
+        continuity.grew.setdefault(thread, []).append(article)
     continuity = follow_representatives(continuity, previous, tonight.represented)
     touched = set(continuity.memberships.values()) | set(continuity.merged.values())
     members_outside = [a for a, t in previous.items() if t in touched and a not in in_scope]
     members_outside += [a for a in continuity.memberships if a not in facts and a not in previous]
     facts.update(store.article_facts(members_outside))
+    grown = set(attached.values())
+    # a label weighs its thread's terms against the articles re-clustered tonight and the threads grown
+    labelled = [*scope, *(a for a in members_outside if current_thread(a, continuity, previous) in grown)]
     update = _thread_update(
-        tonight.run_id, continuity, previous, facts, scope, thread_settings.label_terms, store.thread_labels()
+        tonight.run_id, continuity, previous, facts, labelled, thread_settings.label_terms, store.thread_labels()
     )
     store.save_threads(tonight.run_id, update)
     return update
@@ -774,21 +798,59 @@ EXACT_SCOPE_PRODUCTS = 2_000_000_000
 """Up to this many (fresh article, window article) products, a night's neighbours are found exactly."""
 
 
-def reclustering_scope(
-    window: Sequence[str], vectors: dict[str, np.ndarray], fresh: set[str], previous: dict[str, str], neighbours: int
-) -> list[str]:
-    """The window articles to re-cluster tonight: the `fresh` ones, their nearest neighbours, and every
-    member of the threads those belong to. Threads elsewhere in the window are left as they are,
-    so a night's clustering costs what is new, not the size of the window."""
-    fresh_rows = [i for i, a in enumerate(window) if a in fresh]
-    if len(fresh_rows) == len(window) or not fresh_rows:
-        return list(window) if fresh_rows else []
-    matrix = np.stack([vectors[a] for a in window])
+def window_neighbours(matrix: np.ndarray, fresh_rows: Sequence[int], neighbours: int) -> np.ndarray:
+    """Rows of the `neighbours` + 1 window articles (rows of `matrix`) nearest each fresh row, itself among
+    them, most similar first (-1 where the window is smaller)."""
     # a small night searches exactly: cheaper than training an inverted file over the whole window
-    exact = len(fresh_rows) * len(window) <= EXACT_SCOPE_PRODUCTS
-    index = PassageIndex.from_vectors(matrix, exact_limit=len(window) if exact else EXACT_LIMIT)
-    _, rows = index.nearest(matrix[fresh_rows], min(neighbours, len(window) - 1) + 1)
-    chosen = {window[r] for r in rows.ravel() if r >= 0} | {window[r] for r in fresh_rows}
+    exact = len(fresh_rows) * len(matrix) <= EXACT_SCOPE_PRODUCTS
+    index = PassageIndex.from_vectors(matrix, exact_limit=len(matrix) if exact else EXACT_LIMIT)
+    _, rows = index.nearest(matrix[list(fresh_rows)], min(neighbours, len(matrix) - 1) + 1)
+    return rows
+
+
+def _attached(
+    store: Store,
+    window: Sequence[str],
+    matrix: np.ndarray,
+    fresh_rows: Sequence[int],
+    nearest: np.ndarray,
+    previous: dict[str, str],
+    settings: ThreadSettings,
+) -> dict[str, str]:
+    """Tonight's articles that join a stored thread as it is (`clustering.threads.attach_to_threads`): id -> thread.
+
+    Only threads of two or more articles take new ones so; an article analysed before (an edited
+    one) is re-clustered, since the thread it leaves changes too.
+    """
+    sizes = Counter(previous.values())
+    threads = sorted(thread for thread, size in sizes.items() if size > 1)
+    number = {thread: i for i, thread in enumerate(threads)}
+    fresh = {window[row] for row in fresh_rows}
+    labels = np.array([-1 if a in fresh else number.get(previous.get(a, ""), -1) for a in window])
+    row_of = {a: i for i, a in enumerate(window)}
+    involved = sorted({window[r] for r in nearest.ravel() if r >= 0} | fresh)
+    facts = store.article_facts(involved, label_terms=False)
+    published = [facts.get(a, {}).get("published_at") for a in window]
+    links = store.links_of(sorted(fresh), STRONG_KINDS)
+    strong = [(row_of[a], row_of[b]) for a, b, _ in links if a in row_of and b in row_of]
+    new = [i for i, row in enumerate(fresh_rows) if window[row] not in previous]
+    joined = attach_to_threads(matrix, labels, [fresh_rows[i] for i in new], nearest[new], settings, strong, published)
+    return {window[row]: threads[label] for row, label in joined.items()}
+
+
+def current_thread(article: str, continuity: Continuity, previous: dict[str, str]) -> str | None:
+    """The article's thread after tonight's `continuity`."""
+    return continuity.memberships.get(article, previous.get(article))
+
+
+def reclustering_scope(
+    window: Sequence[str], fresh_rows: Sequence[int], nearest: np.ndarray, previous: dict[str, str]
+) -> list[str]:
+    """The window articles to re-cluster tonight: the fresh ones (`fresh_rows`), their nearest
+    neighbours (`nearest`, see `window_neighbours`), and every member of the threads those belong
+    to. Threads elsewhere in the window are left as they are, so a night's clustering costs what
+    is new, not the size of the window."""
+    chosen = {window[r] for r in np.asarray(nearest).ravel() if r >= 0} | {window[r] for r in fresh_rows}
     threads = {previous[a] for a in chosen if a in previous}
     in_window = set(window)
     chosen |= {a for a, t in previous.items() if t in threads and a in in_window}

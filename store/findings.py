@@ -104,6 +104,19 @@ class FindingsMixin:
         by score (highest first)."""
         return [(key.article_a, key.article_b, key.score) for key in self.pair_keys_among(ids, kinds)]
 
+    def links_of(self, ids: Iterable[str], kinds: Iterable[str]) -> list[tuple[str, str, float]]:
+        """(article a, article b, score) of the stored pairs of `kinds` with either article in `ids`."""
+        kinds = list(kinds)
+        found: dict[tuple[str, str], float] = {}
+        with self.engine.connect() as connection:
+            for chunk in chunks(sorted(set(ids))):
+                for column in (pairs_table.c.article_a, pairs_table.c.article_b):
+                    query = select(pairs_table.c.article_a, pairs_table.c.article_b, pairs_table.c.score).where(
+                        column.in_(chunk), pairs_table.c.kind.in_(kinds)
+                    )
+                    found.update({(row.article_a, row.article_b): row.score for row in connection.execute(query)})
+        return [(a, b, score) for (a, b), score in sorted(found.items())]
+
     def memberships(self) -> dict[str, str]:
         """Article id -> thread id, for every article that has a thread."""
         with self.engine.connect() as connection:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -178,14 +179,32 @@ def test_a_small_night_reclusters_only_around_its_articles(store: Store, caplog:
     late = [article(f"s0-{i}", stories[0], night(start, 1), next(seed)) for i in range(5, 7)]
     with caplog.at_level(logging.INFO, logger="night.steps"):
         result = run_night(store, late, LexicalEncoder(), "run-1", night(start, 1) + timedelta(hours=6), settings)
-    # the story's five earlier articles and tonight's two: the other seven stories are not re-clustered
-    assert "re-clustering 7 of the window's 42 articles" in caplog.text
+    # two more articles of one story join its thread as it is: nothing is re-clustered
+    assert "2 of tonight's articles joined a stored thread as it is" in caplog.text
+    assert "re-clustering 0 of the window's 42 articles" in caplog.text
     after = store.memberships()
     assert after["s0-5"] == after["s0-6"] == story_thread
     assert {a: t for a, t in after.items() if not a.startswith("s0-")} == {
         a: t for a, t in before.items() if not a.startswith("s0-")
     }
     assert set(result.threads.memberships) == {"s0-5", "s0-6"}
+    assert [(e.kind, e.thread_id, e.related) for e in result.threads.events] == [
+        ("grew", story_thread, ["s0-5", "s0-6"])
+    ]
+
+    # a new story's articles are clustered with their neighbours only: the other threads stay as they are
+    fresh_story = vocabulary(30, size=40)
+    news = [article(f"n-{i}", fresh_story, night(start, 2), next(seed)) for i in range(3)]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="night.steps"):
+        result = run_night(store, news, LexicalEncoder(), "run-2", night(start, 2) + timedelta(hours=6), settings)
+    assert "0 of tonight's articles joined a stored thread as it is" in caplog.text
+    scoped = int(re.search(r"re-clustering (\d+) of the window's 45 articles", caplog.text).group(1))
+    assert 3 <= scoped < 45
+    latest = store.memberships()
+    assert len({latest[f"n-{i}"] for i in range(3)}) == 1
+    assert latest["n-0"] not in set(after.values())
+    assert {a: t for a, t in latest.items() if not a.startswith("n-")} == after
 
 
 def test_embedding_in_small_steps_encodes_each_text_once_and_gives_the_same_vectors(

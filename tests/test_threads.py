@@ -8,7 +8,7 @@ import hdbscan
 import numpy as np
 from scipy.sparse import csgraph
 
-from clustering.threads import ThreadSettings, group_articles, neighbour_graph
+from clustering.threads import ThreadSettings, attach_to_threads, group_articles, neighbour_graph
 
 
 def _stories(count: int, seed: int = 0) -> np.ndarray:
@@ -126,3 +126,68 @@ def test_a_copy_is_always_in_its_originals_thread_and_the_two_stories_stay_apart
     story = {a: t for a, t in linked.items() if not a.startswith("u")}
     assert {a for a, t in story.items() if t == linked["b0"]} == {f"b{i}" for i in range(6)}
     assert {a for a, t in story.items() if t == linked["a0"]} == {*(f"a{i}" for i in range(6)), "c"}
+
+
+def _attachment_case() -> tuple[np.ndarray, np.ndarray]:
+    """Two stored threads (rows 0-3 around story A, 4-7 around story B) and unrelated rows 8-19."""
+    rng = np.random.default_rng(7)
+    story_a, story_b = rng.normal(size=64), rng.normal(size=64)
+    vectors = np.concatenate(
+        [story_a + 0.3 * rng.normal(size=(4, 64)), story_b + 0.3 * rng.normal(size=(4, 64)), rng.normal(size=(12, 64))]
+    )
+    labels = np.array([0] * 4 + [1] * 4 + [-1] * 12)
+    return vectors, labels
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def _nearest(vectors: np.ndarray, rows: list[int], k: int = 4) -> np.ndarray:
+    similarity = vectors[rows] @ vectors.T
+    return np.argsort(-similarity, axis=1)[:, : k + 1]
+
+
+def test_new_articles_join_a_stored_thread_only_when_it_is_the_one_thread_near_them() -> None:
+    vectors, labels = _attachment_case()
+    rng = np.random.default_rng(8)
+    a, b = vectors[:4].mean(axis=0), vectors[4:8].mean(axis=0)
+    fresh = np.stack(
+        [
+            a + 0.3 * rng.normal(size=64),  # 20: story A again
+            0.5 * a + 0.5 * b,  # 21: between A and B (a story joining them, or neither)
+            rng.normal(size=64) * 3 + 0.1 * a,  # 22: a new story ...
+            np.zeros(64),  # 23: ... and a second article of it, set below
+        ]
+    )
+    fresh[3] = fresh[2] + 0.2 * rng.normal(size=64)
+    vectors = _unit(np.concatenate([vectors, fresh]))
+    labels = np.concatenate([labels, [-1] * 4])
+    rows = [20, 21, 22, 23]
+    joined = attach_to_threads(vectors, labels, rows, _nearest(vectors, rows), ThreadSettings())
+    assert joined == {20: 0}
+
+    # a near-duplicate of an article outside the thread keeps the copy out: re-clustering puts copies together
+    kept_out = attach_to_threads(vectors, labels, rows, _nearest(vectors, rows), ThreadSettings(), strong=[(20, 9)])
+    assert kept_out == {}
+    # tonight's copy of it, nearest to it, joins with it
+    vectors = _unit(np.concatenate([vectors, vectors[20:21] + 0.01]))
+    labels = np.append(labels, -1)
+    rows = [20, 21, 22, 23, 24]
+    both = attach_to_threads(vectors, labels, rows, _nearest(vectors, rows), ThreadSettings(), strong=[(20, 24)])
+    assert both == {20: 0, 24: 0}
+
+
+def test_a_new_article_does_not_join_a_thread_it_is_far_from_in_time() -> None:
+    vectors, labels = _attachment_case()
+    rng = np.random.default_rng(9)
+    vectors = _unit(np.concatenate([vectors, vectors[:4].mean(axis=0, keepdims=True) + 0.6 * rng.normal(size=(1, 64))]))
+    labels = np.append(labels, -1)
+    close = float(vectors[20] @ _unit(vectors[:4].mean(axis=0)))
+    settings = ThreadSettings(attach_similarity=close - 0.05)
+    start = datetime(2026, 1, 1)
+    same_week = [start] * 20 + [start + timedelta(days=3)]
+    months_later = [start] * 20 + [start + timedelta(days=200)]
+    nearest = _nearest(vectors, [20])
+    assert attach_to_threads(vectors, labels, [20], nearest, settings, published=same_week) == {20: 0}
+    assert attach_to_threads(vectors, labels, [20], nearest, settings, published=months_later) == {}

@@ -67,6 +67,10 @@ def night(
         "outside_stages_seconds": run.seconds - sum(run.stages.values()),
         "peak_with_workers_mib": run.peak_mib,
         "pairs": [list(normalise_pair(a, b)) for a, b in run.pairs] if with_pairs else [],
+        "thread_changes": {
+            change: len(run.report["tonight"][change])
+            for change in ("new_threads", "grown_threads", "merges", "splits")
+        },
     }
 
 
@@ -182,6 +186,8 @@ def print_table(result: dict[str, Any]) -> None:
             f"second night (+{second['fresh']:,} articles analysed): {second['total_seconds']:.1f} s = "
             f"{100 * second['total_seconds'] / first['total_seconds']:.1f}% of the full run"
         )
+        changes = second.get("thread_changes", {})
+        print("second night's threads: " + ", ".join(f"{count:,} {change}" for change, count in changes.items()))
 
 
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:

@@ -732,7 +732,9 @@ def thread_window(
                 best, best_similarity = thread, similarity
         return best
 
-    continuity = carry_threads(groups, scope, previous, store.thread_ids_ever(), founding_order, continue_thread)
+    continuity = carry_threads(
+        groups, scope, previous, store.thread_ids_ever(), founding_order, continue_thread, tonight=fresh
+    )
     for article, thread in sorted(attached.items()):
         continuity.memberships[article] = thread
         continuity.grew.setdefault(thread, []).append(article)

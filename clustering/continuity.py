@@ -14,10 +14,7 @@ threads the store already knows, so a story that grows keeps its id:
    article in no group starts a single-article thread, so every article has a thread id
    from its first night;
 5. a copy in a duplicate group (`clustering.groups`) is not clustered: it is in its
-   representative's thread (`follow_representatives`);
-6. when tonight's articles are named, a group holding none of them is left out before rules 1-4:
-   re-clustering stored articles around the news, with a sample of the rest, partitions them a
-   little differently each night, and without news a thread neither splits nor merges.
+   representative's thread (`follow_representatives`).
 
 New ids derive from the founding article and are never reused: an id already given out
 gets a numeric suffix.
@@ -63,17 +60,13 @@ def carry_threads(
     taken: Collection[str],
     founding_order: Callable[[str], Any],
     continue_thread: Callable[[Sequence[str], set[str]], str | None] | None = None,
-    tonight: Collection[str] | None = None,
 ) -> Continuity:
     """Assign tonight's `groups` (over the `window` articles) to threads, keeping previous ids.
 
     `previous` maps article ids to their stored thread; `taken` holds every id ever given
     out; `founding_order` sorts articles oldest first; `continue_thread(group, candidates)`
-    may return the id of an unclaimed previous thread that `group` continues; `tonight`, the
-    articles that are news tonight (rule 6; None: every group counts).
+    may return the id of an unclaimed previous thread that `group` continues.
     """
-    if tonight is not None:
-        groups = [group for group in groups if any(article in tonight for article in group)]
     taken = set(taken)
     members: dict[str, set[str]] = defaultdict(set)
     for article, thread in previous.items():

@@ -732,9 +732,7 @@ def thread_window(
                 best, best_similarity = thread, similarity
         return best
 
-    continuity = carry_threads(
-        groups, scope, previous, store.thread_ids_ever(), founding_order, continue_thread, tonight=fresh
-    )
+    continuity = carry_threads(groups, scope, previous, store.thread_ids_ever(), founding_order, continue_thread)
     for article, thread in sorted(attached.items()):
         continuity.memberships[article] = thread
         continuity.grew.setdefault(thread, []).append(article)

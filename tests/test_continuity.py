@@ -51,22 +51,6 @@ def test_split_gives_the_smaller_part_a_new_id_with_its_parent() -> None:
     assert result.memberships == {"a3": new_id, "a4": new_id}
 
 
-def test_without_tonights_articles_a_regrouping_neither_splits_nor_merges() -> None:
-    previous = {**{f"a{i}": "A" for i in range(5)}, "b1": "B", "b2": "B"}
-    # the stored articles, clustered again around the news, fall a little differently
-    regrouped = [["a0", "a1", "a2"], ["a3", "a4", "b1", "b2"]]
-    quiet = carry_threads(regrouped, list(previous), previous, {"A", "B"}, _order, tonight={"n1"})
-    assert quiet.memberships == {} and quiet.created == {} and quiet.merged == {}
-    # the same groups with tonight's article in one of them: the news is evidence, and the group counts
-    with_news = [["a0", "a1", "a2"], ["a3", "a4", "b1", "b2", "n1"]]
-    window = [*previous, "n1"]
-    news = carry_threads(with_news, window, previous, {"A", "B"}, _order, tonight={"n1"})
-    assert news.merged == {"B": "A"} and news.created == {}
-    assert news.memberships == {"b1": "A", "b2": "A", "n1": "A"}
-    # without `tonight` every group counts, as on a first night
-    assert carry_threads(regrouped, list(previous), previous, {"A", "B"}, _order).memberships
-
-
 def test_group_without_old_members_may_continue_a_similar_unclaimed_thread() -> None:
     previous = {"old1": "T", "old2": "T"}
     window = ["old1", "old2", "n1", "n2"]

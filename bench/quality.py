@@ -1,7 +1,7 @@
 """Quality benchmark: `storythreads run` and its peers on labelled corpora, in one table.
 
     python -m bench.quality reuse ../shared/data/reuse-dev
-    python -m bench.quality stories ../shared/data/stories-dev
+    python -m bench.quality stories ../shared/data/stories-dev [--nights 12]
     python -m bench.quality similarity ../shared/data/similarity-dev   # `bench.similarity`
 
 Our row is `storythreads run` started as a new process, as a user starts it (default settings,
@@ -325,14 +325,43 @@ def bertopic_on_story_vectors(prepared: Sequence[PreparedArticle]) -> dict[str, 
     return {a.article.id: str(topic) for a, topic in zip(prepared, topics, strict=True) if topic >= 0}
 
 
-def bench_stories(path: Path, encoder: str = "lexical") -> tuple[list[Row], dict[str, Any]]:
+THREAD_CHANGES = ("new_threads", "grown_threads", "merges", "splits")
+
+
+def run_nights(path: Path, work: Path, nights: int, encoder: str = "lexical") -> tuple[TimedRun, list[dict[str, Any]]]:
+    """The corpus's articles in `nights` nights of about equal size, oldest published first: one
+    `storythreads run` each on one store, as a nightly job runs. Returns the last run and, per night,
+    its seconds and thread changes (`tonight` in its report)."""
+    files = sorted(
+        path.glob("*.json"), key=lambda f: (json.loads(f.read_text(encoding="utf-8"))["date_publish"] or "", f.name)
+    )
+    size = -(-len(files) // nights)
+    runs: list[dict[str, Any]] = []
+    last: TimedRun | None = None
+    for night in range(nights):
+        folder = work / f"night-{night + 1}"
+        folder.mkdir(parents=True)
+        for file in files[night * size : (night + 1) * size]:
+            (folder / file.name).write_bytes(file.read_bytes())
+        last = storythreads_run([folder], work / "nights-home", work / "nights-report", "--encoder", encoder)
+        tonight = last.report["tonight"]
+        runs.append({"seconds": last.seconds, **{change: len(tonight[change]) for change in THREAD_CHANGES}})
+    assert last is not None
+    return last, runs
+
+
+def bench_stories(path: Path, encoder: str = "lexical", nights: int = 0) -> tuple[list[Row], dict[str, Any]]:
     """Our threads, word TF-IDF + HDBSCAN defaults, the plain baseline, and BERTopic on our article vectors.
 
-    Our B-cubed F1 is also given for each half of the events (halves by a hash of the event id).
+    Our B-cubed F1 is also given for each half of the events (halves by a hash of the event id), and,
+    with `nights`, for the same articles taken in over that many nights (`run_nights`).
     """
     gold = _event_labels(path)
+    nightly: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="storythreads-quality-") as folder:
         ours = run_ours(path, Path(folder), encoder=encoder)
+        if nights > 1:
+            last, nightly = run_nights(path, Path(folder), nights, encoder)
     predicted = with_singletons(ours.threads, gold)
     halves = {}
     for half in (0, 1):
@@ -349,6 +378,17 @@ def bench_stories(path: Path, encoder: str = "lexical") -> tuple[list[Row], dict
             + ", ".join(f"{value['bcubed f1']:.3f}" for value in halves.values()),
         )
     ]
+    if nightly:
+        changes = Counter({change: sum(night[change] for night in nightly[1:]) for change in THREAD_CHANGES})
+        rows.append(
+            _cluster_row(
+                f"storythreads run (defaults, {encoder}), {nights} nights",
+                with_singletons(last.threads, gold),
+                gold,
+                sum(night["seconds"] for night in nightly),
+                "nights 2 on: " + ", ".join(f"{count} {change}" for change, count in changes.items()),
+            )
+        )
     prepared = prepare_articles(read_articles([path]).articles)
     documents = [a.article.title + "\n" + a.article.text for a in prepared]
     ids = [a.article.id for a in prepared]
@@ -376,6 +416,7 @@ def bench_stories(path: Path, encoder: str = "lexical") -> tuple[list[Row], dict
         "stage_lines": [stage_line(ours)],
         "peak_mib": [ours.peak_mib],
         "halves": halves,
+        "nights": nightly,
     }
 
 
@@ -415,6 +456,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="lexical",
         help="our run's encoder (multilingual-e5-small, ...); reuse: beside the lexical one",
     )
+    parser.add_argument(
+        "--nights", type=int, default=0, help="stories: also take the articles in over N nights, oldest first"
+    )
     parser.add_argument("--json", type=Path, help="write the rows (and details) as JSON here (default bench/results/)")
     args = parser.parse_args(argv)
     if not args.path.is_dir():
@@ -430,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.corpus == "reuse":
         rows, details = bench_reuse(args.path, args.repeats, args.tfidf, args.encoder)
     else:
-        rows, details = bench_stories(args.path, args.encoder)
+        rows, details = bench_stories(args.path, args.encoder, args.nights)
     print_table(args.corpus, args.path, rows)
     print(
         "library imports of the in-process peers, before their clocks (s): "

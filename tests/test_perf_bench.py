@@ -123,3 +123,30 @@ def test_the_profile_puts_each_sample_under_its_stage_the_server_or_the_workers(
     assert parts["verify duplicates"]["inclusive"]["verify_fresh (steps.py)"] == 40
     assert "main (flows/cli.py)" not in parts["verify duplicates"]["inclusive"]  # only what is below the stage
     assert parts[WORKERS]["self"]["verify_chunk (duplicates.py)"] == 9
+
+
+def test_stories_bench_takes_the_articles_in_night_by_night_oldest_first(tmp_path: Path) -> None:
+    import json
+    from datetime import datetime
+
+    from bench.quality import run_nights
+    from tests.stream import article, night, vocabulary
+
+    start = datetime(2026, 11, 1)
+    stories = {"flood": vocabulary(41, size=50), "fire": vocabulary(42, size=50)}
+    corpus = tmp_path / "stories"
+    corpus.mkdir()
+    for story, words in stories.items():
+        for i in range(4):
+            # named so that the files' order is not the days' order
+            item = article(f"{story}{i}", words, night(start, 1 - i // 2), 60 + 10 * len(story) + i)
+            record = {"title": item.title, "maintext": item.text, "date_publish": item.published_at.isoformat()}
+            (corpus / f"{item.id}.json").write_text(json.dumps(record), encoding="utf-8")
+    last, nights = run_nights(corpus, tmp_path / "work", 2)
+    assert [n["seconds"] > 0 for n in nights] == [True, True]
+    assert last.report["run"]["articles_in_window"] == 8 and last.report["run"]["articles_analysed"] == 4
+    # the day before first (flood2, flood3, fire2, fire3: two new threads), then each story grows
+    assert {a for thread in last.report["threads"] for a in thread["articles"]} >= {"flood0", "fire0"}
+    assert nights[0]["new_threads"] == 2
+    assert (nights[1]["new_threads"], nights[1]["grown_threads"], nights[1]["splits"]) == (0, 2, 0)
+    assert len({last.threads[f"flood{i}"] for i in range(4)}) == 1 and last.threads["fire0"] != last.threads["flood0"]

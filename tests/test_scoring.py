@@ -80,3 +80,39 @@ def test_similarity_pairs_count_as_together_through_a_thread_or_a_duplicate_pair
         "monolingual different": {"together": 0.0, "pairs": 1},
         "monolingual same": {"together": 1.0, "pairs": 1},
     }
+
+
+def test_separation_keeps_at_most_the_asked_share_of_different_pairs_and_counts_reported_pairs_as_together() -> None:
+    import numpy as np
+
+    from bench.separability import pair_cosines, separation
+
+    unit = {
+        name: np.array(vector, dtype=float)
+        for name, vector in {
+            "a": [1.0, 0.0],
+            "b": [0.8, 0.6],
+            "c": [0.0, 1.0],
+            "d": [0.6, 0.8],
+            "e": [-1.0, 0.0],
+        }.items()
+    }
+    pairs = [
+        ["a", "b", 1.0, "en-en"],  # cosine 0.8, same story
+        ["c", "d", 1.5, "en-en"],  # 0.8, same
+        ["a", "c", 2.0, "en-en"],  # 0.0, same
+        ["a", "d", 4.0, "en-en"],  # 0.6, different
+        ["b", "e", 3.0, "en-en"],  # -0.8, different
+        ["a", "e", 2.5, "en-en"],  # left out
+    ]
+    cosines = pair_cosines(unit, pairs)["monolingual"]
+    assert sorted(cosines["same"].round(3)) == [0.0, 0.8, 0.8] and sorted(cosines["different"].round(3)) == [-0.8, 0.6]
+    found = separation(cosines["same"], cosines["different"], [0.0, 0.5])
+    # with no different-story pair at or above it, the cut is above 0.6: two of three same-story pairs pass
+    assert found["same-story at different 0.00"] == pytest.approx(2 / 3, abs=1e-3)
+    # letting one of the two different-story pairs in (0.6), the cut falls to the lowest same-story pair
+    assert found["cosine at different 0.50"] == pytest.approx(0.0, abs=1e-9)
+    assert found["same-story at different 0.50"] == 1.0
+    # a reported duplicate pair is together at any cut
+    reported = pair_cosines(unit, pairs, {frozenset(("a", "d"))})["monolingual"]
+    assert separation(reported["same"], reported["different"], [0.0])["same-story at different 0.00"] == 0.0

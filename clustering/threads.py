@@ -603,7 +603,7 @@ _label_terms_of_token = _LABEL_TERMS_OF_TOKEN.__getitem__
 
 
 def _label_candidates(
-    frequency: dict[str, float], document_frequency: Counter[str], total: int, count: int
+    frequency: Counter[str], document_frequency: Counter[str], total: int, count: int
 ) -> list[tuple[float, str]]:
     """(-score, term) for the terms that may be among the `count` best by frequency x IDF.
 
@@ -616,7 +616,7 @@ def _label_candidates(
     largest_idf = math.log(1 + total)
     best: list[float] = []  # the `count` best scores so far (a min-heap)
     found = []
-    for term, times in sorted(frequency.items(), key=lambda item: -item[1]):
+    for term, times in frequency.most_common():
         if len(best) == count and times * largest_idf < best[0]:
             break
         score = times * math.log(1 + total / max(document_frequency[term], 1))
@@ -639,18 +639,15 @@ def thread_label(
     """Top terms of a thread by frequency times inverse document frequency, shown in a title's wording.
 
     `terms` are the members' `label_terms`; `document_frequency` counts, over `total`
-    articles, how many have each term. A term counts 1 + ln(n) for each member that has it n times:
-    a language's function words, many times in every article of that language, do not outweigh
-    the story's names in a thread of several languages. A word is shown as the titles write it, without a
+    articles, how many have each term. A word is shown as the titles write it, without a
     clitic its titles also show it without («للأجور» as «الأجور»). The `previous` label is kept
     while each of its words is still among the thread's best `2 × count` terms: a night that
     adds an article of the same story does not reword it.
     """
-    frequency: defaultdict[str, float] = defaultdict(float)
+    frequency: Counter[str] = Counter()
     surface: dict[str, Counter[str]] = defaultdict(Counter)
     for title, article_terms in zip(titles, terms, strict=True):
-        for term, times in Counter(article_terms).items():
-            frequency[term] += 1.0 + math.log(times)
+        frequency.update(article_terms)
         for word in words(title):
             folded = fold(word)
             if folded not in STOPWORDS:

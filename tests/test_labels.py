@@ -25,17 +25,6 @@ def test_a_word_is_shown_without_the_clitic_its_titles_carry() -> None:
     assert "الأجور" in alone.split(" · ") and "للأجور" not in alone
 
 
-def test_a_thread_in_two_languages_is_labelled_by_its_names_not_by_each_languages_function_words() -> None:
-    german = ["merkel", "kontaktsperre", *["der"] * 12, *["die"] * 9]
-    spanish = ["merkel", "restricciones", *["que"] * 10]
-    terms = [german] * 3 + [spanish] * 2
-    # of 100 stored articles, 40 German and 30 Spanish ones carry their function words; 6 name Merkel
-    frequency = Counter({"der": 40, "die": 40, "que": 30, "merkel": 6, "kontaktsperre": 12, "restricciones": 10})
-    shown = thread_label([""] * 5, terms, frequency, 100, 3).split(" · ")
-    # counted by occurrence, «der» (36 times) would lead and «die» and «que» follow
-    assert shown[0] == "merkel" and "que" not in shown
-
-
 def test_the_previous_label_stays_until_its_words_leave_the_threads_best_terms() -> None:
     terms = [["harbour", "strike", "wages", "union"]] * 3 + [["harbour", "strike", "ships", "minister"]]
     frequency = Counter({t: 1 for t in ["harbour", "strike", "wages", "union", "ships", "minister"]})

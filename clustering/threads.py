@@ -7,7 +7,7 @@ import heapq
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -602,24 +602,61 @@ _LABEL_TERMS_OF_TOKEN: Memo[tuple[str, ...]] = Memo(_long_terms_of_token)
 _label_terms_of_token = _LABEL_TERMS_OF_TOKEN.__getitem__
 
 
+@dataclass
+class TermRarity:
+    """How many articles of each language carry each label term, over a window.
+
+    A term's rarity is measured among the articles of its own language: a language's function
+    words are in nearly every article of that language however few of the window's articles
+    are in it, so in a thread of several languages they do not outweigh the story's names. An
+    article of unknown language (None) is measured against the whole window.
+    """
+
+    articles: Counter[str | None] = field(default_factory=Counter)
+    carrying: dict[str | None, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def add(self, terms: Iterable[str], language: str | None = None) -> None:
+        """Count one article with these label terms (`language` None: not known)."""
+        distinct = set(terms)
+        self.articles[None] += 1
+        self.carrying[None].update(distinct)
+        if language is not None:
+            self.articles[language] += 1
+            self.carrying[language].update(distinct)
+
+    def idf(self, term: str, language: str | None = None) -> float:
+        """log(1 + articles of `language` / those of them carrying `term`), over the whole window for None
+        or a language the window does not hold."""
+        pool = language if language in self.articles else None
+        return math.log(1 + self.articles[pool] / max(self.carrying[pool][term], 1))
+
+    def largest_idf(self) -> float:
+        return math.log(1 + self.articles[None])
+
+
 def _label_candidates(
-    frequency: Counter[str], document_frequency: Counter[str], total: int, count: int
+    frequency: dict[str | None, Counter[str]], rarity: TermRarity, count: int
 ) -> list[tuple[float, str]]:
     """(-score, term) for the terms that may be among the `count` best by frequency x IDF.
 
-    Terms come by falling frequency; once `count` have been scored, a term whose frequency
-    times the largest possible IDF is below the `count`-th best score cannot be among them,
-    nor can any after it: most of a long thread's terms are never scored.
+    `frequency` counts each term in the members of each language; a term scores the sum over
+    languages of its frequency there times its IDF in that language. Terms come by falling total
+    frequency; once `count` have been scored, a term whose total times the largest possible IDF is
+    below the `count`-th best score cannot be among them, nor can any after it: most of a long
+    thread's terms are never scored.
     """
     if count < 1:
         return []
-    largest_idf = math.log(1 + total)
+    total: Counter[str] = Counter()
+    for counted in frequency.values():
+        total.update(counted)
+    largest_idf = rarity.largest_idf()
     best: list[float] = []  # the `count` best scores so far (a min-heap)
     found = []
-    for term, times in frequency.most_common():
+    for term, times in total.most_common():
         if len(best) == count and times * largest_idf < best[0]:
             break
-        score = times * math.log(1 + total / max(document_frequency[term], 1))
+        score = sum(counted[term] * rarity.idf(term, language) for language, counted in frequency.items())
         found.append((-score, term))
         if len(best) < count:
             heapq.heappush(best, score)
@@ -631,38 +668,36 @@ def _label_candidates(
 def thread_label(
     titles: Sequence[str],
     terms: Sequence[Sequence[str]],
-    document_frequency: Counter[str],
-    total: int,
+    rarity: TermRarity,
     count: int = 4,
     previous: str | None = None,
+    languages: Sequence[str | None] | None = None,
 ) -> str:
     """Top terms of a thread by frequency times inverse document frequency, shown in a title's wording.
 
-    `terms` are the members' `label_terms`; `document_frequency` counts, over `total`
-    articles, how many have each term. A word is shown as the titles write it, without a
-    clitic its titles also show it without («للأجور» as «الأجور»). The `previous` label is kept
-    while each of its words is still among the thread's best `2 × count` terms: a night that
-    adds an article of the same story does not reword it.
+    `terms` are the members' `label_terms`, `languages` theirs (None: unknown); `rarity` counts
+    the window's articles carrying each term, language by language. A word is shown as the titles
+    write it, without a clitic its titles also show it without («للأجور» as «الأجور»). The
+    `previous` label is kept while each of its words is still among the thread's best `2 × count`
+    terms: a night that adds an article of the same story does not reword it.
     """
-    frequency: Counter[str] = Counter()
+    languages = languages if languages is not None else [None] * len(terms)
+    if len(languages) != len(terms):
+        raise ValueError(f"got {len(languages)} languages for {len(terms)} members")
+    frequency: dict[str | None, Counter[str]] = defaultdict(Counter)
     surface: dict[str, Counter[str]] = defaultdict(Counter)
-    for title, article_terms in zip(titles, terms, strict=True):
-        frequency.update(article_terms)
+    for title, article_terms, language in zip(titles, terms, languages, strict=True):
+        frequency[language].update(article_terms)
         for word in words(title):
             folded = fold(word)
             if folded not in STOPWORDS:
                 surface[stem(folded)][word] += 1
     if previous and count > 0:
-        kept = {
-            term
-            for _, term in heapq.nsmallest(
-                2 * count, _label_candidates(frequency, document_frequency, total, 2 * count)
-            )
-        }
+        kept = {term for _, term in heapq.nsmallest(2 * count, _label_candidates(frequency, rarity, 2 * count))}
         # a shown word is a title's wording of a term, or the term itself when no title has it
         if all(fold(word) in kept or stem(fold(word)) in kept for word in previous.split(" · ")):
             return previous
-    candidates = _label_candidates(frequency, document_frequency, total, count)
+    candidates = _label_candidates(frequency, rarity, count)
     scored = [term for _, term in heapq.nsmallest(count, candidates)]
     return " · ".join(_shown(surface[term]) if surface[term] else term for term in scored[:count])
 

@@ -30,6 +30,7 @@ from clustering.groups import DuplicateGroup, form_groups, passage_key, represen
 from clustering.semantic import CALIBRATED, candidate_articles, reporting_passages, semantic_pair
 from clustering.story import LanguageMeans, TermStatistics, lead_text, term_hashes, with_model
 from clustering.threads import (
+    TermRarity,
     ThreadSettings,
     article_label_terms,
     attach_to_threads,
@@ -877,18 +878,17 @@ def _thread_update(
 
     # terms are split article by article and thread by thread: all of them at once, for a
     # window of 100,000 articles, would be tens of millions of small strings
-    in_window = set(window)
-    document_frequency: Counter[str] = Counter()
-    for article in in_window:
-        document_frequency.update(set(terms_of(article)))
+    rarity = TermRarity()
+    for article in set(window):
+        rarity.add(terms_of(article), _language(facts.get(article, {})))
     labels = {
         thread: thread_label(
             [facts.get(a, {}).get("title") or "" for a in members.get(thread, [])],
             [terms_of(a) for a in members.get(thread, [])],
-            document_frequency,
-            max(len(in_window), 1),
+            rarity,
             label_count,
             (previous_labels or {}).get(thread),
+            [_language(facts.get(a, {})) for a in members.get(thread, [])],
         )
         for thread in touched
     }

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from clustering.duplicates import PassageMatch, _merge_overlapping
 from clustering.story import term_hashes
-from clustering.threads import article_label_terms, label_terms, thread_label, title_terms
+from clustering.threads import TermRarity, article_label_terms, label_terms, thread_label, title_terms
 from clustering.verify import dense_region, ordered_region, tokenise_chunk
 from corpus.article import Article, Passage
 from corpus.prepare import prepare_article
@@ -87,9 +87,13 @@ def test_thread_label_ranks_every_term_by_frequency_times_idf(
 ) -> None:
     # the label skips terms that cannot reach the top: it must still pick exactly the top `count`
     frequency = Counter(term for terms in members for term in terms)
-    score = {t: -frequency[t] * math.log(1 + total / max(document_frequency.get(t, 0), 1)) for t in frequency}
+    articles = max(total, *document_frequency.values(), 0)
+    score = {t: -frequency[t] * math.log(1 + articles / max(document_frequency.get(t, 0), 1)) for t in frequency}
     expected = " · ".join(heapq.nsmallest(count, frequency, key=lambda t: (score[t], t)))
-    label = thread_label([""] * len(members), members, Counter(document_frequency), total, count)
+    rarity = TermRarity()
+    for index in range(max(total, *document_frequency.values(), 0)):
+        rarity.add([term for term, times in document_frequency.items() if index < times])
+    label = thread_label([""] * len(members), members, rarity, count)
     assert label == expected
 
 

@@ -609,29 +609,40 @@ class TermRarity:
     A term's rarity is measured among the articles of its own language: a language's function
     words are in nearly every article of that language however few of the window's articles
     are in it, so in a thread of several languages they do not outweigh the story's names. An
-    article of unknown language (None) is measured against the whole window.
+    article of unknown language is measured against the whole window.
     """
 
     articles: Counter[str | None] = field(default_factory=Counter)
+    """Articles counted, by language (None: not known)."""
     carrying: dict[str | None, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    """By language, how many of its articles carry each term."""
+    _whole: Counter[str] | None = field(default=None, repr=False)
 
     def add(self, terms: Iterable[str], language: str | None = None) -> None:
-        """Count one article with these label terms (`language` None: not known)."""
-        distinct = set(terms)
-        self.articles[None] += 1
-        self.carrying[None].update(distinct)
-        if language is not None:
-            self.articles[language] += 1
-            self.carrying[language].update(distinct)
+        """Count one article with these label terms."""
+        self.articles[language] += 1
+        self.carrying[language].update(set(terms))
+        self._whole = None
 
     def idf(self, term: str, language: str | None = None) -> float:
-        """log(1 + articles of `language` / those of them carrying `term`), over the whole window for None
-        or a language the window does not hold."""
-        pool = language if language in self.articles else None
-        return math.log(1 + self.articles[pool] / max(self.carrying[pool][term], 1))
+        """log(1 + articles of `language` / those of them carrying `term`); over the whole window for an
+        unknown language."""
+        if language is None or language not in self.articles:
+            return math.log(1 + self.articles.total() / max(self._whole_window()[term], 1))
+        return math.log(1 + self.articles[language] / max(self.carrying[language][term], 1))
 
     def largest_idf(self) -> float:
-        return math.log(1 + self.articles[None])
+        return math.log(1 + self.articles.total())
+
+    def _whole_window(self) -> Counter[str]:
+        if self._whole is None:
+            if len(self.carrying) == 1:
+                self._whole = next(iter(self.carrying.values()))
+            else:
+                self._whole = Counter()
+                for counted in self.carrying.values():
+                    self._whole.update(counted)
+        return self._whole
 
 
 def _label_candidates(

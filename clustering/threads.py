@@ -616,7 +616,7 @@ class TermRarity:
     """Articles counted, by language (None: not known)."""
     carrying: dict[str | None, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     """By language, how many of its articles carry each term."""
-    _whole: Counter[str] | None = field(default=None, repr=False)
+    _whole: Counter[str] | None = field(default=None, init=False, repr=False)
 
     def add(self, terms: Iterable[str], language: str | None = None) -> None:
         """Count one article with these label terms."""
@@ -646,21 +646,18 @@ class TermRarity:
 
 
 def _label_candidates(
-    frequency: dict[str | None, Counter[str]], rarity: TermRarity, count: int
+    frequency: dict[str | None, Counter[str]], total: Counter[str], rarity: TermRarity, count: int
 ) -> list[tuple[float, str]]:
     """(-score, term) for the terms that may be among the `count` best by frequency x IDF.
 
-    `frequency` counts each term in the members of each language; a term scores the sum over
-    languages of its frequency there times its IDF in that language. Terms come by falling total
-    frequency; once `count` have been scored, a term whose total times the largest possible IDF is
+    `frequency` counts each term in the members of each language, `total` in all of them; a term
+    scores the sum over languages of its frequency there times its IDF in that language. Terms come
+    by falling total frequency; once `count` have been scored, a term whose total times the largest possible IDF is
     below the `count`-th best score cannot be among them, nor can any after it: most of a long
     thread's terms are never scored.
     """
     if count < 1:
         return []
-    total: Counter[str] = Counter()
-    for counted in frequency.values():
-        total.update(counted)
     largest_idf = rarity.largest_idf()
     best: list[float] = []  # the `count` best scores so far (a min-heap)
     found = []
@@ -703,12 +700,15 @@ def thread_label(
             folded = fold(word)
             if folded not in STOPWORDS:
                 surface[stem(folded)][word] += 1
+    # one language (the common case): its counts are the thread's
+    total = next(iter(frequency.values())) if len(frequency) == 1 else sum(frequency.values(), Counter())
     if previous and count > 0:
-        kept = {term for _, term in heapq.nsmallest(2 * count, _label_candidates(frequency, rarity, 2 * count))}
+        best = _label_candidates(frequency, total, rarity, 2 * count)
+        kept = {term for _, term in heapq.nsmallest(2 * count, best)}
         # a shown word is a title's wording of a term, or the term itself when no title has it
         if all(fold(word) in kept or stem(fold(word)) in kept for word in previous.split(" · ")):
             return previous
-    candidates = _label_candidates(frequency, rarity, count)
+    candidates = _label_candidates(frequency, total, rarity, count)
     scored = [term for _, term in heapq.nsmallest(count, candidates)]
     return " · ".join(_shown(surface[term]) if surface[term] else term for term in scored[:count])
 

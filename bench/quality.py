@@ -95,7 +95,7 @@ def run_peer(path: Path, work: Path, threshold: float) -> tuple[float, set[tuple
 # ---------------------------------------------------------------- reuse
 
 
-def _pan_pairs(pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+def pan_pairs(pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
     """Only (suspicious, source) pairs count: the truth lists no other kind."""
     kept = set()
     for a, b in pairs:
@@ -152,7 +152,7 @@ def minhash_sweep(prepared: list[PreparedArticle], truth: list[ReusedPassage]) -
     hashed = minhash_peer.signatures(passages)
     sweep = []
     for threshold in MINHASH_THRESHOLDS:
-        scores = _reuse_scores(_pan_pairs(minhash_peer.article_pairs(passages, hashed, threshold)), truth)
+        scores = _reuse_scores(pan_pairs(minhash_peer.article_pairs(passages, hashed, threshold)), truth)
         sweep.append({"threshold": threshold, **scores})
     best = max(sweep, key=lambda row: float(row["f1"]))
     return float(best["threshold"]), sweep
@@ -189,7 +189,7 @@ def tfidf_peer(prepared: list[PreparedArticle], truth: list[ReusedPassage]) -> R
         return found
 
     pairs, seconds = _timed(search)
-    return Row("char n-gram TF-IDF, cosine >= 0.5", _reuse_scores(_pan_pairs(pairs), truth), seconds)
+    return Row("char n-gram TF-IDF, cosine >= 0.5", _reuse_scores(pan_pairs(pairs), truth), seconds)
 
 
 def bench_reuse(
@@ -218,7 +218,7 @@ def bench_reuse(
             seconds, peer_pairs = run_peer(path, work, threshold)
             peer_seconds.append(seconds)
     first = ours_runs[0]
-    ours = _reuse_scores(_pan_pairs(first.pairs), truth)
+    ours = _reuse_scores(pan_pairs(first.pairs), truth)
     ours["reused chars covered"] = _coverage_of_reuse(first.report, truth)
     runs = f"median of {repeats} runs as new processes, taking turns"
     ours_seconds = [run.seconds for run in ours_runs]
@@ -226,13 +226,13 @@ def bench_reuse(
         Row("storythreads run (defaults, lexical)", ours, statistics.median(ours_seconds), f"whole process; {runs}"),
         Row(
             f"datasketch MinHashLSH (t={threshold})",
-            _reuse_scores(_pan_pairs(peer_pairs), truth),
+            _reuse_scores(pan_pairs(peer_pairs), truth),
             statistics.median(peer_seconds),
             f"read, prepare, hash, query; {runs}",
         ),
     ]
     if model_runs:
-        scores = _reuse_scores(_pan_pairs(model_runs[0].pairs), truth)
+        scores = _reuse_scores(pan_pairs(model_runs[0].pairs), truth)
         scores["reused chars covered"] = _coverage_of_reuse(model_runs[0].report, truth)
         scores["model"] = str(model_runs[0].report["run"].get("model"))
         model_seconds = [run.seconds for run in model_runs]

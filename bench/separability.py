@@ -37,12 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from bench.quality import _pan_pairs
+from bench.quality import pan_pairs
 from bench.run import storythreads_run
 from bench.similarity import DIFFERENT_AT_LEAST, SAME_AT_MOST
 from clustering.duplicates import DuplicateSettings, find_candidates, verify_chunk
 from clustering.verify import PassageTerms
-from corpus.pan import read_pan_annotations
+from corpus.pan import ReusedPassage, read_pan_annotations
 from corpus.prepare import prepare_articles
 from corpus.readers import read_articles
 from embeddings.choose import choose_encoder
@@ -170,7 +170,7 @@ def unverified_candidates(corpus: Path) -> tuple[list[Any], list[str], np.ndarra
     lefts = np.where(swap, candidates.right, candidates.left)
     rights = np.where(swap, candidates.left, candidates.right)
     matched = {(m[0], m[1]) for m in verify_chunk((settings, lefts, rights, candidates.similarity), terms)}
-    rows = np.array([(left, right) for left, right in zip(lefts.tolist(), rights.tolist(), strict=True)])
+    rows = np.stack([lefts, rights], axis=1)
     keep = np.array([(left, right) not in matched for left, right in rows.tolist()], dtype=bool)
     return prepared, texts, rows[keep]
 
@@ -183,22 +183,25 @@ def bench_reuse(corpus: Path, encoder: str, sample: int, seed: int) -> dict[str,
     actual = {(t.suspicious, t.source) for t in truth}
     with tempfile.TemporaryDirectory(prefix="storythreads-separability-") as work:
         run = storythreads_run([corpus], Path(work) / "home", Path(work) / "report", "--encoder", encoder)
-    missed = actual - _pan_pairs(run.pairs)
+    missed = actual - pan_pairs(run.pairs)
     prepared, texts, rows = unverified_candidates(corpus)
     owners = [a.article.id for a in prepared for _ in a.passages]
     spans = [(p.start, p.end) for a in prepared for p in a.passages]
     related = actual | {(b, a) for a, b in actual}
 
+    missed_passages: dict[tuple[str, str], list[ReusedPassage]] = {}
+    for passage in truth:
+        if (passage.suspicious, passage.source) in missed:
+            missed_passages.setdefault((passage.suspicious, passage.source), []).append(passage)
+
     def in_missed(left: int, right: int) -> tuple[str, str] | None:
         for first, second in ((left, right), (right, left)):
             key = (owners[first], owners[second])
-            for passage in truth:
-                if key == (passage.suspicious, passage.source) and key in missed:
-                    s_start, s_end = spans[first]
-                    o_start, o_end = spans[second]
-                    on_suspicious = s_start < passage.suspicious_end and passage.suspicious_start < s_end
-                    if on_suspicious and o_start < passage.source_end and passage.source_start < o_end:
-                        return key
+            (s_start, s_end), (o_start, o_end) = spans[first], spans[second]
+            for passage in missed_passages.get(key, []):
+                on_suspicious = s_start < passage.suspicious_end and passage.suspicious_start < s_end
+                if on_suspicious and o_start < passage.source_end and passage.source_start < o_end:
+                    return key
         return None
 
     positives = [(row, key) for row in rows.tolist() if (key := in_missed(*row))]

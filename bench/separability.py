@@ -15,8 +15,10 @@ representation that keeps 0.64 of same-story pairs where 0.08 of different-story
 cannot be clustered to 0.85 at 0.08.
 
 `reuse`: the reused (suspicious, source) pairs a `storythreads run --encoder MODEL` of the corpus misses, and where
-their passages stand among the candidate passage pairs the lexical check leaves unverified (the
-lexical index's candidates, verified with the run's rules, as the verify stage does): the model's
+their passages stand among the candidate passage pairs the lexical check leaves unverified (found
+here with the stage functions, `find_candidates` and `verify_chunk`, on an index built in this process
+with the run's settings rather than read from the run's FAISS files; an inverted-file search may
+propose a few candidates more or fewer than the run's did): the model's
 cosine of the missed pairs' candidate passages against a `--sample` of unverified candidates
 between articles that share nothing. A model can only find the missed pairs at a similarity few
 unrelated candidates reach.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -133,6 +135,34 @@ def _unpack(article: Article, packed: Packed) -> PreparedArticle:
             for paragraph, start, end, folded, speaker in quotes
         ],
     )
+
+
+PREPARATION_VERSION = 1
+"""Part of every kept preparation's key: raised when a change to preparing gives other paragraphs, passages or
+quotes, so that preparations kept by an earlier version are not taken for this one's."""
+
+
+def preparation_key(settings: PrepareSettings) -> str:
+    """What a kept preparation must have been made with to stand for preparing now: this version, these settings."""
+    digest = hashlib.sha1(repr(settings).encode("utf-8")).hexdigest()[:12]
+    return f"prepare-v{PREPARATION_VERSION}-{digest}"
+
+
+def packed_preparation(prepared: PreparedArticle, settings: PrepareSettings) -> str:
+    """`prepared` as a short JSON text of offsets, furniture reasons and quotes (with its key, see
+    `preparation_key`), to keep beside its article: `unpacked_preparation` rebuilds it without preparing again."""
+    return json.dumps([preparation_key(settings), *_pack(prepared)], ensure_ascii=False, separators=(",", ":"))
+
+
+def unpacked_preparation(article: Article, packed: str, settings: PrepareSettings) -> PreparedArticle | None:
+    """The prepared `article` that `packed_preparation` kept; None if it was kept with another key or is not one."""
+    try:
+        key, paragraphs, passages, quotes = json.loads(packed)
+    except (TypeError, ValueError):
+        return None
+    if key != preparation_key(settings) or any(end > len(article.text) for _, end, _ in paragraphs):
+        return None
+    return _unpack(article, (paragraphs, passages, quotes))
 
 
 def _nobody() -> None:

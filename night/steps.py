@@ -42,7 +42,7 @@ from clustering.threads import (
 from corpus.article import Article, LabelTerms, Passage, PreparedArticle
 from corpus.boilerplate import RepeatedLines
 from corpus.language import language_of
-from corpus.prepare import prepare_articles_then
+from corpus.prepare import packed_preparation, prepare_articles_then, unpacked_preparation
 from embeddings.encoders import Encoder, encode_texts
 from embeddings.index import EXACT_LIMIT, CandidatePairs, Hits, PassageIndex, StoredIndex
 from executor import Executor
@@ -183,26 +183,53 @@ def prepare_stored(
 ) -> list[PreparedArticle]:
     """Prepare stored articles; a source's repeated lines count over the whole store.
 
-    With `save`, their paragraphs and label terms are written back to the store. Many
-    articles are prepared on the `executor`'s workers (see `worth_workers`).
+    With `save`, their paragraphs, label terms and preparation are written back to the store.
+    Without, an article whose preparation was kept (with these settings) is rebuilt from it, as it
+    was when its passages were embedded; the others are prepared. Many articles are prepared on the
+    `executor`'s workers (see `worth_workers`).
     """
+    if not save:
+        return _kept_or_prepared(store, ids, settings, executor)
     articles = store.articles(ids)
     executor = worth_workers(executor, sum(len(article.text) for article in articles), settings)
+    repeated = _repeated_lines(store, articles, exclude=[a.id for a in articles])
+    described = prepare_articles_then(articles, _described, settings.prepare, repeated, executor)
+    store.save_paragraphs(
+        {p.article.id: rows for p, rows, _ in described},
+        {p.article.id: f"{terms.title} {terms.body}".strip() for p, _, terms in described},
+        {p.article.id: packed_preparation(p, settings.prepare) for p, _, _ in described},
+    )
+    for prepared, _, terms in described:
+        prepared.label_terms = terms
+    return [p for p, _, _ in described]
+
+
+def _kept_or_prepared(
+    store: Store, ids: Sequence[str], settings: NightSettings, executor: Executor | None
+) -> list[PreparedArticle]:
+    """`prepare_stored` without saving: kept preparations rebuilt, the other articles prepared."""
+    kept = store.preparations(ids)
+    found: dict[str, PreparedArticle] = {}
+    for article in store.articles(kept):
+        rebuilt = unpacked_preparation(article, kept[article.id], settings.prepare)
+        if rebuilt is not None:
+            found[article.id] = rebuilt
+    unkept = store.articles(article for article in ids if article not in found)
+    if unkept:
+        executor = worth_workers(executor, sum(len(article.text) for article in unkept), settings)
+        repeated = _repeated_lines(store, unkept, exclude=[])
+        # already counted in the store: prepared without adding their lines again
+        again = prepare_articles_then(unkept, None, settings.prepare, repeated, executor, count_lines=False)
+        found.update({p.article.id: p for p in again})
+    return [found[article] for article in ids if article in found]
+
+
+def _repeated_lines(store: Store, articles: Sequence[Article], exclude: Sequence[str]) -> RepeatedLines:
+    """The stored line counts of the sources of `articles`, leaving out the lines of the `exclude` articles."""
     repeated = RepeatedLines()
-    exclude = [a.id for a in articles] if save else []
     for source, counts in store.line_counts({a.source for a in articles}, exclude).items():
         repeated.add_counts(source, counts)
-    if save:
-        described = prepare_articles_then(articles, _described, settings.prepare, repeated, executor)
-        store.save_paragraphs(
-            {p.article.id: rows for p, rows, _ in described},
-            {p.article.id: f"{terms.title} {terms.body}".strip() for p, _, terms in described},
-        )
-        for prepared, _, terms in described:
-            prepared.label_terms = terms
-        return [p for p, _, _ in described]
-    # already counted in the store: prepared without adding their lines again
-    return prepare_articles_then(articles, None, settings.prepare, repeated, executor, count_lines=False)
+    return repeated
 
 
 def _texts(article: PreparedArticle, kind: str) -> list[str]:

@@ -161,6 +161,9 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
                 articles_by_reporting_key.create(connection, checkfirst=True)
                 articles_by_passage_key.create(connection, checkfirst=True)
                 _fill_reporting_keys(connection)
+            if found in ("1", "2", "3"):
+                # kept preparations come as articles are prepared again: until then they are prepared as before
+                connection.execute(text("ALTER TABLE articles ADD COLUMN prepared TEXT"))
             if found != str(SCHEMA_VERSION):
                 connection.execute(
                     update(meta_table).where(meta_table.c.key == "schema").values(value=str(SCHEMA_VERSION))

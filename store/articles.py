@@ -82,7 +82,10 @@ class ArticlesMixin:
         found: dict[str, Article] = {}
         with self.engine.connect() as connection:
             for chunk in chunks(ids):
-                for row in connection.execute(select(articles_table).where(articles_table.c.id.in_(chunk))).mappings():
+                query = select(*(articles_table.c[column] for column in _ARTICLE_COLUMNS)).where(
+                    articles_table.c.id.in_(chunk)
+                )
+                for row in connection.execute(query).mappings():
                     found[row["id"]] = Article(
                         id=row["id"],
                         title=row["title"],
@@ -207,8 +210,14 @@ class ArticlesMixin:
                     update(articles_table).where(articles_table.c.id.in_(chunk)).values(analysed_encoder=encoder)
                 )
 
-    def save_paragraphs(self, paragraphs: dict[str, list[ParagraphRow]], label_terms: dict[str, str]) -> None:
-        """Replace the stored paragraphs (and thread-label terms, space-separated) of these articles."""
+    def save_paragraphs(
+        self,
+        paragraphs: dict[str, list[ParagraphRow]],
+        label_terms: dict[str, str],
+        prepared: dict[str, str] | None = None,
+    ) -> None:
+        """Replace the stored paragraphs (and thread-label terms, space-separated, and the kept preparation, see
+        `corpus.prepare.packed_preparation`) of these articles."""
         with self.engine.begin() as connection:
             ids = list(paragraphs)
             sources = {
@@ -236,6 +245,18 @@ class ArticlesMixin:
             ]
             insert_rows(connection, paragraphs_table, rows)
             set_per_article(connection, "label_terms", label_terms)
+            set_per_article(connection, "prepared", prepared or {})
+
+    def preparations(self, ids: Iterable[str]) -> dict[str, str]:
+        """The kept preparation of each of these articles that has one (see `save_paragraphs`)."""
+        found: dict[str, str] = {}
+        with self.engine.connect() as connection:
+            for chunk in chunks(list(ids)):
+                query = select(articles_table.c.id, articles_table.c.prepared).where(
+                    articles_table.c.id.in_(chunk), articles_table.c.prepared.is_not(None)
+                )
+                found.update({article: packed for article, packed in connection.execute(query)})
+        return found
 
     def paragraph_counts(self, ids: Iterable[str]) -> dict[str, int]:
         """How many paragraphs each article has (articles with none are left out)."""
@@ -293,6 +314,21 @@ class ArticlesMixin:
         return dict(counts)
 
 
+_ARTICLE_COLUMNS = (
+    "id",
+    "title",
+    "text",
+    "published_at",
+    "published_offset",
+    "source",
+    "url",
+    "language",
+    "origin",
+    "encoding",
+)
+"""The columns an `Article` is made of (not what analysis keeps beside it)."""
+
+
 def set_per_article(connection: Connection, column: str, values: dict[str, Any]) -> None:
     """Set one column of the `articles` rows with these ids, each to its own value, in one statement."""
     if values:
@@ -340,6 +376,7 @@ def _article_row(article: Article, digest: str, run_id: str, now: datetime, firs
         "updated_run": run_id,
         "analysed_encoder": None,
         "label_terms": None,
+        "prepared": None,
         "reporting_key": reporting_key(article.text),
         "passage_key": None,
     }

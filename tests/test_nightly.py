@@ -250,3 +250,27 @@ def test_stored_articles_a_night_involves_get_their_stored_vector_ids_without_en
     store.ingest([edited], "run-2", NOW + timedelta(days=1))
     (changed,) = prepare_stored(store, [edited.id], NightSettings(), save=False)
     assert stored_text_ids(store, [changed], ENCODER) is None
+
+
+def test_a_stored_article_is_compared_as_it_was_embedded_after_its_source_repeats_a_line(store: Store) -> None:
+    """Later nights rebuild a stored article from its kept preparation: a line its source has since repeated
+    in many articles (furniture now) stays among its passages, whose vectors are stored, so it is not embedded
+    again when tonight's articles involve it."""
+    from night.steps import prepare_stored, stored_text_ids
+
+    line = "Follow the full coverage of these events on our site and on our social media accounts every day"
+
+    def written(article_id: str, seed: int) -> Article:
+        story = article(article_id, vocabulary(seed), NOW - timedelta(hours=seed), seed)
+        return replace(story, text=f"{story.text}\n\n{line}", source="example.com")
+
+    _night(store, [written("first", 0)], "run-1")
+    (before,) = prepare_stored(store, ["first"], NightSettings(), save=False)
+    assert any(line in p.text for p in before.passages)
+    later = [written(f"later-{i}", i + 1) for i in range(6)]
+    _night(store, later, "run-2", NOW + timedelta(days=1))
+    (now,) = prepare_stored(store, ["later-0"], NightSettings(), save=False)
+    assert [p.boilerplate for p in now.paragraphs if p.text == line] == ["repeated by its source across articles"]
+    (after,) = prepare_stored(store, ["first"], NightSettings(), save=False)
+    assert after.passages == before.passages
+    assert stored_text_ids(store, [after], ENCODER) is not None

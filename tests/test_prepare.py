@@ -129,3 +129,23 @@ def test_speaker_names_leave_out_titles_and_roles() -> None:
     assert speaker_names("المتحدث باسم الخارجية") == set() == speaker_names("the spokesman")
     assert speaker_names("رئيس الوزراء أحمد سالم") == {"احمد", "سالم"}
     assert speaker_names("Finance Minister John Smith") == {"john", "smith"}
+
+
+def test_a_kept_preparation_gives_back_the_same_article_and_only_for_the_same_settings(seed_prepared) -> None:
+    from dataclasses import replace
+
+    from corpus.prepare import PrepareSettings, packed_preparation, unpacked_preparation
+
+    settings = PrepareSettings()
+    for prepared in seed_prepared:
+        rebuilt = unpacked_preparation(prepared.article, packed_preparation(prepared, settings), settings)
+        assert rebuilt is not None
+        assert rebuilt.paragraphs == prepared.paragraphs
+        assert rebuilt.passages == prepared.passages and rebuilt.quotes == prepared.quotes
+    article = seed_prepared[0]
+    packed = packed_preparation(article, settings)
+    # kept with other settings, for another text, or not a preparation at all: the article is prepared again
+    assert unpacked_preparation(article.article, packed, replace(settings, min_passage_terms=3)) is None
+    shortened = replace(article.article, text=article.article.text[:10])
+    assert unpacked_preparation(shortened, packed, settings) is None
+    assert unpacked_preparation(article.article, "not json", settings) is None

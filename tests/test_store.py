@@ -77,7 +77,7 @@ def test_vector_cache_keeps_float16_and_reads_older_float32_blobs(store: Store) 
 def test_a_store_from_a_newer_schema_is_refused_with_the_fix(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store, store.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE storythreads_meta SET value = '99' WHERE key = 'schema'")
-    with pytest.raises(ValueError, match=r"schema version 99.*expects 3.*new store"):
+    with pytest.raises(ValueError, match=r"schema version 99.*expects 4.*new store"):
         Store.open(tmp_path)
 
 
@@ -91,6 +91,7 @@ def test_a_store_of_schema_1_gains_the_publication_offset_and_the_reporting_keys
             connection.exec_driver_sql(f"DROP INDEX articles_{key}")
             connection.exec_driver_sql(f"ALTER TABLE articles DROP COLUMN {key}")
         connection.exec_driver_sql("ALTER TABLE articles DROP COLUMN published_offset")
+        connection.exec_driver_sql("ALTER TABLE articles DROP COLUMN prepared")
         connection.exec_driver_sql("UPDATE storythreads_meta SET value = '1' WHERE key = 'schema'")
     store._check_schema()
     written = replace(_article("new"), published_at=datetime(2026, 11, 23, 6), published_offset=180)
@@ -100,7 +101,7 @@ def test_a_store_of_schema_1_gains_the_publication_offset_and_the_reporting_keys
     members = store.group_members(["old", "old-copy", "new", "new-copy"], "lexical")
     assert sorted(m.article for m in members) == ["new-copy", "old", "old-copy"]
     with store.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT value FROM storythreads_meta WHERE key = 'schema'").scalar() == "3"
+        assert connection.exec_driver_sql("SELECT value FROM storythreads_meta WHERE key = 'schema'").scalar() == "4"
 
 
 def test_home_that_is_a_file_is_refused(tmp_path: Path) -> None:

@@ -14,8 +14,9 @@ frames below the stage that hold most samples (inclusive) and that were running 
     python -m bench.profile --articles 1000 --seed 7 --onto /tmp/perf-100k/home
 
 profiles a later night instead: `--articles` new articles (ids prefixed `later-`) run onto a copy of a
-store a run left (e.g. `bench.perf --articles 100000 --keep --work /tmp/perf-100k`), written to
-`bench/results/profile-later-night-N.txt`.
+store a run left (e.g. `bench.perf --articles 100000 --keep --work /tmp/perf-100k`), and onto a copy of
+the `report` folder beside it if there is one (as a nightly job writes into last night's folder), written
+to `bench/results/profile-later-night-N.txt`.
 """
 
 from __future__ import annotations
@@ -114,9 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix=f"storythreads-profile-{args.articles}-"))
     try:
         write_night(work / "night", args.documents, args.articles, args.seed, "later-" if args.onto else "")
+        run = [str(STORYTHREADS), "run", str(work / "night"), "--home", str(work / "home"), "--encoder", "lexical"]
         if args.onto:
             shutil.copytree(args.onto, work / "home")
-        run = [str(STORYTHREADS), "run", str(work / "night"), "--home", str(work / "home"), "--encoder", "lexical"]
+            # the report folder beside a kept benchmark's home: a nightly job's pages unchanged since are linked
+            if (args.onto.parent / "report").is_dir():
+                shutil.copytree(args.onto.parent / "report", work / "report", symlinks=True)
+                run += ["--output", str(work / "report")]
         record = [py_spy, "record", "--subprocesses", "--nonblocking", "-r", str(RATE), "--format", "raw"]
         environment = {**os.environ, **BENCH_ENVIRONMENT}
         subprocess.run([*record, "-o", str(work / "profile.raw"), "--", *run], check=True, env=environment)

@@ -104,6 +104,30 @@ def test_a_store_of_schema_1_gains_the_publication_offset_and_the_reporting_keys
         assert connection.exec_driver_sql("SELECT value FROM storythreads_meta WHERE key = 'schema'").scalar() == "4"
 
 
+def test_a_store_of_schema_3_gains_kept_preparations_and_prepares_its_articles_until_they_have_one(
+    store: Store,
+) -> None:
+    from corpus.readers import read_articles
+    from embeddings.encoders import LexicalEncoder
+    from night.run import run_night
+    from night.settings import NightSettings
+    from night.steps import prepare_stored
+    from tests.conftest import SEEDS
+
+    seeds = read_articles([SEEDS]).articles
+    run_night(store, seeds, LexicalEncoder(), "run-1", NOW)
+    ids = [a.id for a in seeds]
+    kept = prepare_stored(store, ids, NightSettings(), save=False)
+    with store.engine.begin() as connection:  # the store as version 3 left it
+        connection.exec_driver_sql("ALTER TABLE articles DROP COLUMN prepared")
+        connection.exec_driver_sql("UPDATE storythreads_meta SET value = '3' WHERE key = 'schema'")
+    store._check_schema()
+    assert store.preparations(ids) == {}
+    assert prepare_stored(store, ids, NightSettings(), save=False) == kept
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT value FROM storythreads_meta WHERE key = 'schema'").scalar() == "4"
+
+
 def test_home_that_is_a_file_is_refused(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.write_text("not a folder")

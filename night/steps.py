@@ -210,11 +210,14 @@ def _kept_or_prepared(
     """`prepare_stored` without saving: kept preparations rebuilt, the other articles prepared."""
     kept = store.preparations(ids)
     found: dict[str, PreparedArticle] = {}
-    for article in store.articles(kept):
-        rebuilt = unpacked_preparation(article, kept[article.id], settings.prepare)
-        if rebuilt is not None:
+    unkept: list[Article] = []
+    for article in store.articles(ids):
+        packed = kept.get(article.id)
+        rebuilt = unpacked_preparation(article, packed, settings.prepare) if packed is not None else None
+        if rebuilt is None:
+            unkept.append(article)
+        else:
             found[article.id] = rebuilt
-    unkept = store.articles(article for article in ids if article not in found)
     if unkept:
         executor = worth_workers(executor, sum(len(article.text) for article in unkept), settings)
         repeated = _repeated_lines(store, unkept, exclude=[])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,19 @@ def storythreads_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "storythreads-home"
     monkeypatch.setenv("STORYTHREADS_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def no_log_handler_left_on_a_closed_stream() -> Iterator[None]:
+    """A CliRunner invocation in which Prefect sets up its logging leaves Prefect's console handler on the
+    invocation's stderr, closed when it ends: a later invocation's flow would fail logging to it
+    (tests/test_compare.py after tests/test_reliability.py, on their own). Such handlers are removed."""
+    yield
+    loggers = [logging.getLogger(), *logging.root.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in list(getattr(logger, "handlers", [])):
+            if getattr(getattr(handler, "stream", None), "closed", False):
+                logger.removeHandler(handler)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from clustering.duplicates import PassageMatch, _merge_overlapping
 from clustering.story import term_hashes
-from clustering.threads import TermRarity, article_label_terms, label_terms, thread_label, title_terms
+from clustering.threads import article_label_terms, label_terms, thread_label, title_terms
 from clustering.verify import dense_region, ordered_region, tokenise_chunk
 from corpus.article import Article, Passage
 from corpus.prepare import prepare_article
@@ -28,6 +28,7 @@ from corpus.text import fold, term_positions
 from reports.render import to_json, to_markdown
 from reports.site import site_pages
 from tests.batch import analyse
+from tests.test_labels import rarity
 
 ARABIC = st.characters(min_codepoint=0x0600, max_codepoint=0x06FF)
 TEXT = st.text(
@@ -90,10 +91,7 @@ def test_thread_label_ranks_every_term_by_frequency_times_idf(
     articles = max(total, *document_frequency.values(), 0)
     score = {t: -frequency[t] * math.log(1 + articles / max(document_frequency.get(t, 0), 1)) for t in frequency}
     expected = " · ".join(heapq.nsmallest(count, frequency, key=lambda t: (score[t], t)))
-    rarity = TermRarity()
-    for index in range(max(total, *document_frequency.values(), 0)):
-        rarity.add([term for term, times in document_frequency.items() if index < times])
-    label = thread_label([""] * len(members), members, rarity, count)
+    label = thread_label([""] * len(members), members, rarity(document_frequency, articles), count)
     assert label == expected
 
 

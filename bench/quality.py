@@ -3,6 +3,7 @@
     python -m bench.quality reuse ../shared/data/reuse-dev
     python -m bench.quality stories ../shared/data/stories-dev [--nights 12]
     python -m bench.quality similarity ../shared/data/similarity-dev   # `bench.similarity`
+    python -m bench.quality short ../shared/data/reuse-dev [--items 5000]   # tweet-sized items, `bench.short`
 
 Our row is `storythreads run` started as a new process, as a user starts it (default settings,
 lexical encoder, a new store): its scores come from the `report.json` that run wrote, its time
@@ -34,6 +35,7 @@ import numpy as np
 from bench import minhash_peer
 from bench.run import TimedRun, stage_line, storythreads_run, timed_process
 from bench.scoring import cluster_scores, pair_scores, with_singletons
+from bench.short import generate_short, score_short, short_texts
 from clustering.threads import story_vectors
 from corpus.article import PreparedArticle
 from corpus.pan import ReusedPassage, read_pan_annotations
@@ -55,6 +57,7 @@ class Row:
 LIBRARIES = {
     "reuse": ("datasketch", "sklearn.feature_extraction.text"),
     "stories": ("hdbscan", "sklearn.feature_extraction.text", "bertopic", "umap"),
+    "short": ("scipy.sparse",),
 }
 """Libraries the in-process peer rows use, imported (and timed) before their clocks start."""
 
@@ -420,6 +423,21 @@ def bench_stories(path: Path, encoder: str = "lexical", nights: int = 0) -> tupl
     }
 
 
+# ---------------------------------------------------------------- short
+
+
+def bench_short(path: Path, items: int, seed: int, encoder: str = "lexical") -> tuple[list[Row], dict[str, Any]]:
+    """`storythreads run` on tweet-sized items with planted near-copies and half-overlaps (`bench.short`)."""
+    corpus = generate_short(short_texts(path), items, seed)
+    with tempfile.TemporaryDirectory(prefix="storythreads-short-") as folder:
+        inputs = corpus.write(Path(folder) / "items")
+        ours = storythreads_run([inputs], Path(folder) / "home", Path(folder) / "report", "--encoder", encoder)
+    scores = score_short(ours.report, corpus)
+    examples = {key: scores.pop(key) for key in list(scores) if key.endswith("(first 5)")}
+    row = Row(f"storythreads run (defaults, {encoder})", scores, ours.seconds, "whole process")
+    return [row], {"stages": [ours.stages], "stage_lines": [stage_line(ours)], "peak_mib": [ours.peak_mib], **examples}
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -445,7 +463,7 @@ def _cell(value: float | int | str) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("corpus", choices=["reuse", "stories", "similarity"])
+    parser.add_argument("corpus", choices=["reuse", "stories", "similarity", "short"])
     parser.add_argument("path", type=Path)
     parser.add_argument(
         "--repeats", type=int, default=3, help="reuse: timed runs of ours and datasketch, each in a new process"
@@ -459,6 +477,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--nights", type=int, default=0, help="stories: also take the articles in over N nights, oldest first"
     )
+    parser.add_argument("--items", type=int, default=5000, help="short: tweet-sized items to generate")
+    parser.add_argument("--seed", type=int, default=0, help="short: the generator's seed")
     parser.add_argument("--json", type=Path, help="write the rows (and details) as JSON here (default bench/results/)")
     args = parser.parse_args(argv)
     if not args.path.is_dir():
@@ -473,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.corpus == "reuse":
         rows, details = bench_reuse(args.path, args.repeats, args.tfidf, args.encoder)
+    elif args.corpus == "short":
+        rows, details = bench_short(args.path, args.items, args.seed, args.encoder)
     else:
         rows, details = bench_stories(args.path, args.encoder, args.nights)
     print_table(args.corpus, args.path, rows)
@@ -482,6 +504,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     for line in details.get("stage_lines", []):
         print(f"storythreads run, stages (s): {line}")
+    for key, examples in details.items():
+        if key.endswith("(first 5)"):
+            print(f"{key}: {examples}")
     if "model" in details:
         model = details["model"]
         print(f"--encoder {model['encoder']}, stages (s): {model['stage_lines'][0]}")

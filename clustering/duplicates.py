@@ -59,8 +59,18 @@ class DuplicateSettings:
     verbatim (`copied_overlap`) with at least `min_copied_strength` weighted words, or when
     they share a quote: several short shared paragraphs add up, one shared heading or
     caption never makes a pair.
-    Two articles are near-duplicates when matched text covers at least
-    `near_duplicate_containment` of one of them.
+    A short article (a post, a wire flash: lighter than `short_article` average words) is all one
+    passage, and fourteen average words may be more than it holds. Where one of two articles is short,
+    every strength above asks for `short_share` of its weight instead (never less than
+    `min_short_strength`), made of at least `min_shared_terms` distinct shared words, and a run in the
+    same order must make `short_density` of its span: a short text that repeats a third of another's
+    words in a run carries its reporting, one that shares a name and a place does not.
+
+    Two articles are near-duplicates when the text they share is at least
+    `near_duplicate_containment` of one of them: of a long article, the text its matches cover (a
+    passage matched whole only where its words are the other's); of a pair with a short article, the
+    share of each one's distinct words the other has. So a short text sharing half its words is half
+    covered, not whole.
     """
 
     min_strength: float = 14.0
@@ -77,6 +87,10 @@ class DuplicateSettings:
     near_duplicate_containment: float = 0.5
     quote_min_overlap: float = 0.6
     quote_min_shared_terms: int = 4
+    short_article: float = 35.0
+    short_share: float = 0.25
+    min_short_strength: float = 4.0
+    short_density: float = 0.67
 
     def __post_init__(self) -> None:
         for name in (
@@ -86,15 +100,30 @@ class DuplicateSettings:
             "copied_overlap",
             "near_duplicate_containment",
             "quote_min_overlap",
+            "short_share",
+            "short_density",
         ):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"DuplicateSettings.{name} must be in (0, 1], got {value}")
-        for name in ("min_strength", "min_ordered_strength", "scattered_strength"):
+        for name in (
+            "min_strength",
+            "min_ordered_strength",
+            "scattered_strength",
+            "short_article",
+            "min_short_strength",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DuplicateSettings.{name} must be positive, got {getattr(self, name)}")
         if self.scattered_windows < 1:
             raise ValueError(f"DuplicateSettings.scattered_windows must be at least 1, got {self.scattered_windows}")
+
+    def needed(self, strength: float, lighter_article: float) -> float:
+        """`strength` (one of the settings above), or less for a short article (see the class docstring), where the
+        lighter of the two articles weighs `lighter_article` average words."""
+        if lighter_article >= self.short_article:
+            return strength
+        return max(self.min_short_strength, min(strength, self.short_share * lighter_article))
 
 
 @dataclass(frozen=True)
@@ -203,7 +232,13 @@ def find_duplicates(
 
     quotes_by_pair = _shared_quotes(prepared, quote_vectors, quote_threshold, settings, quote_candidates)
     # several short shared paragraphs add up; one shared heading or caption does not
-    established = {key for key, found in matches.items() if _establishes(found, settings)} | set(quotes_by_pair)
+    position = {article.article.id: index for index, article in enumerate(prepared)}
+    weight_of = {article.article.id: weight for article, weight in zip(prepared, terms.article_weights, strict=True)}
+    established = {
+        key
+        for key, found in matches.items()
+        if _establishes(found, settings, min(weight_of[key[0]], weight_of[key[1]]))
+    } | set(quotes_by_pair)
     for key, match in _scattered_matches(passages, terms, candidates, established, settings).items():
         matches[key].append(match)
         established.add(key)
@@ -211,8 +246,13 @@ def find_duplicates(
     for key in sorted(established):
         article_a, article_b = by_id[key[0]], by_id[key[1]]
         pair_matches = _merge_overlapping(matches.get(key, []))
-        containment_a = article_coverage(article_a, [(m.start_a, m.end_a) for m in pair_matches])
-        containment_b = article_coverage(article_b, [(m.start_b, m.end_b) for m in pair_matches])
+        index_a, index_b = position[key[0]], position[key[1]]
+        if min(weight_of[key[0]], weight_of[key[1]]) < settings.short_article:
+            containment_a, containment_b = shared_word_shares(terms, index_a, index_b)
+        else:
+            spans_a, spans_b = covered_spans(terms, index_a, index_b, pair_matches)
+            containment_a = article_coverage(article_a, spans_a)
+            containment_b = article_coverage(article_b, spans_b)
         pairs.append(
             DuplicatePair(
                 article_a=key[0],
@@ -227,6 +267,54 @@ def find_duplicates(
         )
     pairs.sort(key=lambda p: (-p.score, p.articles))
     return pairs
+
+
+def covered_spans(
+    terms: PassageTerms, article_a: int, article_b: int, matches: Sequence[PassageMatch]
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The text each side of `matches` covers, as spans (`article_a`, `article_b`: the articles' indexes in `terms`):
+    a dense region or a run of words in the same order is reused text whole, its replaced words too; a passage
+    matched whole covers only its words the other side has (each run of them, with what lies between)."""
+    spans_a: list[tuple[int, int]] = []
+    spans_b: list[tuple[int, int]] = []
+    for match in matches:
+        if match.dense or match.in_order:
+            spans_a.append((match.start_a, match.end_a))
+            spans_b.append((match.start_b, match.end_b))
+            continue
+        ids_a, starts_a, ends_a = terms.tokens_within(article_a, match.start_a, match.end_a)
+        ids_b, starts_b, ends_b = terms.tokens_within(article_b, match.start_b, match.end_b)
+        spans_a += _runs(np.isin(ids_a, ids_b), starts_a, ends_a, match.start_a, match.end_a)
+        spans_b += _runs(np.isin(ids_b, ids_a), starts_b, ends_b, match.start_b, match.end_b)
+    return spans_a, spans_b
+
+
+def shared_word_shares(terms: PassageTerms, article_a: int, article_b: int) -> tuple[float, float]:
+    """For a pair with a short article: the share of each article's distinct words that the other has.
+
+    A short text is a handful of words: a region half of whose words are shared is half of it, and a
+    word it repeats is one word."""
+    every_a, every_b = distinct(terms.article_terms(article_a)), distinct(terms.article_terms(article_b))
+    shared = len(np.intersect1d(every_a, every_b, assume_unique=True))
+    return (shared / len(every_a) if len(every_a) else 0.0, shared / len(every_b) if len(every_b) else 0.0)
+
+
+def _runs(shared: np.ndarray, starts: np.ndarray, ends: np.ndarray, start: int, end: int) -> list[tuple[int, int]]:
+    """(start of the first, end of the last) word of each run of consecutive `shared` words of the text
+    `start`..`end`; a run that begins (ends) with its first (last) word takes the text before (after) it too
+    (a passage whose words are all shared is covered whole)."""
+    at = np.flatnonzero(shared)
+    if not len(at):
+        return []
+    breaks = np.flatnonzero(np.diff(at) > 1)
+    firsts = at[np.concatenate(([0], breaks + 1))]
+    lasts = at[np.concatenate((breaks, [len(at) - 1]))]
+    run_starts, run_ends = starts[firsts].tolist(), ends[lasts].tolist()
+    if firsts[0] == 0:
+        run_starts[0] = start
+    if lasts[-1] == len(shared) - 1:
+        run_ends[-1] = end
+    return list(zip(run_starts, run_ends, strict=True))
 
 
 def _merge_overlapping(matches: list[PassageMatch]) -> list[PassageMatch]:
@@ -258,15 +346,17 @@ def _merge_overlapping(matches: list[PassageMatch]) -> list[PassageMatch]:
     return sorted(merged, key=lambda m: (m.start_a, m.start_b))
 
 
-def _establishes(matches: list[PassageMatch], settings: DuplicateSettings) -> bool:
-    """Whether the matches between two articles show shared reporting (see `DuplicateSettings`)."""
-    if any(m.dense and m.strength >= settings.min_strength for m in matches):
+def _establishes(matches: list[PassageMatch], settings: DuplicateSettings, lighter_article: float) -> bool:
+    """Whether the matches between two articles show shared reporting (see `DuplicateSettings`), the lighter of
+    them weighing `lighter_article` average words."""
+    strength = settings.needed(settings.min_strength, lighter_article)
+    if any(m.dense and m.strength >= strength for m in matches):
         return True
-    if any(m.in_order >= settings.min_ordered_strength for m in matches):
+    if any(m.in_order >= settings.needed(settings.min_ordered_strength, lighter_article) for m in matches):
         return True
     # short passages matched whole do not overlap one another, so their weights add up;
     # dense regions come from overlapping windows and would be counted several times
-    if sum(m.strength for m in matches if not m.dense) >= settings.min_strength:
+    if sum(m.strength for m in matches if not m.dense) >= strength:
         return True
     return any(
         not m.dense and m.overlap >= settings.copied_overlap and m.strength >= settings.min_copied_strength
@@ -378,23 +468,26 @@ def _in_order(
     set_a: set[int],
     set_b: set[int],
     weights: list[float],
-    settings: DuplicateSettings,
+    strength: float,
+    span: float,
+    density: float,
 ) -> tuple[float, int, int, int, int]:
     """The run of words two windows share in the same order, when it shows reworded text (else weight 0.0).
 
     Reworded text keeps the order of the words it did not replace: a run (see `ordered_region`)
-    of at least `min_ordered_strength` average words that makes `min_density` of the text it
-    spans, at least `min_strength` of text. Returns (weight, first, last term on side a, first, last term on side b).
+    of at least `strength` average words (`min_ordered_strength`, less in a short article) that makes
+    `density` of the text it spans, at least `span` of text. Returns (weight, first, last term on
+    side a, first, last term on side b).
     """
     nothing = (0.0, -1, -1, -1, -1)
     # the shared weight bounds the ordered weight, which costs more (C-level loops: this runs for most candidates)
     weight_of = weights.__getitem__
-    if sum(map(weight_of, filter(set_b.__contains__, terms_a))) < settings.min_ordered_strength:
+    if sum(map(weight_of, filter(set_b.__contains__, terms_a))) < strength:
         return nothing
-    if sum(map(weight_of, filter(set_a.__contains__, terms_b))) < settings.min_ordered_strength:
+    if sum(map(weight_of, filter(set_a.__contains__, terms_b))) < strength:
         return nothing
-    found = ordered_region(terms_a, terms_b, weights, settings.min_density, settings.min_strength)
-    return found if found[0] >= settings.min_ordered_strength else nothing
+    found = ordered_region(terms_a, terms_b, weights, density, span)
+    return found if found[0] >= strength else nothing
 
 
 RawMatch = tuple[int, int, float, float, float, bool, int, int, int, int, float]
@@ -409,6 +502,11 @@ def _match_terms(
 
     Needs term ids only, so a worker can run it; `left` belongs to the article with the smaller id.
     """
+    lighter_article = min(terms.article_weight_of(left), terms.article_weight_of(right))
+    strength = settings.needed(settings.min_strength, lighter_article)
+    ordered = settings.needed(settings.min_ordered_strength, lighter_article)
+    # in a short article a few average words are evidence only as several distinct shared words
+    fewest = settings.min_shared_terms if lighter_article < settings.short_article else 0
     set_left, set_right = terms.set_of(left), terms.set_of(right)
     common = set_left & set_right
     shared = len(common)
@@ -418,18 +516,21 @@ def _match_terms(
     # a dense region or an ordered run weighs at most the whole lighter passage: most candidates
     # (short paragraphs) cannot reach either, and only the cheap test below can match them
     lighter = min(terms.total_weight(left), terms.total_weight(right))
-    if lighter >= settings.min_strength:
+    if lighter >= strength:
         region_a = dense_region(terms_left, terms.neighbourhood(right), terms.weights, settings.min_density)
-        if region_a.strength >= settings.min_strength:
+        if region_a.strength >= strength:
             region_b = dense_region(terms_right, terms.neighbourhood(left), terms.weights, settings.min_density)
-            if region_b.strength >= settings.min_strength:
+            if region_b.strength >= strength and _words_shared(terms_left, region_a, set_right) >= fewest:
                 strength = min(region_a.strength, region_b.strength)
                 return (left, right, similarity, overlap, strength, True, *_ends(region_a), *_ends(region_b), 0.0)
     # an ordered run counts each word once, so it weighs at most the distinct shared words (summed in
     # another order here: the margin covers the rounding)
-    if lighter >= settings.min_ordered_strength and common_weight >= settings.min_ordered_strength - _ROUNDING:
-        in_order, *ends = _in_order(terms_left, terms_right, set_left, set_right, terms.weights, settings)
-        if in_order:
+    if lighter >= ordered and common_weight >= ordered - _ROUNDING:
+        density = settings.short_density if fewest else settings.min_density
+        in_order, *ends = _in_order(
+            terms_left, terms_right, set_left, set_right, terms.weights, ordered, strength, density
+        )
+        if in_order and len(set(terms_left[ends[0] : ends[1] + 1]) & set_right) >= fewest:
             return (left, right, similarity, overlap, in_order, False, *ends, in_order)
     longer = max(len(set_left), len(set_right))
     same_paragraph = shared >= settings.min_longer_overlap * longer
@@ -439,6 +540,11 @@ def _match_terms(
 
 
 _ROUNDING = 1e-9
+
+
+def _words_shared(terms: list[int], region: Region, other: set[int]) -> int:
+    """Distinct words of `region` (of `terms`) that `other` has."""
+    return len(set(terms[region.first : region.last + 1]) & other)
 
 
 def _ends(region: Region) -> tuple[int, int]:

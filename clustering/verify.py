@@ -137,6 +137,8 @@ class _Terms:
     """Cached per-passage term lists and sets over some storage of term rows (see subclasses)."""
 
     weights: list[float]
+    article_weights: list[float]
+    """The weight of each article's terms, repeats included (in the order of the articles)."""
     _owner: list[int]
     _reach: int
 
@@ -152,6 +154,10 @@ class _Terms:
 
     def _term_row(self, index: int) -> np.ndarray:
         raise NotImplementedError
+
+    def article_weight_of(self, index: int) -> float:
+        """The weight of the article that passage `index` belongs to (see `article_weights`)."""
+        return self.article_weights[self._owner[index]]
 
     def terms_of(self, index: int) -> list[int]:
         """The term ids of passage `index`, in order."""
@@ -253,7 +259,9 @@ class PassageTerms(_Terms):
         frequency = np.zeros(len(self.ids), dtype=np.int64)
         for to_global, chunk_frequency in frequencies:
             frequency[to_global] += chunk_frequency  # a chunk's terms map to distinct global ids
-        self.weights: list[float] = term_weights(frequency, len(prepared)).tolist()
+        weights = term_weights(frequency, len(prepared))
+        self.weights: list[float] = weights.tolist()
+        self.article_weights = [float(weights[tokens[0]].sum()) for tokens in self._tokens]
         self._owner: list[int] = np.concatenate(owners).tolist() if owners else []
         self._first: list[int] = np.concatenate(firsts).tolist() if firsts else []
         self._last: list[int] = np.concatenate(lasts).tolist() if lasts else []
@@ -280,8 +288,19 @@ class PassageTerms(_Terms):
             bases[owner] + np.array(self._last, dtype=np.int64),
             owner,
             self.weights,
+            self.article_weights,
             self._reach,
         )
+
+    def article_terms(self, article: int) -> np.ndarray:
+        """The term ids of article `article` (its index), in order."""
+        return self._tokens[article][0]
+
+    def tokens_within(self, article: int, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Term ids, starts and ends of the terms of article `article` (its index) inside `start`..`end`."""
+        tokens = self._tokens[article]
+        first, last = np.searchsorted(tokens[1], start), np.searchsorted(tokens[2], end, side="right")
+        return tokens[0, first:last], tokens[1, first:last], tokens[2, first:last]
 
 
 class CompactTerms(_Terms):
@@ -291,20 +310,36 @@ class CompactTerms(_Terms):
     """
 
     def __init__(
-        self, flat: np.ndarray, first: np.ndarray, last: np.ndarray, owner: np.ndarray, weights: list[float], reach: int
+        self,
+        flat: np.ndarray,
+        first: np.ndarray,
+        last: np.ndarray,
+        owner: np.ndarray,
+        weights: list[float],
+        article_weights: list[float],
+        reach: int,
     ) -> None:
         self._flat = flat
         self._first_row = first
         self._last_row = last
         self._owner = owner  # type: ignore[assignment]
         self.weights = weights
+        self.article_weights = article_weights
         self._reach = reach
         self._start_caches(WORKER_CACHE_LIMIT)
 
-    def __getstate__(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[float], int]:
-        return self._flat, self._first_row, self._last_row, self._owner, self.weights, self._reach  # type: ignore[return-value]
+    def __getstate__(self) -> tuple:
+        return (
+            self._flat,
+            self._first_row,
+            self._last_row,
+            self._owner,
+            self.weights,
+            self.article_weights,
+            self._reach,
+        )
 
-    def __setstate__(self, state: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[float], int]) -> None:
+    def __setstate__(self, state: tuple) -> None:
         self.__init__(*state)  # type: ignore[misc]
 
     def _term_row(self, index: int) -> np.ndarray:

@@ -24,7 +24,9 @@ class Encoder(Protocol):
 
     `name` identifies the vectors: two encoders with the same name must give the same
     vector for the same text, so stored vectors can be reused across runs.
-    `candidate_threshold` is the cosine above which two passages are worth verifying.
+    `candidate_threshold` is the cosine above which two passages are worth verifying (an encoder may
+    have a lower `short_candidate_threshold` for the one passage of a short article: see
+    `short_candidate_threshold`).
     """
 
     name: str
@@ -34,6 +36,11 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts`; returns an array of shape (len(texts), dim), rows of unit length."""
         ...
+
+
+def short_candidate_threshold(encoder: Encoder) -> float:
+    """The threshold for searching with the one passage of a short article: the encoder's own, else its usual one."""
+    return float(getattr(encoder, "short_candidate_threshold", encoder.candidate_threshold))
 
 
 def encode_texts(encoder: Encoder, texts: Sequence[str], executor: Executor | None = None) -> np.ndarray:
@@ -67,6 +74,9 @@ class LexicalEncoder:
         # every annotated reused window pair of the Arabic dev corpus scores >= 0.35,
         # paraphrased and word-shuffled ones included (bench/quality.py)
         self.candidate_threshold = 0.35
+        # a short article's one passage shares a third of another's words at about 0.25 to 0.4: a lower
+        # threshold for those queries only (`bench.quality short`), the rest are most of the search
+        self.short_candidate_threshold = 0.25
 
     travels = True
     """A few numbers to pickle: `encode_on` sends it to an executor's workers with each batch."""

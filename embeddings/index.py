@@ -245,17 +245,22 @@ class StoredIndex:
                 stale.unlink(missing_ok=True)
         self._main_changed = self._tail_changed = False
 
-    def hits(self, queries: np.ndarray, threshold: float, batch_size: int = 4096) -> Hits:
-        """Every (query row, stored vector id, similarity) with similarity >= `threshold`, as flat arrays."""
+    def hits(self, queries: np.ndarray, threshold: float | np.ndarray, batch_size: int = 4096) -> Hits:
+        """Every (query row, stored vector id, similarity) with similarity >= `threshold` (one for all queries, or
+        one per query), as flat arrays."""
+        thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float32), (len(queries),))
         rows, ids, sims = [], [], []
-        for start in range(0, len(queries), batch_size):
-            batch = _as_matrix(queries[start : start + batch_size], self.dim)  # float32 one batch at a time
-            for index in self._parts():
-                lims, found_sims, found_ids = index.range_search(batch, threshold)
-                counts = np.diff(lims.astype(np.int64))
-                rows.append(start + np.repeat(np.arange(len(lims) - 1, dtype=np.int64), counts))
-                ids.append(found_ids.astype(np.int64))
-                sims.append(found_sims.astype(np.float32))
+        for value in np.unique(thresholds).tolist():
+            chosen = np.flatnonzero(thresholds == value)
+            for start in range(0, len(chosen), batch_size):
+                batch_rows = chosen[start : start + batch_size]
+                batch = _as_matrix(queries[batch_rows], self.dim)  # float32 one batch at a time
+                for index in self._parts():
+                    lims, found_sims, found_ids = index.range_search(batch, value)
+                    counts = np.diff(lims.astype(np.int64))
+                    rows.append(np.repeat(batch_rows.astype(np.int64), counts))
+                    ids.append(found_ids.astype(np.int64))
+                    sims.append(found_sims.astype(np.float32))
         if not rows:
             return Hits(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
         return Hits(np.concatenate(rows), np.concatenate(ids), np.concatenate(sims))

@@ -43,7 +43,7 @@ from corpus.article import Article, LabelTerms, Passage, PreparedArticle
 from corpus.boilerplate import RepeatedLines
 from corpus.language import language_of
 from corpus.prepare import packed_preparation, prepare_articles_then, unpacked_preparation
-from embeddings.encoders import Encoder, encode_texts
+from embeddings.encoders import Encoder, encode_texts, short_candidate_threshold
 from embeddings.index import EXACT_LIMIT, CandidatePairs, Hits, PassageIndex, StoredIndex
 from executor import Executor
 from night.settings import NightSettings
@@ -396,18 +396,31 @@ class WindowSearch:
 
 
 def search_window(
-    store: Store, tonight: Tonight, vectors: Vectors, encoder: Encoder, indexes: dict[str, StoredIndex]
+    store: Store,
+    tonight: Tonight,
+    prepared: Sequence[PreparedArticle],
+    vectors: Vectors,
+    encoder: Encoder,
+    indexes: dict[str, StoredIndex],
 ) -> WindowSearch:
     """Search the indexes (which hold tonight's vectors too) for everything near tonight's passages and quotes.
 
     The hits give both the stored window articles that share text with tonight's and the
-    candidate pairs among tonight's articles, from one search.
+    candidate pairs among tonight's articles, from one search. The one passage of a short article (a post,
+    a flash) searches with the encoder's lower `short_candidate_threshold`.
     """
     older = set(tonight.window) - set(tonight.fresh)
     involved: set[str] = set()
     hits: dict[str, Hits] = {}
-    for kind, queries in (("passage", vectors.passages), ("quote", vectors.quotes)):
-        hits[kind] = indexes[kind].hits(queries, encoder.candidate_threshold)
+    passage_thresholds = np.repeat(
+        [short_candidate_threshold(encoder) if len(a.passages) == 1 else encoder.candidate_threshold for a in prepared],
+        [len(a.passages) for a in prepared],
+    ).astype(np.float32)
+    for kind, queries, threshold in (
+        ("passage", vectors.passages, passage_thresholds),
+        ("quote", vectors.quotes, encoder.candidate_threshold),
+    ):
+        hits[kind] = indexes[kind].hits(queries, threshold)
         if older and len(hits[kind]):
             # texts first seen tonight need no lookup: only the others can belong to stored articles (a
             # paragraph copied word for word from a stored article has that article's vector id)

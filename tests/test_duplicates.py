@@ -235,3 +235,50 @@ def test_words_shuffled_over_a_long_passage_still_make_a_pair() -> None:
     window_scale_only = replace(NightSettings().duplicates, scattered_windows=10**9)
     settings = replace(NightSettings(), duplicates=window_scale_only)
     assert analyse(articles, settings).pairs == []
+
+
+POST = (
+    "أعلنت وزارة الداخلية السعودية اليوم القبض على خلية إرهابية مكونة من سبعة أشخاص كانت تخطط لاستهداف "
+    "منشآت نفطية في المنطقة الشرقية"
+)
+OTHER_POSTS = [
+    "ارتفعت أسعار الذهب في الأسواق العالمية مع تراجع الدولار الأمريكي أمام العملات الرئيسية وترقب قرار الفائدة",
+    "افتتح معرض الكتاب الدولي أبوابه أمام الزوار بمشاركة أكثر من ألف دار نشر عربية وأجنبية هذا العام",
+    "توقعت هيئة الأرصاد هطول أمطار رعدية غزيرة على مرتفعات الجنوب الغربي مع رياح نشطة تثير الغبار",
+]
+
+
+def _post(post_id: str, text: str) -> Article:
+    return Article(id=post_id, title="", text=text, published_at=datetime(2024, 3, 1))
+
+
+def _distinct_share(text: str, other: str) -> float:
+    from corpus.text import content_terms, fold
+
+    words, others = set(content_terms(fold(text))), set(content_terms(fold(other)))
+    return len(words & others) / len(words)
+
+
+def test_a_post_that_repeats_a_third_of_another_is_partial_reuse_at_its_share_of_words() -> None:
+    # the first words of one post, then a story of its own: one passage each, the run too short for 14 words
+    half = "أعلنت وزارة الداخلية السعودية اليوم القبض على خلية " + OTHER_POSTS[0]
+    pairs = _pairs([_post("a", POST), _post("b", half), *(_post(f"x{i}", t) for i, t in enumerate(OTHER_POSTS[1:]))])
+    assert list(pairs) == [("a", "b")]
+    pair = pairs[("a", "b")]
+    assert pair.kind is PairKind.PARTIAL_REUSE
+    # what the post shares is a third of its words, not the one passage it is
+    assert abs(pair.containment_b - _distinct_share(half, POST)) < 1e-9 and 0.25 < pair.containment_b < 0.45
+    assert abs(pair.containment_a - _distinct_share(POST, half)) < 1e-9
+
+
+def test_a_post_copied_with_a_flash_prefix_and_a_word_changed_is_a_near_duplicate() -> None:
+    copy = "عاجل: " + POST.replace("سبعة", "ثمانية") + " (رويترز)"
+    pairs = _pairs([_post("a", POST), _post("b", copy), *(_post(f"x{i}", t) for i, t in enumerate(OTHER_POSTS))])
+    assert list(pairs) == [("a", "b")]
+    assert pairs[("a", "b")].kind is PairKind.NEAR_DUPLICATE and pairs[("a", "b")].score > 0.9
+
+
+def test_posts_that_share_a_name_and_a_place_are_not_a_pair() -> None:
+    other = "وصل وزير الداخلية السعودية إلى المنطقة الشرقية لتفقد الأوضاع الأمنية ولقاء المسؤولين وأعيان القبائل هناك"
+    pairs = _pairs([_post("a", POST), _post("b", other), *(_post(f"x{i}", t) for i, t in enumerate(OTHER_POSTS))])
+    assert pairs == {}

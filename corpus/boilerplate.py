@@ -1,6 +1,7 @@
 """Site furniture: lines that are part of a web page, not of the reporting.
 
-Three rules, each general rather than fitted to one site:
+Four rules, each general rather than fitted to one site:
+- a line made mostly of tokens that are no words (`corpus.text.is_junk`: encoded blobs, runs without spaces);
 - a line made only of furniture phrases («مقالات ذات صلة», "Related articles", share and
   comment prompts, advertising labels, credit lines) or of numbers and punctuation
   (share counters);
@@ -15,7 +16,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from corpus.text import fold
+from corpus.text import MAX_WORD_CHARS, fold, junk_chars
 
 _FURNITURE_PHRASES = """
 مقالات ذات صلة | مواضيع ذات صلة | أخبار ذات صلة | اخبار ذات صلة | اقرأ أيضا | اقرأ أيضاً | إقرأ أيضا
@@ -65,6 +66,8 @@ def _key(line: str) -> str:
 
 def furniture_reason(line: str) -> str | None:
     """Why `line` is site furniture on its own merits, or None if it may be reporting."""
+    if len(line) >= 24 and junk_chars(line) * 2 >= len(line):
+        return f"not text: runs of over {MAX_WORD_CHARS} characters without a space, or an encoded blob"
     if fold(line[:_PROMPT_CHARS]).strip().startswith(_PROMPT_STARTS):
         return "comment, copyright or subscription prompt"
     if len(line) > _FURNITURE_MAX_CHARS:

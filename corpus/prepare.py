@@ -137,7 +137,7 @@ def _unpack(article: Article, packed: Packed) -> PreparedArticle:
     )
 
 
-PREPARATION_VERSION = 1
+PREPARATION_VERSION = 2
 """Part of every kept preparation's key: raised when a change to preparing gives other paragraphs, passages or
 quotes, so that preparations kept by an earlier version are not taken for this one's."""
 

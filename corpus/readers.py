@@ -22,7 +22,7 @@ from typing import IO, Any
 from corpus.article import Article, ReadResult, SkippedInput, in_utc
 from corpus.html import html_to_text, is_whole_page, looks_like_html, page_text
 from corpus.pan import is_pan_corpus, pan_document_folders
-from corpus.text import arabic_share
+from corpus.text import MAX_WORD_CHARS, arabic_share, content_terms, fold, junk_chars
 from corpus.titles import clean_titles
 
 log = logging.getLogger(__name__)
@@ -466,6 +466,7 @@ def make_article(
         if not text.strip():
             raise InputError("no paragraph left after cleaning the HTML in 'text'")
         title = title or html_title
+    _check_words(text, origin)
     if not title:
         first = next(line.strip() for line in text.splitlines() if line.strip())
         title = first[:200]
@@ -482,6 +483,26 @@ def make_article(
         language=language,
         origin=origin,
     )
+
+
+def _check_words(text: str, origin: str) -> None:
+    """Raise `InputError` for a text with no word besides junk (`corpus.text.is_junk`: a binary or encoded blob, a
+    run without spaces); warn, naming `origin`, when junk is most of a text that has words too."""
+    junk = junk_chars(text)
+    if not junk:
+        return
+    if not content_terms(fold(text)):
+        raise InputError(
+            f"not text: {junk:,} of its {len(text):,} characters are runs of over {MAX_WORD_CHARS} characters "
+            "without a space or encoded blobs (base64, hex), and no word is left"
+        )
+    if junk * 2 >= len(text):
+        log.warning(
+            "%s: %s of its %s characters are runs without spaces or encoded blobs, not words: they are left out",
+            origin,
+            f"{junk:,}",
+            f"{len(text):,}",
+        )
 
 
 def _optional_str(value: Any) -> str | None:

@@ -128,12 +128,37 @@ def words(folded: str) -> list[str]:
 
 
 def content_terms(folded: str) -> list[str]:
-    """Stemmed tokens of a folded text with function words and single characters removed."""
+    """Stemmed tokens of a folded text with function words, single characters and junk (`is_junk`) removed."""
+    if _LONG_TOKEN.search(folded) is not None:
+        folded = " ".join(token for token in folded.split() if not is_junk(token))
     return [
         stem(token)
         for token in _WORD.findall(folded)
         if token not in STOPWORDS and len(token) > 1 and not token.isdigit()
     ]
+
+
+MAX_WORD_CHARS = 64
+"""A run of more characters than this without a space is not a word: a binary or encoded blob, a URL's query, a
+line of one letter held down. It is not indexed, compared, counted or shown in a label."""
+_LONG_TOKEN = re.compile(r"\S{24,}")
+_ENCODED_CHARS = re.compile(r"[A-Za-z0-9+/_=-]+")
+
+
+def is_junk(token: str) -> bool:
+    """Whether a whitespace-delimited token is no word: longer than `MAX_WORD_CHARS`, or an encoded blob (24
+    or more characters of base64 or hexadecimal, with letters and digits mixed as no word mixes them)."""
+    if len(token) > MAX_WORD_CHARS:
+        return True
+    if len(token) < 24 or _ENCODED_CHARS.fullmatch(token) is None:
+        return False
+    digits = sum(c.isdigit() for c in token)
+    return digits >= 2 and sum(c.isalpha() for c in token) >= 2
+
+
+def junk_chars(text: str) -> int:
+    """The characters of `text` in tokens that are no words (`is_junk`)."""
+    return sum(len(token) for token in _LONG_TOKEN.findall(text) if is_junk(token))
 
 
 _TOKEN = re.compile(r"\S+")
@@ -161,7 +186,7 @@ class Memo(dict[str, Value]):
 
 
 def _content_terms_of_token(token: str) -> tuple[str, ...]:
-    return tuple(content_terms(fold(token)))
+    return () if is_junk(token) else tuple(content_terms(fold(token)))
 
 
 TOKEN_TERMS: Memo[tuple[str, ...]] = Memo(_content_terms_of_token)

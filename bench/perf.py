@@ -66,6 +66,8 @@ def night(
         "total_seconds": run.seconds,
         "outside_stages_seconds": run.seconds - sum(run.stages.values()),
         "peak_with_workers_mib": run.peak_mib,
+        "time_v_max_resident_mib": run.max_resident_mib,
+        "report_largest_stage_peak_mib": run.largest_stage_peak_mib,
         "pairs": [list(normalise_pair(a, b)) for a, b in run.pairs] if with_pairs else [],
         "thread_changes": {
             change: len(run.report["tonight"][change])
@@ -134,6 +136,17 @@ def _row(cells: Sequence[Any]) -> str:
     return " | ".join(f"{c:.3f}" if isinstance(c, float) else str(c) for c in cells)
 
 
+def memory_line(name: str, night_result: dict[str, Any]) -> str:
+    """Three readings of one run's peak memory: `/usr/bin/time -v`, its own report, the sampled process tree."""
+    timed, reported = night_result.get("time_v_max_resident_mib"), night_result.get("report_largest_stage_peak_mib")
+    agreement = f" ({100 * (reported - timed) / timed:+.1f} %)" if timed and reported else ""
+    return (
+        f"memory, {name}: /usr/bin/time -v max resident {timed} MiB; the report's largest stage peak "
+        f"{reported} MiB{agreement}; process tree (sampled, helpers included) "
+        f"{night_result['peak_with_workers_mib']:.0f} MiB"
+    )
+
+
 def print_table(result: dict[str, Any]) -> None:
     """The benchmark's result as Markdown tables."""
     first, second = result["night_1"], result.get("night_2")
@@ -181,6 +194,9 @@ def print_table(result: dict[str, Any]) -> None:
     if "1" in result.get("workers", {}) and "2" in result.get("workers", {}):
         one, two = result["workers"]["1"]["total_seconds"], result["workers"]["2"]["total_seconds"]
         print(f"--workers 2 against --workers 1: {one / two:.2f}x as fast ({one:.1f} s -> {two:.1f} s)")
+    for name, night_result in (("night 1", first), ("night 2", second)):
+        if night_result:
+            print(memory_line(name, night_result))
     if second:
         print(
             f"second night (+{second['fresh']:,} articles analysed): {second['total_seconds']:.1f} s = "

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -31,13 +33,15 @@ BENCH_ENVIRONMENT = {
 
 @dataclass
 class TimedProcess:
-    """One command run to completion: its wall seconds and the peak memory of its process tree."""
+    """One command run to completion: its wall seconds and the peak memory of its process tree (sampled), and
+    of its largest single process as `/usr/bin/time -v` reports it (None where that tool is missing)."""
 
     command: list[str]
     seconds: float
     peak_mib: float
     returncode: int
     output: str = ""
+    max_resident_mib: float | None = None
 
 
 @dataclass
@@ -45,6 +49,13 @@ class TimedRun(TimedProcess):
     """A `storythreads run`, with the report it wrote."""
 
     report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def largest_stage_peak_mib(self) -> float | None:
+        """The largest stage peak the run's report gives (`run.memory_mib`)."""
+        peaks = [sizes.get("peak") for sizes in self.report.get("run", {}).get("memory_mib", {}).values()]
+        known = [peak for peak in peaks if peak is not None]
+        return max(known) if known else None
 
     @property
     def stages(self) -> dict[str, float]:
@@ -67,16 +78,33 @@ def timed_process(
 ) -> TimedProcess:
     """Run `command`, timing it from start to exit and sampling the resident memory of its process tree."""
     environment = {**os.environ, **BENCH_ENVIRONMENT, **(env or {})}
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        list(command), env=environment, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    sampler = _TreeMemory(process.pid)
-    sampler.start()
-    output, _ = process.communicate()
-    seconds = time.perf_counter() - started
-    sampler.stop()
-    return TimedProcess(list(command), seconds, sampler.peak_mib, process.returncode, output)
+    with tempfile.TemporaryDirectory(prefix="storythreads-time-") as folder:
+        measured = Path(folder) / "time-v.txt"
+        wrapper = [TIME, "-v", "-o", str(measured)] if Path(TIME).is_file() else []
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [*wrapper, *command], env=environment, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        sampler = _TreeMemory(process.pid)
+        sampler.start()
+        output, _ = process.communicate()
+        seconds = time.perf_counter() - started
+        sampler.stop()
+        resident = _max_resident_mib(measured)
+    return TimedProcess(list(command), seconds, sampler.peak_mib, process.returncode, output, resident)
+
+
+TIME = "/usr/bin/time"
+"""GNU time: its `-v` reports the largest resident size of the command's processes (the kernel's high-water mark)."""
+
+
+def _max_resident_mib(report: Path) -> float | None:
+    try:
+        text = report.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    return round(int(found.group(1)) / 1024, 1) if found else None
 
 
 def storythreads_run(
@@ -88,7 +116,9 @@ def storythreads_run(
     if done.returncode != 0:
         raise RuntimeError(f"storythreads run exited {done.returncode}:\n{done.output[-4000:]}")
     report = json.loads((output / "report.json").read_text(encoding="utf-8"))
-    return TimedRun(done.command, done.seconds, done.peak_mib, done.returncode, done.output, report)
+    return TimedRun(
+        done.command, done.seconds, done.peak_mib, done.returncode, done.output, done.max_resident_mib, report
+    )
 
 
 def stage_line(run: TimedRun) -> str:

@@ -1,32 +1,90 @@
 """This process's resident memory, and its peak since a mark: what each stage of a run costs in memory.
 
-Read from Linux's `/proc/self`; writing 5 to `clear_refs` resets the peak (`VmHWM`) to the current
-size, so a stage's peak is its own, not an earlier stage's. Elsewhere both give None.
+Read from Linux's `/proc/self`, without ever resetting the kernel's high-water mark (`VmHWM`): that mark is
+what `/usr/bin/time -v`, `getrusage` and a scheduler's accounting report as the run's peak, so it must stay the
+whole run's. A stage's peak is that mark when the stage raised it (the process was never larger before), else
+the highest size a sampling thread saw during the stage (every `SAMPLE_SECONDS`), or the size at its end.
+Elsewhere every figure is None.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 import tracemalloc
 from pathlib import Path
 
 _PROC = Path("/proc/self")
 _FIELD = re.compile(r"^(VmRSS|VmHWM):\s+(\d+) kB", re.MULTILINE)
+SAMPLE_SECONDS = 0.02
+"""How often the sampling thread reads the resident size while a stage runs."""
+
+
+class _Sampler:
+    """The highest resident size seen since the last `reset`, read by a daemon thread."""
+
+    def __init__(self) -> None:
+        self.highest = 0
+        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def reset(self) -> None:
+        with self._lock:
+            self.highest = self.resident_bytes()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="storythreads-memory", daemon=True)
+            self._thread.start()
+
+    def resident_bytes(self) -> int:
+        try:
+            with open(_PROC / "statm", "rb") as statm:
+                return int(statm.read().split()[1]) * self._page
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def _run(self) -> None:
+        event = threading.Event()
+        while not event.wait(SAMPLE_SECONDS):
+            size = self.resident_bytes()
+            if size > self.highest:
+                with self._lock:
+                    self.highest = max(self.highest, size)
+
+
+_sampler = _Sampler()
+_mark_high_water: float | None = None
 
 
 def mark() -> float | None:
     """Start measuring a peak from now; returns the resident MiB now."""
-    try:
-        (_PROC / "clear_refs").write_text("5")
-    except OSError:
+    global _mark_high_water
+    sizes = _sizes()
+    if "VmRSS" not in sizes:
         return None
-    return _sizes().get("VmRSS")
+    _mark_high_water = sizes.get("VmHWM")
+    _sampler.reset()
+    return sizes["VmRSS"]
 
 
 def peak_since_mark() -> float | None:
-    """The highest resident MiB since the last `mark` (since the process started, without one)."""
+    """The highest resident MiB since the last `mark` (the process's whole peak, without one)."""
+    sizes = _sizes()
+    if "VmHWM" not in sizes:
+        return None
+    if _mark_high_water is None or sizes["VmHWM"] > _mark_high_water:
+        return sizes["VmHWM"]
+    return max(_mib(_sampler.highest), sizes.get("VmRSS", 0.0))
+
+
+def process_peak() -> float | None:
+    """The highest resident MiB of this process since it started (what `/usr/bin/time -v` reports for it)."""
     return _sizes().get("VmHWM")
+
+
+def _mib(size: int) -> float:
+    return round(size / 2**20, 1)
 
 
 def _sizes() -> dict[str, float]:

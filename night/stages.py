@@ -213,6 +213,7 @@ def report(night: Night) -> None:
         report["run"]["stages"]["write reports"] = round(time.perf_counter() - night.stage_started, 3)
         sizes = report["run"]["memory_mib"]["write reports"]
         sizes["peak"] = memory.peak_since_mark()
+        report["run"]["peak_memory_mib"] = memory.process_peak()
         if (allocated := memory.traced_so_far()) is not None:
             sizes["allocated_peak"] = allocated
 

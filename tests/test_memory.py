@@ -1,0 +1,39 @@
+"""A stage's memory peak, measured without hiding the process's own high-water mark from the operator's tools."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from night import memory
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
+
+
+def _touched(mib: int) -> np.ndarray:
+    block = np.ones(mib * 2**20, dtype=np.uint8)  # written, so resident
+    return block
+
+
+def test_marking_a_stage_keeps_the_process_peak_and_a_later_smaller_stage_reports_its_own_peak() -> None:
+    big = _touched(300)
+    peak_before = memory.process_peak()
+    del big
+    memory.mark()
+    assert memory.process_peak() >= peak_before - 1  # the kernel's mark is never reset: `time -v` sees it
+    small = _touched(120)
+    time.sleep(5 * memory.SAMPLE_SECONDS)  # the sampling thread sees the stage at its largest
+    during = memory.peak_since_mark()
+    del small
+    assert during is not None and during < peak_before - 100  # the stage's own peak, not the earlier one
+    assert during >= memory.mark() + 100  # (mark again: the size now, after freeing) and it did see the 120 MiB
+
+
+def test_a_stage_that_raises_the_process_peak_reports_exactly_that_peak() -> None:
+    memory.mark()
+    block = _touched(400)
+    del block
+    assert memory.peak_since_mark() == memory.process_peak()

@@ -186,11 +186,16 @@ def tonight_lines(report: dict[str, Any], limit: int | None = None) -> list[str]
             shown = ", ".join(thread[members][:limit])
             lines.append(line.format(id=thread["id"], label=thread["label"], members=shown))
         lines += _more(len(threads), limit, key.replace("_", " "))
-    grown = tonight.get("grown_groups", [])
-    for group in sorted(grown, key=lambda g: -len(g["added"]))[:limit]:
-        shown = ", ".join(group["added"][:limit]) + (" …" if limit is not None and len(group["added"]) > limit else "")
-        lines.append(f"duplicate group {group['id']} ({group['size']} articles) grew: +{shown}")
-    lines += _more(len(grown), limit, "grown duplicate groups")
+    for key, members, line in (
+        ("new_groups", "articles", "new duplicate group {id} ({size} articles): {members}"),
+        ("grown_groups", "added", "duplicate group {id} ({size} articles) grew: +{members}"),
+    ):
+        groups = tonight.get(key, [])
+        for group in sorted(groups, key=lambda g, members=members: -len(g[members]))[:limit]:
+            more = " …" if limit is not None and len(group[members]) > limit else ""
+            shown = ", ".join(group[members][:limit]) + more
+            lines.append(line.format(id=group["id"], size=group["size"], members=shown))
+        lines += _more(len(groups), limit, key.replace("_", " ").replace("groups", "duplicate groups"))
     for merge in tonight.get("merges", []):
         lines.append(f"merged into {merge['into']}: {', '.join(merge['merged'])}")
     for split in tonight.get("splits", []):

@@ -213,13 +213,20 @@ def build_report(
             "first": group.first,
             "representative": group.representative,
             "new_articles": [a for a in group.articles if a in arrived],
+            # a group is as old as its second member: fewer than two stored before tonight, it formed tonight
+            "new": sum(a not in arrived for a in group.articles) < 2,
         }
         for group in records.groups
         if in_window.issuperset(group.articles)
     ]
     group_of = {a: g["id"] for g in groups for a in g["articles"]}
+    tonight_section["new_groups"] = [
+        {"id": g["id"], "size": len(g["articles"]), "articles": g["articles"]} for g in groups if g["new"]
+    ]
     tonight_section["grown_groups"] = [
-        {"id": g["id"], "size": len(g["articles"]), "added": g["new_articles"]} for g in groups if g["new_articles"]
+        {"id": g["id"], "size": len(g["articles"]), "added": g["new_articles"]}
+        for g in groups
+        if g["new_articles"] and not g["new"]
     ]
     analysed_ids = {a.article.id for a in analysed}
     source = records.source

@@ -169,6 +169,11 @@ def _joined(found: dict[str, Any]) -> str:
     return f' <span class="new">+{joined} tonight</span>' if joined else ""
 
 
+def _group_badge(group: dict[str, Any]) -> str:
+    """«new tonight» for a group that formed tonight, else the badge of the copies that joined it tonight."""
+    return ' <span class="new">new tonight</span>' if group.get("new") else _joined(group)
+
+
 def _h(text: Any) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
@@ -266,7 +271,7 @@ class _Site:
     def group_row(self, group: dict[str, Any], prefix: str) -> str:
         first = group["first"] or group["articles"][0]
         return (
-            f"<tr><td>{self.article_cell(first, prefix)}</td><td>{len(group['articles'])}{_joined(group)}</td>"
+            f"<tr><td>{self.article_cell(first, prefix)}</td><td>{len(group['articles'])}{_group_badge(group)}</td>"
             f"<td><code>{_h(group['id'])}</code></td></tr>"
         )
 

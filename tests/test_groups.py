@@ -11,6 +11,7 @@ from clustering.groups import MIN_WORDS, GroupMember, form_groups, group_id, rep
 from corpus.article import Article
 from night.run import run_stages
 from night.stages import Night
+from reports.render import tonight_lines
 from reports.report import held_whole, reported_pairs
 from store import Store
 from tests.conftest import SEEDS, WIRE_PAIR
@@ -104,6 +105,10 @@ def test_two_hundred_copies_are_one_group_that_grows_and_loses_an_edited_copy(st
     (group,) = report["groups"]
     assert len(group["articles"]) == 200 and group["kind"] == "identical"
     assert group["articles"][0] == group["first"] == group["representative"] == "wire"
+    # a fresh store's first night: the group is new, not grown
+    assert report["tonight"]["new_groups"] == [{"id": group["id"], "size": 200, "articles": group["articles"]}]
+    assert report["tonight"]["grown_groups"] == []
+    assert f"new duplicate group {group['id']} (200 articles): wire, copy-000" in "\n".join(tonight_lines(report))
     assert group["articles"][1:] == [f"copy-{i:03d}" for i in range(199)]  # earliest first
     assert report["run"]["articles_analysed"] == 21  # the group once, and the 20 others
     # no pair between two copies is listed: the group implies them
@@ -119,7 +124,8 @@ def test_two_hundred_copies_are_one_group_that_grows_and_loses_an_edited_copy(st
     markdown = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     (row,) = [line for line in markdown.splitlines() if line.startswith("| ") and group["id"] in line]
     assert "## Duplicate groups" in markdown and "| identical | 200 |" in row and "wire" in row
-    assert "199 identical copies" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    index = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "199 identical copies" in index and "new tonight" in index
 
     report = _run(
         store, _write_night(tmp_path / "night-2", _copies(199, 10, NIGHT)), "run-2", NIGHT + timedelta(days=1)
@@ -129,6 +135,9 @@ def test_two_hundred_copies_are_one_group_that_grows_and_loses_an_edited_copy(st
     assert report["tonight"]["grown_groups"] == [
         {"id": group["id"], "size": 210, "added": [f"copy-{i:03d}" for i in range(199, 209)]}
     ]
+    assert report["tonight"]["new_groups"] == []
+    lines = "\n".join(tonight_lines(report))
+    assert f"duplicate group {group['id']} (210 articles) grew: +copy-199" in lines and "new duplicate group" not in lines
     assert report["run"]["articles_analysed"] == 0  # copies of what was analysed last night cost no analysis
     threads = {a["id"]: a["thread"] for a in report["articles"]}
     assert threads["copy-208"] == threads["wire"]

@@ -10,6 +10,7 @@ import html
 import json
 import os
 import re
+import unicodedata
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -293,26 +294,47 @@ def _md_groups(report: dict[str, Any], row_limit: int | None) -> Iterator[str]:
 
 def _group_note(pair: dict[str, Any], side: int) -> str:
     group = (pair.get("groups") or [None, None])[side]
-    return f" (for duplicate group {md(group)})" if group else ""
+    return f" (for duplicate group {group})" if group else ""
 
 
 def _md_pair(pair: dict[str, Any], titles: dict[str, str]) -> Iterator[str]:
     a, b = pair["articles"]
     yield from ("", f"### {md(a)} ↔ {md(b)} ({pair['kind']})", "")
-    yield f"- A: {md(titles.get(a))}{_group_note(pair, 0)}"
-    yield f"- B: {md(titles.get(b))}{_group_note(pair, 1)}"
+    yield _side_line("A", titles.get(a) or "", _group_note(pair, 0))
+    yield _side_line("B", titles.get(b) or "", _group_note(pair, 1))
     if pair["first"]:
-        yield f"- published first: {md(pair['first'])}"
+        yield from ("", f"- published first: {md(pair['first'])}")
     for quote in pair["shared_quotes"]:
         speaker = md(quote["speaker"]) or "unnamed speaker"
-        yield _md_evidence(f"shared quote ({speaker})", quote)
+        yield from _md_evidence(f"shared quote ({speaker})", quote)
     for match in pair["matches"]:
-        yield _md_evidence(_match_heading(pair["kind"], match), match)
+        yield from _md_evidence(_match_heading(pair["kind"], match), match)
 
 
-def _md_evidence(label: str, evidence: dict[str, Any]) -> str:
-    a, b = (md(shortened(evidence[side]["text"], 160)) for side in ("a", "b"))
-    return f"- {label}: A «{a}» / B «{b}»"
+def _md_evidence(label: str, evidence: dict[str, Any]) -> Iterator[str]:
+    """The label, then A's wording and B's, each a paragraph of its own in its own direction."""
+    yield from ("", f"**{label}**", "")
+    for side in ("a", "b"):
+        yield _side_line(side.upper(), "«" + shortened(evidence[side]["text"], 160) + "»")
+
+
+def _side_line(side: str, text: str, note: str = "") -> str:
+    """One side's wording (a title, a quote, a passage) as an HTML paragraph that Markdown passes through, set in
+    the direction of its first letter: a viewer that lays out a paragraph left to right (the Prefect UI)
+    interleaves the pieces of two Arabic quotes that share a wrapping line, and turns «» the wrong way."""
+    flat = " ".join(text.split())
+    return f'<p dir="{direction(flat)}"><b>{side}</b> {html.escape(flat, quote=False)}{html.escape(note)}</p>'
+
+
+def direction(text: str) -> str:
+    """`rtl` when the first letter of `text` with a strong direction is right-to-left (Arabic, Hebrew), else `ltr`."""
+    for character in text:
+        kind = unicodedata.bidirectional(character)
+        if kind in ("R", "AL"):
+            return "rtl"
+        if kind == "L":
+            return "ltr"
+    return "ltr"
 
 
 def write_reports(

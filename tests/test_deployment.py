@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import dump_dom
+from tests.cdp import Page
 from tests.conftest import ROOT, SEEDS, WIRE_PAIR
 
 BIN = Path(sys.executable).parent
@@ -169,6 +170,21 @@ def test_nightly_deployment_is_scheduled_runs_and_shows_in_the_ui(
     # and the HTML report the run wrote
     report_dom = dump_dom(chromium, report_path.as_uri())
     assert flow_run.name in report_dom and WIRE_PAIR[1] in report_dom
+
+    # the Markdown report as the Prefect UI shows it: each side of each Arabic quote a right-to-left paragraph
+    artifact_page = api_url.removesuffix("/api") + f"/artifacts/artifact/{artifacts['storythreads-report'].id}"
+    with Page(chromium) as page:
+        page.open(artifact_page)
+        sides = page.wait_for(
+            """[...document.querySelectorAll('.artifact-data-markdown p')]
+                 .filter(p => /^[AB] «/.test(p.textContent))
+                 .map(p => [p.textContent.slice(0, 1), getComputedStyle(p).direction, p.textContent.slice(3)])"""
+        )
+        if os.environ.get("STORYTHREADS_SCREENSHOTS"):  # `docs/screenshots` is made this way
+            page.screenshot(Path(os.environ["STORYTHREADS_SCREENSHOTS"]) / "prefect-artifact.png")
+    assert len(sides) >= 6 and [side for side, _, _ in sides] == ["A", "B"] * (len(sides) // 2)
+    assert all(shown == "rtl" for _, shown, _ in sides)
+    assert any("ربما من دولة ثالثة" in text for _, _, text in sides)
 
 
 def test_prefect_yaml_deploys_to_a_process_work_pool(

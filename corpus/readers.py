@@ -137,7 +137,8 @@ def peek_texts(paths: Iterable[str | Path], max_article_bytes: int = DEFAULT_MAX
 
 
 def _skip(result: ReadResult, skipped: SkippedInput) -> None:
-    log.warning("skipped %s: %s", skipped.input, skipped.reason)
+    # listed in the report and the run's summary: an info line here, not a second warning in the terminal
+    log.info("skipped %s: %s", skipped.input, skipped.reason)
     result.skipped.append(skipped)
 
 

@@ -35,10 +35,10 @@ def options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show 
     _verbose = verbose
     handler = RichHandler(console=Console(stderr=True), show_path=False)
     if not verbose:
-        # Prefect's info lines would tear the progress bar; its API handler still gets them, so
-        # the Prefect UI shows the full run log
-        handler.addFilter(lambda record: record.levelno >= logging.WARNING or not record.name.startswith("prefect"))
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler])
+        # the terminal shows the progress bar, warnings and the summary; the stages' and Prefect's info lines
+        # go to the Prefect UI (its API handler) and, for a run, to its log file
+        handler.setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler], force=True)
     for package in ("corpus", "embeddings", "clustering", "store", "reports", "night", "flows"):
         logging.getLogger(package).setLevel(logging.DEBUG if verbose else logging.INFO)
 
@@ -302,6 +302,8 @@ def serve(
 
 
 def _print_summary(report: dict, files: dict[str, str]) -> None:
+    """What the run found, each thing once: tonight's news (the strongest, all with --verbose), then the window's
+    counts, the skipped inputs and where the reports are."""
     from reports.render import tonight_lines
     from reports.wording import counted
 
@@ -316,37 +318,16 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
     limit = None if _verbose else SUMMARY_ROWS
     for line in tonight_lines(report, limit):
         console.print(("  " if line.startswith("  ") else "tonight: ") + line.strip(), highlight=False)
-    kinds = Table(title="duplicate pairs")
-    kinds.add_column("kind")
-    kinds.add_column("pairs", justify="right")
-    for kind, count in run_info["duplicate_pairs"].items():
-        kinds.add_row(kind, str(count))
-    console.print(kinds)
-    groups = report.get("groups") or []
-    if groups:
-        console.print(
-            f"duplicate groups (the same reporting text): {len(groups)}, "
-            f"holding {counted(run_info['articles_in_groups'], 'article')}"
-        )
-    for group in groups[:limit]:
-        console.print(
-            f"  {group['id']}  {counted(len(group['articles']), 'article')}, "
-            + (f"first {group['first']}" if group["first"] else f"representative {group['representative']}"),
-            highlight=False,
-        )
-    if limit is not None and len(groups) > limit:
-        console.print(f"  … and {len(groups) - limit} more groups (--verbose, report.json)")
-    pairs = report["duplicates"]  # the strongest first
-    for pair in pairs if limit is None else pairs[:limit]:
-        a, b = pair["articles"]
-        console.print(f"  {pair['kind']:<15} {a} ↔ {b}  score {pair['score']:.2f}  quotes {len(pair['shared_quotes'])}")
-    if limit is not None and len(pairs) > limit:
-        console.print(f"  … and {len(pairs) - limit} more pairs (--verbose, report.json)")
-    console.print(f"threads: {run_info['threads']}, unthreaded articles: {run_info['unthreaded']}")
-    for thread in report["threads"][:limit]:
-        console.print(f"  {thread['id']}  {thread['label']}  ({counted(len(thread['articles']), 'article')})")
-    if limit is not None and len(report["threads"]) > limit:
-        console.print(f"  … and {len(report['threads']) - limit} more threads (--verbose, report.json)")
+    kinds = ", ".join(f"{count} {kind}" for kind, count in run_info["duplicate_pairs"].items() if count)
+    pairs = sum(run_info["duplicate_pairs"].values())
+    console.print(
+        f"in the window: {counted(pairs, 'duplicate pair')}"
+        + (f" ({kinds})" if kinds else "")
+        + f", {counted(run_info.get('duplicate_groups', 0), 'duplicate group')} "
+        f"holding {counted(run_info.get('articles_in_groups', 0), 'article')}, "
+        f"{counted(run_info['threads'], 'thread')}, {counted(run_info['unthreaded'], 'unthreaded article')}",
+        highlight=False,
+    )
     for skipped in report["skipped"][:limit]:
         console.print(f"[yellow]skipped[/yellow] {skipped['input']}: {skipped['reason']}")
     if limit is not None and len(report["skipped"]) > limit:

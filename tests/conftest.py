@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,19 @@ def no_log_handler_left_on_a_closed_stream() -> Iterator[None]:
         for handler in list(getattr(logger, "handlers", [])):
             if getattr(getattr(handler, "stream", None), "closed", False):
                 logger.removeHandler(handler)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_servers_stopped_before_exit() -> Iterator[None]:
+    """Prefect stops the temporary API servers it started (for a flow run outside the harness) at interpreter
+    exit, logging as it does so to a console handler bound to pytest's captured stream, closed by then: a
+    `--- Logging error ---` after the suite's summary. They are stopped here, at the end of the session."""
+    yield
+    if "prefect.server.api.server" in sys.modules:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        for server in list(SubprocessASGIServer._instances.values()):
+            server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,14 @@ def test_compare_shows_quotes_passages_and_containment(seeds_dir: Path) -> None:
     assert f"share of {WIRE_PAIR[0]} found in {WIRE_PAIR[1]}: 5" in output
     assert "story similarity:" in output
     assert "duplicate id" not in output
+    # only the answer: not the log of the run behind it (a temporary store, its index files)
+    assert result.output.startswith(WIRE_PAIR[0]) and ".faiss" not in output and "INFO" not in output
+    verbose = CliRunner().invoke(
+        app,
+        ["-v", "compare", str(seeds_dir / f"{WIRE_PAIR[0]}.txt"), WIRE_PAIR[1], "--corpus", str(seeds_dir)],
+        terminal_width=200,
+    )
+    assert verbose.exit_code == 0 and "stage verify duplicates" in verbose.output
 
 
 def test_compare_two_copies_of_one_text_shows_them_as_one_duplicate_group(seeds_dir: Path, tmp_path: Path) -> None:

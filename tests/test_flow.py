@@ -136,12 +136,19 @@ def test_cli_second_run_on_seeds_embeds_nothing_and_reports_the_same(seeds_dir: 
 
 
 def test_cli_run_on_seeds_prints_the_summary_and_writes_reports(seeds_dir: Path, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["run", str(seeds_dir), "--output", str(tmp_path), "--encoder", "lexical"])
+    result = CliRunner().invoke(
+        app, ["run", str(seeds_dir), "--output", str(tmp_path), "--encoder", "lexical"], terminal_width=200
+    )
     assert result.exit_code == 0, result.output
-    assert "near_duplicate" in result.output and f"{WIRE_PAIR[0]} ↔ {WIRE_PAIR[1]}" in result.output
     report = _read_report(tmp_path)
     assert report["run"]["encoder"].startswith("lexical")
     assert [pair["articles"] for pair in report["duplicates"]] == [list(WIRE_PAIR)]
+    # each thing once: the new pair and the new thread in tonight's lines, the window in counts
+    output = result.output
+    assert output.count(f"{WIRE_PAIR[0]} ↔ {WIRE_PAIR[1]} (near_duplicate") == 1 and output.count("↔") == 1
+    assert output.count(report["threads"][0]["label"]) == 1 and output.count(report["threads"][0]["id"]) == 1
+    assert "in the window: 1 duplicate pair (1 near_duplicate), 0 duplicate groups" in output
+    assert "INFO" not in output and "stage " not in output  # the run's log is for the Prefect UI and -v
 
 
 def test_auto_encoder_offline_falls_back_and_the_report_says_why(seeds_dir: Path, tmp_path: Path) -> None:

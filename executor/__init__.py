@@ -86,7 +86,8 @@ def map_items(
 
 PAUSE_ENV = "STORYTHREADS_PAUSE_ONCE"
 """Fault tests: `NAME:MARKER`. The first process to reach the pause point NAME writes its process id
-to the file MARKER and sleeps, so that the test can kill it (SIGKILL) in the middle of that step."""
+to the file MARKER and sleeps until the test removes MARKER (or `PAUSE_SECONDS` pass), so that the test can
+kill it (SIGKILL) in the middle of that step, or break something it needs before it goes on."""
 
 PAUSE_SECONDS = 30.0
 
@@ -102,4 +103,6 @@ def pause_point(name: str) -> None:
             file.write(str(os.getpid()))
     except FileExistsError:
         return
-    time.sleep(PAUSE_SECONDS)
+    deadline = time.monotonic() + PAUSE_SECONDS
+    while os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)

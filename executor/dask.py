@@ -33,6 +33,20 @@ class ClusterUnreachable(RuntimeError):
     """No Dask scheduler answered at the address given."""
 
 
+def cluster_failure(error: BaseException) -> str | None:
+    """What went wrong, in one line, when `error` (or an error it came from) is Dask's: a scheduler or its workers
+    lost mid-run, a connection closed; None for anything else."""
+    current: BaseException | None = error
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__module__.split(".")[0] == "distributed" or isinstance(current, ClusterUnreachable):
+            text = str(current).strip()
+            return f"{type(current).__name__}: {text.splitlines()[0]}" if text else type(current).__name__
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _set_up_workers(client: Client) -> None:
     """Each worker (and each one that joins later) set up as the run's own process: garbage collector thresholds."""
     from distributed import WorkerPlugin

@@ -25,6 +25,10 @@ app = typer.Typer(
 )
 console = Console()
 SUMMARY_ROWS = 10
+INFRASTRUCTURE_FAILED = 4
+"""The exit status of a run that its database, Dask cluster or disk failed mid-run (the next run resumes)."""
+QUIET_LOGGERS = ("prefect", "distributed")
+"""Their records reach the Prefect UI and the run's log file; the terminal shows them only with --verbose."""
 """New pairs, threads and skipped inputs the terminal summary lists (all with --verbose)."""
 
 
@@ -35,9 +39,10 @@ def options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show 
     _verbose = verbose
     handler = RichHandler(console=Console(stderr=True), show_path=False)
     if not verbose:
-        # the terminal shows the progress bar, warnings and the summary; the stages' and Prefect's info lines
-        # go to the Prefect UI (its API handler) and, for a run, to its log file
+        # the terminal shows the progress bar, our warnings and the summary; the stages' info lines, Prefect's
+        # and Dask's records and every traceback go to the Prefect UI (its API handler) and the run's log file
         handler.setLevel(logging.WARNING)
+        handler.addFilter(lambda record: not record.exc_info and not record.name.startswith(QUIET_LOGGERS))
     logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler], force=True)
     for package in ("corpus", "embeddings", "clustering", "store", "reports", "night", "flows"):
         logging.getLogger(package).setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -156,9 +161,10 @@ def run(
 
     from executor.dask import ClusterUnreachable
     from flows.pipeline import run_flow  # imports Prefect: keep `--help` fast
+    from night.failures import infrastructure_failure
     from night.settings import StorythreadsSettings
     from night.stages import STAGE_NAMES
-    from store import StoreBusy
+    from store import StoreBusy, store_url
 
     defaults = StorythreadsSettings()
     columns = (
@@ -198,6 +204,19 @@ def run(
         except ClusterUnreachable as error:
             console.print(f"[red]error:[/red] {error}")
             raise typer.Exit(2) from error
+        except Exception as error:
+            failure = infrastructure_failure(error, store_url(home or defaults.home, db or defaults.db), cluster)
+            if failure is None:
+                raise  # no failure of the machinery: a bug, shown whole
+            bar.stop()
+            if _verbose:
+                Console(stderr=True).print_exception()
+            first, *rest = failure.lines()
+            # not wrapped by us: a URL or a path stays whole for copying (the terminal wraps what it shows)
+            console.print(f"[red]error:[/red] {first}", highlight=False, soft_wrap=True)
+            for line in rest:
+                console.print(f"  {line}", highlight=False, soft_wrap=True)
+            raise typer.Exit(INFRASTRUCTURE_FAILED) from error
     report = result["report"]
     _print_summary(report, result["files"])
     if report["run"]["articles_read"] == 0:
@@ -334,7 +353,7 @@ def _print_summary(report: dict, files: dict[str, str]) -> None:
         console.print(
             f"[yellow]… and {len(report['skipped']) - limit} more skipped inputs[/yellow] (--verbose, report.json)"
         )
-    console.print("reports: " + ", ".join(files.values()))
+    console.print("reports: " + ", ".join(files.values()), soft_wrap=True)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,8 @@ from prefect.utilities.annotations import quote
 from executor import Executor
 from executor.dask import DaskExecutor
 from flows.server import TemporaryServer
-from night.run import executor_for, opened, run_stage, warm_up
+from night.failures import LOG_ATTRIBUTE, run_log
+from night.run import STAGE_ATTRIBUTE, executor_for, opened, run_stage, warm_up
 from night.settings import ExecutorSettings, NightSettings, StorythreadsSettings
 from night.stages import STAGE_NAMES, STAGES, Night, Stage, report_folders
 from reports.render import new_duplicates_table, summary_lines, threads_table, to_markdown
@@ -182,8 +184,55 @@ def storythreads_flow(
     wait = defaults.lock_wait if lock_wait_seconds is None else lock_wait_seconds
     progress = _Progress()
     executor_settings = defaults.executor_settings(cluster, workers)
+    with run_log(home_dir, started, run_id) as log_file:
+        try:
+            night = _run_night(
+                paths,
+                output,
+                home_dir,
+                db or defaults.db,
+                wait,
+                run_id,
+                started,
+                progress,
+                executor_settings,
+                encoder=encoder,
+                device=device,
+                batch_size=batch_size,
+                max_article_bytes=max_article_bytes,
+                retention_days=retention_days,
+            )
+        except Exception as error:
+            stage = getattr(error, STAGE_ATTRIBUTE, None)
+            logging.getLogger(__name__).exception("the run stopped%s", f" in the stage '{stage}'" if stage else "")
+            with contextlib.suppress(AttributeError, TypeError):
+                setattr(error, LOG_ATTRIBUTE, str(log_file))
+            raise
+    assert night.report is not None
+    publish_artifacts(quote(night.report), night.files)
+    for line in summary_lines(night.report):
+        print(line)
+    _hand_back(night)
+    # a small return value: Prefect walks what a flow returns, and the report can be many megabytes
+    return {"run": night.report["run"], "files": night.files}
+
+
+def _run_night(
+    paths: list[str],
+    output: str | None,
+    home_dir: Path,
+    db: str | None,
+    wait: float,
+    run_id: str,
+    started: datetime,
+    progress: _Progress,
+    executor_settings: ExecutorSettings,
+    **options: Any,
+) -> Night:
+    """The stages of one flow run, each as its task, on the store and executor the run holds meanwhile."""
+    defaults = StorythreadsSettings()
     with (
-        opened(home_dir, db or defaults.db, wait) as store,
+        opened(home_dir, db, wait) as store,
         _executor(executor_settings) as executor,
     ):
         night = Night(
@@ -193,13 +242,13 @@ def storythreads_flow(
             run_name=flow_run.get_name(),
             started=started,
             settings=NightSettings(
-                retention_days=retention_days or defaults.retention_days, executor=executor_settings
+                retention_days=options["retention_days"] or defaults.retention_days, executor=executor_settings
             ),
             executor=executor,
-            encoder_spec=encoder or defaults.encoder,
-            device=device or defaults.device,
-            batch_size=batch_size or defaults.batch_size,
-            max_article_bytes=max_article_bytes or defaults.max_article_bytes,
+            encoder_spec=options["encoder"] or defaults.encoder,
+            device=options["device"] or defaults.device,
+            batch_size=options["batch_size"] or defaults.batch_size,
+            max_article_bytes=options["max_article_bytes"] or defaults.max_article_bytes,
             fetch_cache=str(home_dir / "http-cache"),
             fetch=defaults.fetch_settings(),
             outputs=[output] if output else report_folders(home_dir, started, run_id),
@@ -211,13 +260,7 @@ def storythreads_flow(
                 progress.done(stage.name, night.seconds.get(stage.name, 0.0))
         finally:
             _running(run_id, None)
-    assert night.report is not None
-    publish_artifacts(quote(night.report), night.files)
-    for line in summary_lines(night.report):
-        print(line)
-    _hand_back(night)
-    # a small return value: Prefect walks what a flow returns, and the report can be many megabytes
-    return {"run": night.report["run"], "files": night.files}
+    return night
 
 
 @contextmanager

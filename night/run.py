@@ -5,6 +5,7 @@ The Prefect flow runs the very same `run_stage` for each stage, inside a task.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from corpus.readers import DEFAULT_MAX_ARTICLE_BYTES, peek_texts
 from corpus.text import learn_token_terms
 from embeddings.choose import EncoderChoice
 from embeddings.encoders import Encoder, LexicalEncoder
-from executor import Executor, collect_garbage_rarely
+from executor import Executor, collect_garbage_rarely, pause_point
 from night import memory
 from night.settings import ExecutorSettings, NightSettings
 from night.stages import STAGES, Night, Stage
@@ -30,9 +31,16 @@ log = logging.getLogger(__name__)
 StageListener = Callable[[str], None]
 
 
+STAGE_ATTRIBUTE = "storythreads_stage"
+"""Set on an exception a stage raised: the stage's name, for a message that says where the run stopped."""
+
+
 def run_stage(night: Night, stage: Stage) -> None:
-    """Run one stage, record its seconds in `night.seconds` and the log, then pass its crash-test checkpoint."""
+    """Run one stage, record its seconds in `night.seconds` and the log, then pass its crash-test checkpoint.
+
+    An exception it raises carries the stage's name (`STAGE_ATTRIBUTE`)."""
     collect_garbage_rarely()
+    pause_point(f"before {stage.name}")
     night.stage_started = time.perf_counter()
     night.memory[stage.name] = {"start": memory.mark()}
     tracing = memory.traced(stage.name)
@@ -40,6 +48,10 @@ def run_stage(night: Night, stage: Stage) -> None:
         memory.start_tracing()
     try:
         stage.run(night)
+    except Exception as error:
+        with contextlib.suppress(AttributeError, TypeError):  # a built-in exception may take no attributes
+            setattr(error, STAGE_ATTRIBUTE, getattr(error, STAGE_ATTRIBUTE, stage.name))
+        raise
     finally:
         if tracing:
             night.memory[stage.name]["allocated_peak"] = memory.traced_peak()

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, func, insert, inspect, or_, select, text, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from clustering.findings import Intake, ParagraphRow, StoredPair, StoredThread, ThreadEvent, ThreadUpdate
 from clustering.groups import reporting_key
@@ -55,6 +56,37 @@ def _checked_url(url: str) -> str:
     return url
 
 
+def store_url(home: str | Path, db_url: str | None = None) -> str:
+    """The database URL of the store in `home`: `db_url`, else SQLite in that folder."""
+    return _checked_url(db_url or f"sqlite:///{(Path(home).expanduser() / DATABASE_FILE).resolve()}")
+
+
+def database_failure(error: BaseException) -> str | None:
+    """What went wrong, in one line, when `error` (or an error it came from) is the database failing under a run: a
+    connection lost, a server gone, a disk full on its side; None for anything else. No SQL, no parameters."""
+    for cause in _chain(error):
+        if isinstance(cause, OperationalError | InterfaceError | DisconnectionError):
+            original = getattr(cause, "orig", None) or cause
+            first = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+            return first.split("[SQL:")[0].strip()
+    return None
+
+
+def shown_url(url: str) -> str:
+    """A database URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    found, seen = [], set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
 class NoStore(ValueError):
     """A command that reads a store was pointed at a folder or database that holds none."""
 
@@ -67,7 +99,8 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
         self.index_dir = Path(index_dir)
         self.home = self.index_dir.parent
         self.index_dir.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, future=True)
+        # SQL parameters are the articles' texts: never in an error message or a log
+        self.engine: Engine = create_engine(url, future=True, hide_parameters=True)
         if self.engine.dialect.name == "sqlite":
             from sqlalchemy import event
 
@@ -98,8 +131,7 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
         if home.exists() and not home.is_dir():
             raise ValueError(f"store home {str(home)!r} is a file; expected a folder (or a path to create one)")
         home.mkdir(parents=True, exist_ok=True)
-        url = _checked_url(db_url or f"sqlite:///{(home / DATABASE_FILE).resolve()}")
-        return cls(url, home / "index")
+        return cls(store_url(home, db_url), home / "index")
 
     @classmethod
     def open_existing(cls, home: str | Path, db_url: str | None = None) -> Store:
@@ -112,7 +144,7 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
                     f"`storythreads run FILES --home {folder}` makes one"
                 )
         else:
-            engine = create_engine(_checked_url(db_url))
+            engine = create_engine(_checked_url(db_url), hide_parameters=True)
             try:
                 # connecting to SQLite would create the file: look for it first
                 sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
@@ -264,5 +296,8 @@ __all__ = [
     "ThreadUpdate",
     "compact",
     "content_hash",
+    "database_failure",
     "metadata",
+    "shown_url",
+    "store_url",
 ]

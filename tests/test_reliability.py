@@ -255,3 +255,105 @@ def test_a_run_stopped_during_verification_ends_with_every_helper_and_the_next_n
     assert night("third", "new-2")["articles_analysed"] == 1
     with Store.open(home) as store:
         assert [r["status"] for r in store.runs()] == ["interrupted", "completed", "completed"]
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return found[-1].parent if found else None
+
+
+def _as_postgres_owner(*command: str) -> list[str]:
+    # PostgreSQL refuses to run as root: as scripts/start-postgres.sh does, run it as the postgres user
+    return ["runuser", "-u", "postgres", "--", *command] if os.getuid() == 0 else list(command)
+
+
+@pytest.mark.skipif(_postgres_bin() is None, reason="needs Debian's postgresql (`.ci/run` installs it)")
+def test_a_database_lost_mid_run_is_said_in_a_few_lines_and_the_next_run_completes_as_a_clean_one(
+    tmp_path: Path,
+) -> None:
+    import json
+    import socket
+    import tempfile
+
+    from bench.corpus import generate
+    from executor import PAUSE_ENV
+    from night.stages import STAGE_NAMES
+    from tests.conftest import generator_texts
+
+    batch = tmp_path / "batch"
+    generated = generate(generator_texts(), 300, seed=3, copy_share=0.2)
+    generated.write(batch)
+    (batch / "truth.json").unlink()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = tempfile.mkdtemp(prefix="storythreads-pg-lost-")  # under /tmp: the postgres user must reach it
+    server = {**os.environ, "PGPORT_TEST": str(port), "PGDATA_TEST": data}
+
+    def database(name: str) -> str:
+        started = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "start-postgres.sh")], env=server, capture_output=True, text=True
+        )
+        assert started.returncode == 0, started.stderr
+        create = [str(_postgres_bin() / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "storythreads", name]
+        subprocess.run(_as_postgres_owner(*create), check=False, capture_output=True)
+        # trust authentication takes any password: it must not be shown
+        return f"postgresql+psycopg://storythreads:hunter2@127.0.0.1:{port}/{name}"
+
+    def run(home: str, url: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+        command = [
+            str(Path(sys.executable).with_name("storythreads")),
+            "run",
+            str(batch),
+            "--home",
+            str(tmp_path / home),
+        ]
+        command += ["--db", url, "--output", str(tmp_path / f"{home}-report"), "--encoder", "lexical"]
+        with open(log, "w") as output:
+            return subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    try:
+        url = database("lost")
+        marker = tmp_path / "paused"
+        paused = run(
+            "home", url, {**os.environ, PAUSE_ENV: f"before verify duplicates:{marker}"}, tmp_path / "lost.log"
+        )
+        deadline = time.monotonic() + 240
+        while not (marker.exists() and marker.read_text()) and paused.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), (tmp_path / "lost.log").read_text()[-3000:]
+        stop = [str(_postgres_bin() / "pg_ctl"), "-D", data, "stop", "-m", "immediate"]
+        subprocess.run(_as_postgres_owner(*stop), check=True, capture_output=True)
+        marker.unlink()  # the run goes on, into a database that is gone
+        assert paused.wait(timeout=120) == 4
+        stopped_at = time.monotonic()
+        while _session(paused.pid) and time.monotonic() - stopped_at < 10:
+            time.sleep(0.1)
+        assert _session(paused.pid) == set(), "a helper of the run outlived it"
+        terminal = (tmp_path / "lost.log").read_text()
+        flat = " ".join(terminal.split())
+        assert len(terminal.strip().splitlines()) <= 20, terminal
+        assert f"the store's database postgresql+psycopg://storythreads:***@127.0.0.1:{port}/lost failed" in flat
+        assert "during the stage 'verify duplicates'" in flat and "verify duplicates" in STAGE_NAMES
+        assert "next run" in flat and "hunter2" not in terminal and "INSERT" not in terminal
+        log_file = Path(flat.split("The traceback is in ")[1].split(" ")[0])
+        logged = log_file.read_text(encoding="utf-8")
+        assert "Traceback" in logged and "OperationalError" in logged and "hunter2" not in logged
+
+        url = database("lost")  # the server again, on the same data
+        again = run("home", url, os.environ.copy(), tmp_path / "again.log")
+        assert again.wait(timeout=300) == 0, (tmp_path / "again.log").read_text()[-3000:]
+        clean = run("clean", database("clean"), os.environ.copy(), tmp_path / "clean.log")
+        assert clean.wait(timeout=300) == 0, (tmp_path / "clean.log").read_text()[-3000:]
+
+        def pairs(home: str) -> dict:
+            report = json.loads((tmp_path / f"{home}-report" / "report.json").read_text(encoding="utf-8"))
+            return {tuple(p["articles"]): (p["kind"], p["score"]) for p in report["duplicates"]}
+
+        assert pairs("home") == pairs("clean") and len(pairs("clean")) >= 20
+    finally:
+        stop = [str(_postgres_bin() / "pg_ctl"), "-D", data, "stop", "-m", "immediate"]
+        subprocess.run(_as_postgres_owner(*stop), check=False, capture_output=True)
+        subprocess.run(["rm", "-rf", data], check=False)

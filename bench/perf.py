@@ -68,6 +68,7 @@ def night(
         "peak_with_workers_mib": run.peak_mib,
         "time_v_max_resident_mib": run.max_resident_mib,
         "report_largest_stage_peak_mib": run.largest_stage_peak_mib,
+        "report_with_helpers_mib": run.reported_with_helpers_mib,
         "pairs": [list(normalise_pair(a, b)) for a, b in run.pairs] if with_pairs else [],
         "thread_changes": {
             change: len(run.report["tonight"][change])
@@ -140,10 +141,12 @@ def memory_line(name: str, night_result: dict[str, Any]) -> str:
     """Three readings of one run's peak memory: `/usr/bin/time -v`, its own report, the sampled process tree."""
     timed, reported = night_result.get("time_v_max_resident_mib"), night_result.get("report_largest_stage_peak_mib")
     agreement = f" ({100 * (reported - timed) / timed:+.1f} %)" if timed and reported else ""
+    tree, helpers = night_result["peak_with_workers_mib"], night_result.get("report_with_helpers_mib")
+    tree_agreement = f" ({100 * (helpers - tree) / tree:+.1f} %)" if tree and helpers else ""
     return (
         f"memory, {name}: /usr/bin/time -v max resident {timed} MiB; the report's largest stage peak "
-        f"{reported} MiB{agreement}; process tree (sampled, helpers included) "
-        f"{night_result['peak_with_workers_mib']:.0f} MiB"
+        f"{reported} MiB{agreement}; process tree sampled by the bench {tree:.0f} MiB, by the run "
+        f"{helpers} MiB{tree_agreement}"
     )
 
 

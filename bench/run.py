@@ -51,6 +51,11 @@ class TimedRun(TimedProcess):
     report: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def reported_with_helpers_mib(self) -> float | None:
+        """The run's own figure for itself and its helpers (`run.peak_memory_with_helpers_mib`)."""
+        return self.report.get("run", {}).get("peak_memory_with_helpers_mib")
+
+    @property
     def largest_stage_peak_mib(self) -> float | None:
         """The largest stage peak the run's report gives (`run.memory_mib`)."""
         peaks = [sizes.get("peak") for sizes in self.report.get("run", {}).get("memory_mib", {}).values()]

@@ -3,7 +3,8 @@
 Read from Linux's `/proc/self`, without ever resetting the kernel's high-water mark (`VmHWM`): that mark is
 what `/usr/bin/time -v`, `getrusage` and a scheduler's accounting report as the run's peak, so it must stay the
 whole run's. A stage's peak is that mark when the stage raised it (the process was never larger before), else
-the highest size a sampling thread saw during the stage (every `SAMPLE_SECONDS`), or the size at its end.
+the highest size a sampling thread saw during the stage (every `SAMPLE_SECONDS`), or the size at its end. The
+same thread samples the processes the run started too (Prefect's temporary server, Dask's workers).
 Elsewhere every figure is None.
 """
 
@@ -21,11 +22,17 @@ SAMPLE_SECONDS = 0.02
 """How often the sampling thread reads the resident size while a stage runs."""
 
 
+TREE_EVERY = 25
+"""Samples between two readings of the helper processes' sizes (they change slowly; reading them costs more)."""
+
+
 class _Sampler:
-    """The highest resident size seen since the last `reset`, read by a daemon thread."""
+    """The highest resident size seen since the last `reset`, and of this process with the processes it started
+    (Prefect's temporary server, Dask's workers) since the first, read by a daemon thread."""
 
     def __init__(self) -> None:
         self.highest = 0
+        self.highest_with_helpers = 0
         self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -37,20 +44,40 @@ class _Sampler:
             self._thread = threading.Thread(target=self._run, name="storythreads-memory", daemon=True)
             self._thread.start()
 
-    def resident_bytes(self) -> int:
+    def resident_bytes(self, pid: int | str = "self") -> int:
         try:
-            with open(_PROC / "statm", "rb") as statm:
+            with open(f"/proc/{pid}/statm", "rb") as statm:
                 return int(statm.read().split()[1]) * self._page
         except (OSError, ValueError, IndexError):
             return 0
 
+    def with_helpers(self) -> int:
+        """The resident size of this process and of every process it started, and they started."""
+        total, todo, seen = 0, [os.getpid()], set()
+        while todo:
+            pid = todo.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            total += self.resident_bytes(pid)
+            for children in Path(f"/proc/{pid}/task").glob("*/children"):
+                try:
+                    todo.extend(int(child) for child in children.read_text().split())
+                except (OSError, ValueError):
+                    continue
+        return total
+
     def _run(self) -> None:
         event = threading.Event()
+        count = 0
         while not event.wait(SAMPLE_SECONDS):
             size = self.resident_bytes()
             if size > self.highest:
                 with self._lock:
                     self.highest = max(self.highest, size)
+            if count % TREE_EVERY == 0:
+                self.highest_with_helpers = max(self.highest_with_helpers, self.with_helpers())
+            count += 1
 
 
 _sampler = _Sampler()
@@ -81,6 +108,14 @@ def peak_since_mark() -> float | None:
 def process_peak() -> float | None:
     """The highest resident MiB of this process since it started (what `/usr/bin/time -v` reports for it)."""
     return _sizes().get("VmHWM")
+
+
+def peak_with_helpers() -> float | None:
+    """The highest resident MiB of this process and the processes it started together, as sampled since the first
+    `mark` (what a sampler of the process tree reports); None before any."""
+    if _sampler.highest_with_helpers == 0:
+        return None
+    return _mib(max(_sampler.highest_with_helpers, _sampler.with_helpers()))
 
 
 def _mib(size: int) -> float:

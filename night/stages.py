@@ -214,6 +214,7 @@ def report(night: Night) -> None:
         sizes = report["run"]["memory_mib"]["write reports"]
         sizes["peak"] = memory.peak_since_mark()
         report["run"]["peak_memory_mib"] = memory.process_peak()
+        report["run"]["peak_memory_with_helpers_mib"] = memory.peak_with_helpers()
         if (allocated := memory.traced_so_far()) is not None:
             sizes["allocated_peak"] = allocated
 

@@ -37,3 +37,18 @@ def test_a_stage_that_raises_the_process_peak_reports_exactly_that_peak() -> Non
     block = _touched(400)
     del block
     assert memory.peak_since_mark() == memory.process_peak()
+
+
+def test_the_peak_with_helpers_counts_a_child_process() -> None:
+    import subprocess
+
+    alone = memory.mark()
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; block = bytearray(200 * 2**20); time.sleep(3)"],
+    )
+    try:
+        time.sleep(2)
+        with_child = memory.peak_with_helpers()
+        assert with_child is not None and with_child >= alone + 150
+    finally:
+        child.wait()

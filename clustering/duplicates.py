@@ -68,9 +68,8 @@ class DuplicateSettings:
 
     Two articles are near-duplicates when the text they share is at least
     `near_duplicate_containment` of one of them: of a long article, the text its matches cover (a
-    passage matched whole only where its words are the other's); of a pair with a short article, the
-    share of each one's distinct words the other has. So a short text sharing half its words is half
-    covered, not whole.
+    passage matched whole only where its words are the other's); of a short one, the share of its
+    distinct words the other has. So a short text sharing half its words is half covered, not whole.
     """
 
     min_strength: float = 14.0
@@ -247,12 +246,15 @@ def find_duplicates(
         article_a, article_b = by_id[key[0]], by_id[key[1]]
         pair_matches = _merge_overlapping(matches.get(key, []))
         index_a, index_b = position[key[0]], position[key[1]]
-        if min(weight_of[key[0]], weight_of[key[1]]) < settings.short_article:
-            containment_a, containment_b = shared_word_shares(terms, index_a, index_b)
-        else:
-            spans_a, spans_b = covered_spans(terms, index_a, index_b, pair_matches)
-            containment_a = article_coverage(article_a, spans_a)
-            containment_b = article_coverage(article_b, spans_b)
+        spans_a, spans_b = covered_spans(terms, index_a, index_b, pair_matches)
+        shares = shared_word_shares(terms, index_a, index_b)
+        # a short article (a post): the share of its words the other has; a long one: the text the matches cover
+        containment_a = (
+            shares[0] if weight_of[key[0]] < settings.short_article else article_coverage(article_a, spans_a)
+        )
+        containment_b = (
+            shares[1] if weight_of[key[1]] < settings.short_article else article_coverage(article_b, spans_b)
+        )
         pairs.append(
             DuplicatePair(
                 article_a=key[0],

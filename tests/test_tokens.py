@@ -1,0 +1,60 @@
+"""The compiled tokenisation: the same terms, at the same offsets, as the Python definition it replaces."""
+
+from __future__ import annotations
+
+import base64
+import random
+
+import numpy as np
+
+from bench.corpus import generate
+from corpus import tokens
+from corpus.text import term_positions
+from tests.conftest import SEEDS, generator_texts
+
+
+def _texts() -> list[str]:
+    seeds = [path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt"))]
+    generated = [a.text for a in generate(generator_texts(), 80, seed=5).articles]
+    odd = [
+        "ﻻ إله إلا الله — ﷺ، «قالَ» الوزيرُ: ٢٠٢٠ م",  # presentation forms, diacritics, Arabic-Indic digits
+        "The U.N. SECRETARY-General said: 'İstanbul' — ΣΊΣΥΦΟ; naïve café 3.5% x2",
+        "وال والولايات بالمدينة للأطفال كالبحر فالحكومة المعلمات المعلمون كتابها كتابه",
+        "x" * 70 + " كلمة " + base64.b64encode(random.Random(3).randbytes(60)).decode() + " أخرى",
+        "",
+        "   \n\t ",
+    ]
+    return seeds + generated + odd
+
+
+def test_the_compiled_terms_are_the_python_definitions_term_for_term() -> None:
+    texts = _texts()
+    found = tokens.tokenise(texts)
+    stems = found.stem_strings()
+    assert len(found) == len(texts)
+    for index, text in enumerate(texts):
+        first = int(found.firsts[index])
+        terms = found[index]
+        got = [(stems[first + k], int(terms.starts[k]), int(terms.ends[k])) for k in range(len(terms))]
+        assert got == term_positions(text), text[:80]
+    assert len(found.ids) > 10_000
+
+
+def test_a_term_id_is_the_hash_of_its_stem_and_the_same_however_the_word_is_written() -> None:
+    found = tokens.tokenise(["الولايات", "والولايات", "بالولايات", "للولايات"])
+    assert len(set(found.ids.tolist())) == 1  # the article, the conjunction, the preposition and the suffix go
+    assert int(found.ids[0]) == tokens.string_id("لاي")
+    assert tokens.term_ids("وزارة الخارجية").tolist() == [tokens.string_id("زار"), tokens.string_id("خارجي")]
+
+
+def test_function_words_numbers_single_letters_and_junk_give_no_term() -> None:
+    blob = base64.b64encode(random.Random(1).randbytes(300)).decode()
+    assert tokens.term_ids(f"في من على 2020 ٢٠٢٠ و ب {blob} {'ب' * 65}").tolist() == []
+
+
+def test_a_tokens_slice_keeps_the_terms_inside_a_span() -> None:
+    text = "أعلنت الوزارة اليوم افتتاح المستشفى"
+    terms = tokens.tokenise([text])[0]
+    inside = terms.within(text.index("الوزارة"), text.index(" افتتاح"))
+    assert [text[s:e] for s, e in zip(inside.starts.tolist(), inside.ends.tolist(), strict=True)] == ["الوزارة"]
+    assert np.array_equal(inside.ids, tokens.term_ids("الوزارة"))

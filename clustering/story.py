@@ -10,7 +10,6 @@ into the `dim` columns of the vector.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zlib
 from collections.abc import Sequence
@@ -19,6 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from corpus.arrays import distinct
+from corpus.tokens import term_hashes
+
+__all__ = ["LanguageMeans", "StoryVectoriser", "TermStatistics", "lead_text", "term_hashes", "with_model"]
 
 STATISTICS_BUCKETS = 1 << 20
 """Buckets of the document-frequency table: few enough terms share one that IDF stays close to exact."""
@@ -114,23 +116,6 @@ class StoryVectoriser:
         column = ((hashes >> np.uint64(32)) % np.uint64(self.dim)).astype(np.int64)
         flat = np.bincount(rows * self.dim + column, weights=weights * sign, minlength=len(articles) * self.dim)
         return flat.reshape(len(articles), self.dim).astype(np.float32)
-
-
-def term_hashes(terms: Sequence[str]) -> np.ndarray:
-    """Stable 64-bit hashes of terms (the same in every process and run)."""
-    try:
-        return np.fromiter(map(_HASHES.__getitem__, terms), dtype=np.uint64, count=len(terms))
-    except KeyError:
-        if len(_HASHES) > _HASHES_KEPT:
-            _HASHES.clear()
-        for term in {term for term in set(terms) if term not in _HASHES}:  # each new term once
-            _HASHES[term] = int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
-        return np.fromiter(map(_HASHES.__getitem__, terms), dtype=np.uint64, count=len(terms))
-
-
-_HASHES: dict[str, int] = {}
-_HASHES_KEPT = 2_000_000
-"""Terms whose hashes are kept between calls (a plain dict: looking up is most of the work)."""
 
 
 def _flattened(articles: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

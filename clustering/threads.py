@@ -17,7 +17,7 @@ from scipy.sparse import csgraph
 
 from clustering.duplicates import DuplicatePair, PairKind
 from clustering.story import StoryVectoriser, TermStatistics, term_hashes
-from corpus.article import LabelTerms, PreparedArticle
+from corpus.article import PreparedArticle
 from corpus.text import STOPWORDS, Memo, fold, stem, token_terms, words
 from embeddings.index import PassageIndex
 from executor import Executor, map_items
@@ -122,17 +122,29 @@ def story_vectors(
     `hashes` are the `term_hashes` of the articles' `label_terms` when already at hand; IDF
     comes from `statistics`, or from these articles when None.
     """
-    texts = hashes if hashes is not None else all_label_terms_hashed(prepared)[1]
+    texts = hashes if hashes is not None else [label_term_ids(article) for article in prepared]
     if len(texts) != len(prepared):
         raise ValueError(f"got label terms of {len(texts)} articles for {len(prepared)} articles")
     if statistics is None:
         statistics = TermStatistics()
         statistics.add(texts)
-    titles = [
-        term_hashes(title_terms(article)) if article.label_terms is None else article.label_terms.title_hashes
-        for article in prepared
-    ]
+    titles = [title_term_ids(article) for article in prepared]
     return settings.vectoriser().vectors(texts, titles, statistics)
+
+
+def label_term_ids(article: PreparedArticle, kept: str | None = None) -> np.ndarray:
+    """The `term_hashes` of the article's label terms, its title's first: from its preparation, else from the label
+    terms `kept` with it (space-separated), else found now."""
+    if article.label_terms is not None:
+        return article.label_terms.hashes
+    return term_hashes(kept.split() if kept is not None else label_terms(article))
+
+
+def title_term_ids(article: PreparedArticle) -> np.ndarray:
+    """The `term_hashes` of the label terms of the article's title."""
+    if article.label_terms is not None:
+        return article.label_terms.title_hashes
+    return term_hashes(title_terms(article))
 
 
 def title_terms(article: PreparedArticle) -> list[str]:
@@ -539,14 +551,6 @@ def attach_to_threads(
 def label_terms(article: PreparedArticle) -> list[str]:
     """Content terms of the title and the reporting paragraphs (not the overlapping windows)."""
     return list(itertools.chain.from_iterable(map(_label_terms_of_token, _label_text(article).split())))
-
-
-def article_label_terms(article: PreparedArticle) -> LabelTerms:
-    """`label_terms` of `article` with the title's apart and their `term_hashes`, as preparation keeps them."""
-    title = title_terms(article)
-    reporting = "\n".join(p.text for p in article.paragraphs if p.boilerplate is None)
-    body = list(itertools.chain.from_iterable(map(_label_terms_of_token, reporting.split())))
-    return LabelTerms(" ".join(title), " ".join(body), term_hashes(title + body))
 
 
 def all_label_terms(prepared: Sequence[PreparedArticle], executor: Executor | None = None) -> list[list[str]]:

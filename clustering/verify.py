@@ -20,8 +20,8 @@ import numpy as np
 
 from corpus.arrays import distinct
 from corpus.article import PreparedArticle
-from corpus.text import TOKEN_TERMS
-from executor import Executor, map_chunks
+from corpus.tokens import tokenise
+from executor import Executor
 
 PRIOR_DOCUMENTS = 1000
 """Pseudo-documents without the term: in a small batch every word weighs about the same,
@@ -218,10 +218,10 @@ class _Terms:
 class PassageTerms(_Terms):
     """Terms of the passages of a run (as ids into `weights`) with their offsets.
 
-    Every paragraph that has passages is tokenised once (on an executor's workers for large runs)
-    into three integer rows per article: term ids, starts, ends
-    (12 bytes a word). The same pass counts document frequencies for the weights. A passage is a
-    slice of its article's rows.
+    The terms of every paragraph that has passages come from each article's one tokenisation
+    (`PreparedArticle.tokens`, `corpus.tokens`), renumbered densely for the night in one vectorised step,
+    as three integer rows per article: term numbers, starts, ends (12 bytes a word). A passage is a
+    slice of its article's rows; each term's document frequency (articles carrying it) sets its weight.
     """
 
     def __init__(
@@ -230,35 +230,34 @@ class PassageTerms(_Terms):
         reach: int,
         executor: Executor | None = None,
     ) -> None:
-        jobs = []
-        for article in prepared:
-            with_passages = sorted(
-                {(article.paragraphs[p.paragraph].start, article.paragraphs[p.paragraph].end) for p in article.passages}
-            )
-            jobs.append((article.article.text, with_passages, [(p.start, p.end) for p in article.passages]))
-        chunk = max(1, min(CHUNK, len(jobs) // 8))  # a few hundred long documents still make 8 chunks
-        self.ids: dict[str, int] = _Numbering()
+        rows = [_paragraph_terms(article) for article in _with_tokens(prepared)]
+        sizes = np.fromiter((len(ids) for ids, _, _ in rows), dtype=np.int64, count=len(rows))
+        every = np.concatenate([ids for ids, _, _ in rows]) if rows else np.zeros(0, np.uint64)
+        distinct_ids, numbers = np.unique(every, return_inverse=True)
+        numbers = numbers.astype(np.int32)
+        owner_of_term = np.repeat(np.arange(len(rows), dtype=np.int64), sizes)
+        # an article counts once for each term it carries
+        pairs = distinct(owner_of_term * len(distinct_ids) + numbers) % max(len(distinct_ids), 1)
+        frequency = np.bincount(pairs.astype(np.int64), minlength=len(distinct_ids))
+        self.ids: np.ndarray = distinct_ids
+        """The 64-bit id of each term number."""
         self._tokens: list[np.ndarray] = []
         owners: list[np.ndarray] = []
         firsts: list[np.ndarray] = []
         lasts: list[np.ndarray] = []
-        frequencies: list[tuple[np.ndarray, np.ndarray]] = []
-        for owner_base, (chunk_terms, chunk_frequency, articles) in zip(
-            range(0, len(jobs), chunk),
-            map_chunks(executor, tokenise_chunk, jobs, chunk),
-            strict=True,
-        ):
-            to_global = np.fromiter(map(self.ids.__getitem__, chunk_terms), np.int32, len(chunk_terms))
-            frequencies.append((to_global, chunk_frequency))
-            for offset, (tokens, first, last) in enumerate(articles):
-                tokens[0] = to_global[tokens[0]]
-                self._tokens.append(tokens)
-                owners.append(np.full(len(first), owner_base + offset, dtype=np.int32))
-                firsts.append(first)
-                lasts.append(last)
-        frequency = np.zeros(len(self.ids), dtype=np.int64)
-        for to_global, chunk_frequency in frequencies:
-            frequency[to_global] += chunk_frequency  # a chunk's terms map to distinct global ids
+        offset = 0
+        for owner, (article, (_, starts, ends)) in enumerate(zip(prepared, rows, strict=True)):
+            size = len(starts)
+            tokens = np.empty((3, size), dtype=np.int32)
+            tokens[0] = numbers[offset : offset + size]
+            tokens[1], tokens[2] = starts, ends
+            offset += size
+            spans = np.array([(p.start, p.end) for p in article.passages], dtype=np.int64).reshape(-1, 2)
+            bounds = np.searchsorted(tokens[1], spans)
+            self._tokens.append(tokens)
+            owners.append(np.full(len(spans), owner, dtype=np.int32))
+            firsts.append(bounds[:, 0].astype(np.int32))
+            lasts.append(bounds[:, 1].astype(np.int32))
         weights = term_weights(frequency, len(prepared))
         self.weights: list[float] = weights.tolist()
         self.article_weights = [float(weights[tokens[0]].sum()) for tokens in self._tokens]
@@ -346,61 +345,26 @@ class CompactTerms(_Terms):
         return self._flat[self._first_row[index] : self._last_row[index]]
 
 
-def tokenise_chunk(
-    jobs: Sequence[tuple[str, list[tuple[int, int]], list[tuple[int, int]]]],
-) -> tuple[list[str], np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """Tokenise articles given as (text, spans of the paragraphs with passages, passage spans); a worker's step.
-
-    Returns the chunk's distinct terms, the number of its articles using each, and, per
-    article, its (3, n) int32 rows of term numbers (into those terms), starts and ends, with
-    each passage's first and last+1 token.
-    The same terms, at the same offsets, as `corpus.text.term_positions` over each paragraph.
-    """
-    numbers = _Numbering()
-    used: list[np.ndarray] = []
-    found = []
-    for text, paragraphs, passages in jobs:
-        starts, ends = _word_spans(text, paragraphs)
-        # C-level loops over cached terms: the words of the paragraphs, in order
-        words_here = itertools.chain.from_iterable(text[start:end].split() for start, end in paragraphs)
-        per_word = list(map(TOKEN_TERMS.__getitem__, words_here))
-        counts = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
-        tokens = np.empty((3, int(counts.sum())), dtype=np.int32)
-        terms = map(numbers.__getitem__, itertools.chain.from_iterable(per_word))
-        tokens[0] = np.fromiter(terms, dtype=np.int32, count=tokens.shape[1])
-        tokens[1] = np.repeat(starts, counts)
-        tokens[2] = np.repeat(ends, counts)
-        bounds = np.searchsorted(tokens[1], np.array(passages, dtype=np.int64).reshape(-1, 2))
-        found.append((tokens, bounds[:, 0].astype(np.int32), bounds[:, 1].astype(np.int32)))
-        used.append(distinct(tokens[0]))
-    frequency = np.bincount(np.concatenate(used), minlength=len(numbers)) if used else np.zeros(0, np.int64)
-    return list(numbers), frequency, found
+def _with_tokens(prepared: Sequence[PreparedArticle]) -> Sequence[PreparedArticle]:
+    """`prepared`, each with its tokens: those prepared without them (by hand) are tokenised now, in one pass."""
+    missing = [article for article in prepared if article.tokens is None]
+    if missing:
+        found = tokenise([article.article.text for article in missing])
+        for index, article in enumerate(missing):
+            article.tokens = found[index]
+    return prepared
 
 
-class _Numbering(dict):
-    """Term -> id, giving each new term the next id."""
-
-    def __missing__(self, term: str) -> int:
-        number = self[term] = len(self)
-        return number
-
-
-_SPACE_LIMIT = 0x3001  # no code point above U+3000 is whitespace
-_IS_SPACE = np.array([chr(code).isspace() for code in range(_SPACE_LIMIT)] + [False])
-
-
-def _word_spans(text: str, paragraphs: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end offsets of the whitespace-separated words of `text` inside `paragraphs`, in order."""
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    inside = np.zeros(len(codes), dtype=bool)
-    opens = np.zeros(len(codes) + 1, dtype=bool)  # paragraph bounds end a word even without a space
-    for start, end in paragraphs:
-        inside[start:end] = True
-        opens[start] = opens[end] = True
-    word = ~_IS_SPACE[np.minimum(codes, _SPACE_LIMIT)] & inside
-    before = np.concatenate(([True], ~word[:-1])) | opens[:-1]
-    after = np.concatenate((~word[1:], [True])) | opens[1:]
-    return np.flatnonzero(word & before), np.flatnonzero(word & after) + 1
+def _paragraph_terms(article: PreparedArticle) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ids, starts and ends of the terms of the article's paragraphs that have passages."""
+    terms = article.tokens
+    assert terms is not None
+    keep = np.zeros(len(terms), dtype=bool)
+    for index in sorted({passage.paragraph for passage in article.passages}):
+        paragraph = article.paragraphs[index]
+        first = np.searchsorted(terms.starts, paragraph.start)
+        keep[first : np.searchsorted(terms.ends, paragraph.end, side="right")] = True
+    return terms.ids[keep], terms.starts[keep], terms.ends[keep]
 
 
 def _bound(cache: dict, limit: int) -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from corpus.text import fold
+
+if TYPE_CHECKING:
+    from corpus.tokens import Tokens
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ class LabelTerms:
     """Content terms (over two letters) of an article's title and of its reporting paragraphs, in order.
 
     Terms are space-separated (one string is far cheaper to send from a worker than a list);
-    `hashes` are their stable 64-bit hashes (`clustering.story.term_hashes`), the title's first.
+    `hashes` are their 64-bit term ids (`corpus.tokens`), the title's first.
     """
 
     title: str
@@ -139,6 +143,20 @@ class PreparedArticle:
     quotes: list[Quote]
     label_terms: LabelTerms | None = field(default=None, compare=False, repr=False)
     """The terms the thread stage uses, as the night's preparation found them; None for articles prepared otherwise."""
+    tokens: Tokens | None = field(default=None, compare=False, repr=False)
+    """The content terms of the article's text (`corpus.tokens`), found once when it was first prepared."""
+    title_tokens: Tokens | None = field(default=None, compare=False, repr=False)
+    """The content terms of its title."""
+
+    def reporting_tokens(self) -> Tokens:
+        """The content terms of the paragraphs that are reporting, not furniture, in order."""
+        assert self.tokens is not None, "tokens are found when an article is prepared"
+        keep = np.zeros(len(self.tokens), dtype=bool)
+        for paragraph in self.paragraphs:
+            if paragraph.boilerplate is None:
+                first = np.searchsorted(self.tokens.starts, paragraph.start)
+                keep[first : np.searchsorted(self.tokens.ends, paragraph.end, side="right")] = True
+        return self.tokens[keep]
 
     @property
     def content_chars(self) -> int:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from corpus.article import Article, Paragraph, Passage, PreparedArticle, Quote
+import numpy as np
+
+from corpus.article import Article, LabelTerms, Paragraph, Passage, PreparedArticle, Quote
 from corpus.boilerplate import RepeatedLines, furniture_reason
 from corpus.quotes import find_quotes, named_speaker
 from corpus.segment import WindowSettings, paragraph_spans, window_spans
-from corpus.text import content_terms, fold
-from executor import Executor, map_items
+from corpus.text import fold
+from corpus.tokens import TermTable, Tokenised, Tokens, joined_stems, pack, term_hashes, tokenise, unpack
+from executor import Executor, map_chunks, map_items
 
 MIN_PASSAGE_TERMS = 6
 """Passages with fewer content words than this are never compared: too short to be evidence."""
@@ -62,6 +66,19 @@ def prepare_articles_then(
     Lets a caller derive what it needs from each prepared article where it was prepared.
     Without `count_lines`, the articles' lines are not added to `repeated` (they are in it already).
     """
+    return prepare_with_terms(articles, then, settings, repeated, executor, count_lines)[0]
+
+
+def prepare_with_terms(
+    articles: Sequence[Article],
+    then: Callable[[PreparedArticle, list[str | None]], T] | None,
+    settings: PrepareSettings | None = None,
+    repeated: RepeatedLines | None = None,
+    executor: Executor | None = None,
+    count_lines: bool = True,
+) -> tuple[list[Any], TermTable]:
+    """`prepare_articles_then`, and the stems of every term of the articles' titles and texts (`TermTable`): what
+    an n-gram encoder needs to encode their passages from their terms."""
     settings = settings or PrepareSettings()
     repeated = repeated if repeated is not None else RepeatedLines()
     split = map_items(executor, paragraph_keys, articles, CHUNK)
@@ -72,12 +89,14 @@ def prepare_articles_then(
         (article, spans, keys, [repeated.is_repeated_key(article.source, key) for key in keys], settings, then)
         for article, (spans, keys) in zip(articles, split, strict=True)
     ]
-    found = map_items(executor, prepare_jobs, jobs, CHUNK)
+    chunks = map_chunks(executor, prepare_jobs, jobs, CHUNK)
+    found = [packed for packs, _ in chunks for packed in packs]
     # workers send back offsets, not objects: rebuilding them here is cheaper than unpickling them
-    return [
+    prepared = [
         _unpack(article, packed) if then is None else (_unpack(article, packed[0]), *packed[1:])
         for article, packed in zip(articles, found, strict=True)
     ]
+    return prepared, TermTable.merged([table for _, table in chunks])
 
 
 def paragraph_keys(articles: Sequence[Article]) -> list[tuple[list[tuple[int, int]], list[str | None]]]:
@@ -93,35 +112,72 @@ PrepareJob = tuple[Article, list[tuple[int, int]], list[str | None], list[bool],
 """An article, its paragraph spans, their repeated-line keys and repeated flags, the settings, and `then`."""
 
 
-def prepare_jobs(jobs: Sequence[PrepareJob]) -> list[Any]:
-    """Prepare each job (see `PrepareJob`); a worker's step."""
+def prepare_jobs(jobs: Sequence[PrepareJob]) -> tuple[list[Any], TermTable]:
+    """Prepare each job (see `PrepareJob`); a worker's step. The chunk's texts and titles are tokenised in one
+    compiled pass each (`corpus.tokens`); the stems of their terms come back once, in a table."""
+    texts = tokenise([article.text for article, *_ in jobs])
+    titles = tokenise([article.title for article, *_ in jobs])
+    _TOKENISED[0] += len(jobs)
     found: list[Any] = []
-    for article, spans, keys, repeated, settings, then in jobs:
-        prepared = _prepare(article, spans, repeated, settings)
+    for index, (article, spans, keys, repeated, settings, then) in enumerate(jobs):
+        prepared = _prepare(article, spans, repeated, settings, texts[index])
+        prepared.title_tokens = titles[index]
+        prepared.label_terms = _label_terms(prepared, texts, titles, index)
         if then is None:
             found.append(_pack(prepared))
             continue
         derived = then(prepared, keys)
         found.append((_pack(derived[0]), *derived[1:]) if isinstance(derived, tuple) else (_pack(prepared), derived))
-    return found
+    return found, TermTable.merged([TermTable.of(texts), TermTable.of(titles)])
+
+
+_TOKENISED = [0]
+
+
+def articles_tokenised() -> int:
+    """How many articles this process has prepared, and so tokenised, so far (each article once, ever)."""
+    return _TOKENISED[0]
+
+
+LABEL_STEM = 3
+"""Label terms are the content terms whose stem has at least this many letters."""
+
+
+def _label_terms(prepared: PreparedArticle, texts: Tokenised, titles: Tokenised, index: int) -> LabelTerms:
+    """The title's and the reporting paragraphs' terms with stems of `LABEL_STEM` letters or more."""
+    assert prepared.tokens is not None and prepared.title_tokens is not None
+    title_first, body_first = int(titles.firsts[index]), int(texts.firsts[index])
+    title = np.flatnonzero(prepared.title_tokens.stem_lengths >= LABEL_STEM) + title_first
+    reporting = np.zeros(len(prepared.tokens), dtype=bool)
+    for paragraph in prepared.paragraphs:
+        if paragraph.boilerplate is None:
+            first = np.searchsorted(prepared.tokens.starts, paragraph.start)
+            reporting[first : np.searchsorted(prepared.tokens.ends, paragraph.end, side="right")] = True
+    body = np.flatnonzero(reporting & (prepared.tokens.stem_lengths >= LABEL_STEM)) + body_first
+    title_terms, body_terms = joined_stems(titles, title), joined_stems(texts, body)
+    return LabelTerms(title_terms, body_terms, term_hashes(title_terms.split() + body_terms.split()))
 
 
 Packed = tuple[
-    list[tuple[int, int, str | None]], list[tuple[int, int, int]], list[tuple[int, int, int, str, str | None]]
+    list[tuple[int, int, str | None]],
+    list[tuple[int, int, int]],
+    list[tuple[int, int, int, str, str | None]],
+    Any,
 ]
 
 
 def _pack(prepared: PreparedArticle) -> Packed:
-    """A prepared article as offsets and strings only (its article is known to the receiver)."""
+    """A prepared article as offsets, strings and arrays only (its article is known to the receiver)."""
     return (
         [(p.start, p.end, p.boilerplate) for p in prepared.paragraphs],
         [(p.paragraph, p.start, p.end) for p in prepared.passages],
         [(q.paragraph, q.start, q.end, q.folded, q.speaker) for q in prepared.quotes],
+        (prepared.tokens, prepared.title_tokens, prepared.label_terms),
     )
 
 
 def _unpack(article: Article, packed: Packed) -> PreparedArticle:
-    paragraphs, passages, quotes = packed
+    paragraphs, passages, quotes, (tokens, title_tokens, label_terms) = packed
     text = article.text
     return PreparedArticle(
         article,
@@ -134,10 +190,13 @@ def _unpack(article: Article, packed: Packed) -> PreparedArticle:
             Quote(article.id, paragraph, start, end, text[start:end], folded, speaker)
             for paragraph, start, end, folded, speaker in quotes
         ],
+        label_terms=label_terms,
+        tokens=tokens,
+        title_tokens=title_tokens,
     )
 
 
-PREPARATION_VERSION = 2
+PREPARATION_VERSION = 3
 """Part of every kept preparation's key: raised when a change to preparing gives other paragraphs, passages or
 quotes, so that preparations kept by an earlier version are not taken for this one's."""
 
@@ -150,19 +209,34 @@ def preparation_key(settings: PrepareSettings) -> str:
 
 def packed_preparation(prepared: PreparedArticle, settings: PrepareSettings) -> str:
     """`prepared` as a short JSON text of offsets, furniture reasons and quotes (with its key, see
-    `preparation_key`), to keep beside its article: `unpacked_preparation` rebuilds it without preparing again."""
-    return json.dumps([preparation_key(settings), *_pack(prepared)], ensure_ascii=False, separators=(",", ":"))
+    `preparation_key`), to keep beside its article: `unpacked_preparation` rebuilds it without preparing again.
+    Its terms are kept apart, as bytes (`kept_tokens`)."""
+    return json.dumps([preparation_key(settings), *_pack(prepared)[:3]], ensure_ascii=False, separators=(",", ":"))
 
 
-def unpacked_preparation(article: Article, packed: str, settings: PrepareSettings) -> PreparedArticle | None:
-    """The prepared `article` that `packed_preparation` kept; None if it was kept with another key or is not one."""
+def kept_tokens(prepared: PreparedArticle) -> bytes:
+    """The terms of `prepared`'s title and text as bytes, to keep beside its preparation."""
+    assert prepared.tokens is not None and prepared.title_tokens is not None
+    title, text = pack(prepared.title_tokens), pack(prepared.tokens)
+    return len(title).to_bytes(4, "little") + title + text
+
+
+def unpacked_preparation(
+    article: Article, packed: str, settings: PrepareSettings, tokens: bytes | None = None
+) -> PreparedArticle | None:
+    """The prepared `article` that `packed_preparation` (and `kept_tokens`) kept; None if it was kept with another
+    key or is not one."""
+    if tokens is None:
+        return None
     try:
         key, paragraphs, passages, quotes = json.loads(packed)
-    except (TypeError, ValueError):
+        split = int.from_bytes(tokens[:4], "little")
+        title_tokens, text_tokens = unpack(tokens[4 : 4 + split]), unpack(tokens[4 + split :])
+    except (TypeError, ValueError, zlib.error):
         return None
     if key != preparation_key(settings) or any(end > len(article.text) for _, end, _ in paragraphs):
         return None
-    return _unpack(article, (paragraphs, passages, quotes))
+    return _unpack(article, (paragraphs, passages, quotes, (text_tokens, title_tokens, None)))
 
 
 def _nobody() -> None:
@@ -186,11 +260,13 @@ def prepare_article(
     flags = [
         repeated is not None and repeated.is_repeated(article.source, article.text[start:end]) for start, end in spans
     ]
-    return _prepare(article, spans, flags, settings)
+    job: PrepareJob = (article, spans, [None] * len(spans), flags, settings, None)
+    (packed,), _ = prepare_jobs([job])
+    return _unpack(article, packed)
 
 
 def _prepare(
-    article: Article, spans: list[tuple[int, int]], repeated: list[bool], settings: PrepareSettings
+    article: Article, spans: list[tuple[int, int]], repeated: list[bool], settings: PrepareSettings, terms: Tokens
 ) -> PreparedArticle:
     text = article.text
     paragraphs: list[Paragraph] = []
@@ -206,9 +282,8 @@ def _prepare(
         if reason is not None:
             continue
         for w_start, w_end in window_spans(text, start, end, settings.windows):
-            # a window of many words surely has enough content words: skip the costly count
-            long_enough = text.count(" ", w_start, w_end) >= 4 * settings.min_passage_terms
-            if not long_enough and len(content_terms(fold(text[w_start:w_end]))) < settings.min_passage_terms:
+            inside = np.searchsorted(terms.ends, w_end, side="right") - np.searchsorted(terms.starts, w_start)
+            if inside < settings.min_passage_terms:
                 continue
             passages.append(Passage(article.id, len(passages), index, w_start, w_end, text))
         paragraph_quotes = find_quotes(line, previous_speaker)
@@ -227,4 +302,4 @@ def _prepare(
             )
         quoted_speaker = paragraph_quotes[-1].speaker if paragraph_quotes else None
         previous_speaker = _speaker_named_in(line, quoted_speaker)
-    return PreparedArticle(article, paragraphs, passages, quotes)
+    return PreparedArticle(article, paragraphs, passages, quotes, tokens=terms)

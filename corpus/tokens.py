@@ -19,6 +19,7 @@ one pass over each text.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import unicodedata
 from collections.abc import Sequence
@@ -237,7 +238,7 @@ class Tokens:
         """The terms whose token lies inside `start`..`end` of the text."""
         return self[np.searchsorted(self.starts, start) : np.searchsorted(self.ends, end, side="right")]
 
-    def __getitem__(self, part: slice) -> Tokens:
+    def __getitem__(self, part: slice | np.ndarray) -> Tokens:
         return Tokens(self.ids[part], self.starts[part], self.ends[part], self.stem_lengths[part])
 
 
@@ -332,8 +333,6 @@ def _cache_file() -> Path | None:
 
 def _definition_digest() -> str:
     """A digest of what the tables are built from: the folding table and the function words."""
-    import hashlib
-
     source = repr(sorted(_TABLE.items())) + "\n" + "\n".join(sorted(STOPWORDS))
     return hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
 
@@ -375,3 +374,124 @@ def _build_tables() -> Tables:
     chars = np.array([ord(c) for k in keys for c in multiple[int(k)]], dtype=np.uint32)
     stopwords = np.array(sorted({string_id(word) for word in STOPWORDS}), dtype=np.uint64)
     return Tables(classes, folded, keys, starts, chars, stopwords)
+
+
+def joined_stems(found: Tokenised, terms: np.ndarray) -> str:
+    """The stems of the terms at indexes `terms` of `found`, space-separated, in one string."""
+    if not len(terms):
+        return ""
+    offsets = np.concatenate(([0], np.cumsum(found.stem_lengths, dtype=np.int64)))
+    lengths = found.stem_lengths[terms].astype(np.int64)
+    starts = offsets[terms]
+    # each stem's code points, then a space: a ragged gather in one vectorised step
+    sizes = lengths + 1
+    ends = np.cumsum(sizes)
+    position = np.arange(int(ends[-1])) - np.repeat(ends - sizes, sizes)
+    source = np.repeat(starts, sizes) + position
+    codes = np.where(position < np.repeat(lengths, sizes), found.stems[np.minimum(source, len(found.stems) - 1)], 32)
+    return codes[:-1].astype("<u4").tobytes().decode("utf-32-le")
+
+
+def distinct_stems(found: Tokenised) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct term ids of `found`, sorted, with the bounds of each one's stem in the code points returned."""
+    if not len(found.ids):
+        return np.zeros(0, np.uint64), np.zeros(1, np.int64), np.zeros(0, np.uint32)
+    ids, first = np.unique(found.ids, return_index=True)
+    offsets = np.concatenate(([0], np.cumsum(found.stem_lengths, dtype=np.int64)))
+    lengths = found.stem_lengths[first].astype(np.int64)
+    bounds = np.concatenate(([0], np.cumsum(lengths)))
+    position = np.arange(int(bounds[-1])) - np.repeat(bounds[:-1], lengths)
+    codes = found.stems[np.repeat(offsets[first], lengths) + position]
+    return ids, bounds, codes
+
+
+PACKED_DTYPE = np.dtype([("id", "<u8"), ("start", "<u4"), ("end", "<u4"), ("stem", "u1")])
+"""One term as kept in the store: its id, its token's offsets and its stem's length (17 bytes)."""
+
+
+def pack(terms: Tokens) -> bytes:
+    """`terms` as compact bytes for the store (compressed: offsets repeat and climb)."""
+    import zlib
+
+    rows = np.empty(len(terms), dtype=PACKED_DTYPE)
+    rows["id"], rows["start"], rows["end"], rows["stem"] = terms.ids, terms.starts, terms.ends, terms.stem_lengths
+    return zlib.compress(rows.tobytes(), 1)
+
+
+def unpack(blob: bytes) -> Tokens:
+    """The `Tokens` that `pack` kept."""
+    import zlib
+
+    rows = np.frombuffer(zlib.decompress(blob), dtype=PACKED_DTYPE)
+    return Tokens(
+        rows["id"].astype(np.uint64),
+        rows["start"].astype(np.int32),
+        rows["end"].astype(np.int32),
+        rows["stem"].astype(np.uint8),
+    )
+
+
+@dataclass(frozen=True)
+class TermTable:
+    """The stem (as code points) of each of some terms, by id: what a character n-gram encoder reads terms by."""
+
+    ids: np.ndarray
+    """Sorted distinct term ids."""
+    bounds: np.ndarray
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, found: Tokenised) -> TermTable:
+        return cls(*distinct_stems(found))
+
+    @classmethod
+    def merged(cls, tables: Sequence[TermTable]) -> TermTable:
+        """One table of the terms of all `tables` (a term in several once)."""
+        tables = [table for table in tables if len(table.ids)]
+        if not tables:
+            return cls(np.zeros(0, np.uint64), np.zeros(1, np.int64), np.zeros(0, np.uint32))
+        ids = np.concatenate([table.ids for table in tables])
+        lengths = np.concatenate([np.diff(table.bounds) for table in tables])
+        offsets = _offsets(tables)
+        starts = np.concatenate([table.bounds[:-1] + offset for table, offset in zip(tables, offsets, strict=True)])
+        codes = np.concatenate([table.codes for table in tables])
+        kept, first = np.unique(ids, return_index=True)
+        kept_lengths = lengths[first]
+        bounds = np.concatenate(([0], np.cumsum(kept_lengths)))
+        position = np.arange(int(bounds[-1])) - np.repeat(bounds[:-1], kept_lengths)
+        return cls(kept, bounds, codes[np.repeat(starts[first], kept_lengths) + position])
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """The row of each of `ids` in this table; `KeyError` if one is not in it."""
+        rows = np.searchsorted(self.ids, ids)
+        if len(ids) and (rows.max() >= len(self.ids) or not np.array_equal(self.ids[rows], ids)):
+            raise KeyError("a term is not in the table")
+        return rows
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _offsets(tables: Sequence[TermTable]) -> list[int]:
+    sizes = [len(table.codes) for table in tables]
+    return [sum(sizes[:i]) for i in range(len(sizes))]
+
+
+def term_hashes(terms: Sequence[str]) -> np.ndarray:
+    """Stable 64-bit hashes of terms (stems, as strings) for story vectors: the same in every process and run.
+
+    Not the term ids of `corpus.tokens`: the story vectors (and the thread tests' expectations) were set
+    on these, and the columns two terms share by chance move threads made of few articles."""
+    try:
+        return np.fromiter(map(_HASHES.__getitem__, terms), dtype=np.uint64, count=len(terms))
+    except KeyError:
+        if len(_HASHES) > _HASHES_KEPT:
+            _HASHES.clear()
+        for term in {term for term in set(terms) if term not in _HASHES}:  # each new term once
+            _HASHES[term] = int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
+        return np.fromiter(map(_HASHES.__getitem__, terms), dtype=np.uint64, count=len(terms))
+
+
+_HASHES: dict[str, int] = {}
+_HASHES_KEPT = 2_000_000
+"""Terms whose hashes are kept between calls (a plain dict: looking up is most of the work)."""

@@ -9,8 +9,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from corpus.text import TOKEN_TERMS, Memo
-from embeddings.ngram_kernel import hashed_ngram_sums
+from corpus.tokens import TermTable, tokenise
+from embeddings.ngram_kernel import term_ngram_hashes, term_ngram_sums
 from executor import Executor, map_chunks
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,9 @@ class LexicalEncoder:
     N-grams stay inside words (each word padded with spaces), so word order does not change
     the vector: a passage with shuffled words is as close to its source as a verbatim copy.
     The same text always maps to the same vector, whatever else is in the corpus, so stored
-    vectors stay valid from one run to the next.
+    vectors stay valid from one run to the next. A text's vector depends on its terms only, so a
+    night encodes its passages from the terms its preparation found (`encode_terms`), each distinct
+    term's n-grams hashed once.
     """
 
     def __init__(self, dim: int = 256, ngram_sizes: tuple[int, ...] = (3, 4), batch_size: int | None = None):
@@ -70,7 +72,9 @@ class LexicalEncoder:
         self.dim = dim
         self.ngram_sizes = tuple(sorted(ngram_sizes))
         self.batch_size = batch_size or LEXICAL_BATCH
-        self.name = f"lexical-v2-char{'-'.join(map(str, self.ngram_sizes))}-d{dim}"
+        self._hashed: tuple[TermTable, np.ndarray, np.ndarray] | None = None
+        # v3: the terms of `corpus.tokens`, junk (runs without spaces, encoded blobs) left out
+        self.name = f"lexical-v3-char{'-'.join(map(str, self.ngram_sizes))}-d{dim}"
         # every annotated reused window pair of the Arabic dev corpus scores >= 0.35,
         # paraphrased and word-shuffled ones included (bench/quality.py)
         self.candidate_threshold = 0.35
@@ -91,26 +95,34 @@ class LexicalEncoder:
         return np.concatenate(batches) if batches else np.zeros((0, self.dim), dtype=np.float32)
 
     def encode_batch(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed one batch of `texts` (see `encode`)."""
-        terms_of = _TERMS_OF_TOKEN.__getitem__
-        strings = [" " + " ".join(filter(None, map(terms_of, text.split()))) + " " for text in texts]
-        bounds = np.zeros(len(strings) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)), out=bounds[1:])
-        codes = np.frombuffer("".join(strings).encode("utf-32-le"), dtype=np.uint32)
-        sums = hashed_ngram_sums(codes, bounds, np.array(self.ngram_sizes, dtype=np.int64), self.dim)
+        """Embed one batch of `texts` (see `encode`): tokenised, then encoded by their terms."""
+        found = tokenise(list(texts))
+        terms = [found.ids[found.firsts[i] : found.firsts[i + 1]] for i in range(len(found))]
+        return self.encode_terms(terms, TermTable.of(found))
+
+    def encode_terms(self, texts: Sequence[np.ndarray], table: TermTable) -> np.ndarray:
+        """Embed texts given as their term ids (`corpus.tokens`); `table` holds the stem of every one of them."""
+        sizes = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=bounds[1:])
+        every = np.concatenate(texts).astype(np.uint64) if len(texts) else np.zeros(0, np.uint64)
+        hashes, starts = self._term_hashes(table)
+        sums = term_ngram_sums(table.rows(every).astype(np.int64), bounds, hashes, starts, self.dim)
         return _normalise(sums.astype(np.float32))
+
+    def _term_hashes(self, table: TermTable) -> tuple[np.ndarray, np.ndarray]:
+        """Each term's n-gram hashes, worked out once per table."""
+        if self._hashed is None or self._hashed[0] is not table:
+            sizes = np.array(self.ngram_sizes, dtype=np.int64)
+            self._hashed = (table, *term_ngram_hashes(table.codes, table.bounds, sizes))
+        return self._hashed[1], self._hashed[2]
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_hashed": None}
 
 
 LEXICAL_BATCH = 4096
 """Texts the lexical encoder hashes at once (one task on a worker); never changes a vector."""
-
-
-def _terms_of_token(token: str) -> str:
-    """The content terms of one token of text, space-separated ("" for a function word)."""
-    return " ".join(TOKEN_TERMS[token])
-
-
-_TERMS_OF_TOKEN: Memo[str] = Memo(_terms_of_token)
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

@@ -73,3 +73,74 @@ def hashed_ngram_sums(
             out[row, np.int64(value % np.uint64(dim))] += np.float64(weight * sign)
             i = j
     return out
+
+
+@njit(cache=True, nogil=True)
+def term_ngram_hashes(
+    codes: np.ndarray, bounds: np.ndarray, ngram_sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """For each term (its stem's code points `codes[bounds[i]:bounds[i + 1]]`), the hashes `hashed_ngram_sums`
+    gives the n-grams of the term padded with a space either side: a text's n-grams are its terms' together."""
+    terms = len(bounds) - 1
+    total = 0
+    for term in range(terms):
+        length = bounds[term + 1] - bounds[term] + 2
+        for n in ngram_sizes:
+            total += max(0, length - n + 1)
+    hashes = np.empty(total, dtype=np.uint64)
+    starts = np.zeros(terms + 1, dtype=np.int64)
+    padded = np.empty(256 + 2, dtype=np.uint32)
+    found = 0
+    for term in range(terms):
+        length = min(bounds[term + 1] - bounds[term], 256)
+        padded[0] = 32
+        for k in range(length):
+            padded[k + 1] = codes[bounds[term] + k]
+        padded[length + 1] = 32
+        size = length + 2
+        for n in ngram_sizes:
+            for i in range(0, size - n + 1):
+                h = np.uint64(n)
+                for k in range(n):
+                    h = (h * _MULTIPLIER) ^ np.uint64(padded[i + k])
+                hashes[found] = _mix(h) & _MASK
+                found += 1
+        starts[term + 1] = found
+    return hashes[:found], starts
+
+
+@njit(cache=True, nogil=True)
+def term_ngram_sums(
+    positions: np.ndarray, bounds: np.ndarray, hashes: np.ndarray, starts: np.ndarray, dim: int
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Row i: `hashed_ngram_sums` of the text whose terms are `positions[bounds[i]:bounds[i + 1]]` (rows of the
+    per-term n-gram hashes `hashes`, `starts`, see `term_ngram_hashes`), counted and signed the same way."""
+    rows = len(bounds) - 1
+    out = np.zeros((rows, dim), dtype=np.float64)
+    longest = 0
+    for row in range(rows):
+        size = 0
+        for p in range(bounds[row], bounds[row + 1]):
+            term = positions[p]
+            size += starts[term + 1] - starts[term]
+        longest = max(longest, size)
+    gathered = np.empty(longest, dtype=np.uint64)
+    for row in range(rows):
+        found = 0
+        for p in range(bounds[row], bounds[row + 1]):
+            term = positions[p]
+            for k in range(starts[term], starts[term + 1]):
+                gathered[found] = hashes[k]
+                found += 1
+        ordered = np.sort(gathered[:found])
+        i = 0
+        while i < found:
+            j = i + 1
+            while j < found and ordered[j] == ordered[i]:
+                j += 1
+            value = ordered[i]
+            weight = np.float32(1.0 + np.log(np.float64(j - i)))
+            sign = np.float32(1.0) if (value >> np.uint64(40)) & np.uint64(1) else np.float32(-1.0)
+            out[row, np.int64(value % np.uint64(dim))] += np.float64(weight * sign)
+            i = j
+    return out

@@ -23,6 +23,7 @@ from corpus.article import Article, PreparedArticle, ReadResult
 from corpus.feeds import FeedArticles
 from corpus.files import mirror
 from corpus.readers import DEFAULT_MAX_ARTICLE_BYTES, read_articles
+from corpus.tokens import TermTable
 from corpus.web import Fetcher, FetchSettings
 from embeddings.choose import EncoderChoice, choose_encoder
 from embeddings.encoders import Encoder
@@ -65,6 +66,8 @@ class Night:
     choice: EncoderChoice | None = None
     tonight: steps.Tonight | None = None
     prepared: list[PreparedArticle] = field(default_factory=list)
+    terms: TermTable | None = None
+    """The stems of the terms of tonight's prepared articles (`corpus.tokens.TermTable`)."""
     on_workers: Executor | None = None
     """`executor` if tonight's text is large enough for its workers (decided when preparing), else None."""
     vectors: steps.Vectors | None = None
@@ -138,7 +141,7 @@ def prepare(night: Night) -> None:
     """Paragraphs, furniture, passages and quotes of the articles to analyse; those whose passages are another
     article's join its duplicate group."""
     assert night.tonight is not None
-    prepared = steps.prepare_stored(night.store, night.tonight.fresh, night.settings, True, night.executor)
+    prepared, night.terms = steps.prepare_and_keep(night.store, night.tonight.fresh, night.settings, night.executor)
     night.tonight, night.prepared = steps.group_prepared(night.store, night.tonight, prepared, night.encoder)
     chars = sum(len(article.article.text) for article in night.prepared)
     night.on_workers = steps.worth_workers(night.executor, chars, night.settings)
@@ -146,7 +149,10 @@ def prepare(night: Night) -> None:
 
 def embed(night: Night) -> None:
     """Vectors for passages, quotes and titles (and a model's for each lead); only texts never embedded are encoded."""
-    night.vectors = steps.embed_stored(night.store, night.prepared, night.encoder, executor=night.on_workers)
+    night.vectors = steps.embed_stored(
+        night.store, night.prepared, night.encoder, executor=night.on_workers, terms=night.terms
+    )
+    night.terms = None  # the stems were for encoding: ids are what the later stages compare
     if night.model is not None:
         _, encoded = steps.lead_vectors(night.store, night.prepared, night.model)
         log.info("the model read %d leads (%d more from the store)", encoded, len(night.prepared) - encoded)

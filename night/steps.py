@@ -28,21 +28,27 @@ from clustering.continuity import Continuity, carry_threads, follow_representati
 from clustering.duplicates import DuplicatePair, find_duplicates, pair_evidence
 from clustering.groups import DuplicateGroup, form_groups, passage_key, represented_by
 from clustering.semantic import CALIBRATED, candidate_articles, reporting_passages, semantic_pair
-from clustering.story import LanguageMeans, TermStatistics, lead_text, term_hashes, with_model
+from clustering.story import LanguageMeans, TermStatistics, lead_text, with_model
 from clustering.threads import (
     TermRarity,
     ThreadSettings,
-    article_label_terms,
     attach_to_threads,
     group_articles,
-    label_terms,
+    label_term_ids,
     thread_label,
-    title_terms,
+    title_term_ids,
 )
-from corpus.article import Article, LabelTerms, Passage, PreparedArticle
+from corpus.article import Article, Passage, PreparedArticle
 from corpus.boilerplate import RepeatedLines
 from corpus.language import language_of
-from corpus.prepare import packed_preparation, prepare_articles_then, unpacked_preparation
+from corpus.prepare import (
+    kept_tokens,
+    packed_preparation,
+    prepare_articles_then,
+    prepare_with_terms,
+    unpacked_preparation,
+)
+from corpus.tokens import TermTable
 from embeddings.encoders import Encoder, encode_texts, short_candidate_threshold
 from embeddings.index import EXACT_LIMIT, CandidatePairs, Hits, PassageIndex, StoredIndex
 from executor import Executor
@@ -190,18 +196,24 @@ def prepare_stored(
     """
     if not save:
         return _kept_or_prepared(store, ids, settings, executor)
+    return prepare_and_keep(store, ids, settings, executor)[0]
+
+
+def prepare_and_keep(
+    store: Store, ids: Sequence[str], settings: NightSettings, executor: Executor | None = None
+) -> tuple[list[PreparedArticle], TermTable]:
+    """`prepare_stored` with `save`, and the stems of the articles' terms (for encoding their passages by them)."""
     articles = store.articles(ids)
     executor = worth_workers(executor, sum(len(article.text) for article in articles), settings)
     repeated = _repeated_lines(store, articles, exclude=[a.id for a in articles])
-    described = prepare_articles_then(articles, _described, settings.prepare, repeated, executor)
+    described, terms = prepare_with_terms(articles, _described, settings.prepare, repeated, executor)
     store.save_paragraphs(
-        {p.article.id: rows for p, rows, _ in described},
-        {p.article.id: f"{terms.title} {terms.body}".strip() for p, _, terms in described},
-        {p.article.id: packed_preparation(p, settings.prepare) for p, _, _ in described},
+        {p.article.id: rows for p, rows in described},
+        {p.article.id: f"{p.label_terms.title} {p.label_terms.body}".strip() for p, _ in described if p.label_terms},
+        {p.article.id: packed_preparation(p, settings.prepare) for p, _ in described},
+        {p.article.id: kept_tokens(p) for p, _ in described},
     )
-    for prepared, _, terms in described:
-        prepared.label_terms = terms
-    return [p for p, _, _ in described]
+    return [p for p, _ in described], terms
 
 
 def _kept_or_prepared(
@@ -212,8 +224,8 @@ def _kept_or_prepared(
     found: dict[str, PreparedArticle] = {}
     unkept: list[Article] = []
     for article in store.articles(ids):
-        packed = kept.get(article.id)
-        rebuilt = unpacked_preparation(article, packed, settings.prepare) if packed is not None else None
+        packed, tokens = kept.get(article.id, (None, None))
+        rebuilt = unpacked_preparation(article, packed, settings.prepare, tokens) if packed is not None else None
         if rebuilt is None:
             unkept.append(article)
         else:
@@ -249,14 +261,16 @@ def embed_stored(
     encoder: Encoder,
     record: bool = True,
     executor: Executor | None = None,
+    terms: TermTable | None = None,
 ) -> Vectors:
     """Vectors for every passage, quote and title, encoding only texts the cache lacks.
 
     Texts are produced as they are hashed or encoded, never all held at once; each distinct
     text has one row (copies and repeated furniture are encoded and held once). With
     `record`, which vectors each article has is written to the store (articles found through
-    those records need no second write). An encoder that travels (the lexical one) hashes on
-    the `executor`'s workers.
+    those records need no second write). An encoder that reads terms (the lexical one) encodes the
+    passages and titles of articles prepared tonight from their terms, given the stems of `terms`;
+    other texts it hashes on the `executor`'s workers, if it travels.
     """
     arrays: dict[str, np.ndarray] = {}
     row_ids: dict[str, np.ndarray] = {}
@@ -275,24 +289,24 @@ def embed_stored(
             matrix[position[digest]] = vector
             ids[position[digest]] = vector_id
         missing = {digest for digest, row in position.items() if not ids[row]}
-        batch: dict[str, str] = {}
+        batch: dict[str, tuple[str, np.ndarray | None]] = {}
 
         def encode_batch(
-            batch: dict[str, str],
+            batch: dict[str, tuple[str, np.ndarray | None]],
             kind: str = kind,
             position: dict[str, int] = position,
             matrix: np.ndarray = matrix,
             ids: np.ndarray = ids,
         ) -> None:
             # tonight's vectors exactly as the cache will give them back on later nights
-            encoded = compact(encode_texts(encoder, list(batch.values()), executor))
+            encoded = compact(_encoded(encoder, list(batch.values()), terms, executor))
             added = store.add_vectors(encoder.name, kind, dict(zip(batch, encoded, strict=True)))
             rows = [position[h] for h in batch]
             matrix[rows] = encoded
             ids[rows] = [added[h] for h in batch]
             added_ids[kind].extend(added.values())
 
-        texts = (t for a in prepared for t in _texts(a, kind))
+        texts = ((t, found) for a in prepared for t, found in zip(_texts(a, kind), _terms(a, kind), strict=True))
         pending = set(missing)
         for digest, text in zip(hashes, texts, strict=True):
             if digest in pending:
@@ -328,6 +342,29 @@ def embed_stored(
         embedded,
         reused,
     )
+
+
+def _terms(article: PreparedArticle, kind: str) -> list[np.ndarray | None]:
+    """The term ids of the article's texts of `kind` (see `_texts`), where its preparation found them."""
+    if kind == "passage" and article.tokens is not None:
+        return [article.tokens.within(p.start, p.end).ids for p in article.passages]
+    if kind == "title" and article.title_tokens is not None:
+        return [article.title_tokens.ids]
+    return [None] * len(_texts(article, kind))
+
+
+def _encoded(
+    encoder: Encoder, texts: list[tuple[str, np.ndarray | None]], terms: TermTable | None, executor: Executor | None
+) -> np.ndarray:
+    """Vectors of `texts` (each a text and, where known, its term ids): by their terms when the encoder reads
+    terms and `terms` has their stems, else by their wording."""
+    by_terms = getattr(encoder, "encode_terms", None)
+    if by_terms is not None and terms is not None and all(found is not None for _, found in texts):
+        try:
+            return by_terms([found for _, found in texts], terms)
+        except KeyError:  # a term tonight's preparation did not find (a stored article's): by the wording
+            pass
+    return encode_texts(encoder, [text for text, _ in texts], executor)
 
 
 def lead_vectors(store: Store, prepared: Sequence[PreparedArticle], model: Encoder) -> tuple[np.ndarray, int]:
@@ -973,12 +1010,7 @@ def _save_story_vectors(
         batch = prepared[start : start + STORY_BATCH]
         unknown = [a.article.id for a in batch if a.label_terms is None]
         facts = store.article_facts(unknown) if unknown else {}
-        for article in batch:
-            if article.label_terms is not None:
-                texts.append(article.label_terms.hashes)
-                continue
-            found = facts.get(article.article.id, {}).get("label_terms")
-            texts.append(term_hashes(found.split() if found is not None else label_terms(article)))
+        texts += [label_term_ids(a, facts.get(a.article.id, {}).get("label_terms")) for a in batch]
     saved = store.term_statistics(name)
     statistics = TermStatistics.from_bytes(*saved) if saved else TermStatistics()
     counted = store.article_vector_ids(name, ids)
@@ -986,7 +1018,7 @@ def _save_story_vectors(
     if new:
         statistics.add(new)
         store.save_term_statistics(name, statistics.documents, statistics.to_bytes())
-    titles = [term_hashes(title_terms(a)) if a.label_terms is None else a.label_terms.title_hashes for a in prepared]
+    titles = [title_term_ids(a) for a in prepared]
     matrix = vectoriser.vectors(texts, titles, statistics)
     if model is not None:
         leads, _ = lead_vectors(store, prepared, model)
@@ -1007,19 +1039,13 @@ def _save_story_vectors(
 STORY_BATCH = 5_000
 
 
-def _described(
-    prepared: PreparedArticle, line_keys: list[str | None]
-) -> tuple[PreparedArticle, list[ParagraphRow], LabelTerms]:
-    """A prepared article with its paragraph rows and label terms (worked out in the worker that prepared it).
-
-    The terms come back as strings (see `LabelTerms`): a list of them per article, unpickled,
-    is a few hundred separate strings per article, gigabytes over a large night.
-    """
+def _described(prepared: PreparedArticle, line_keys: list[str | None]) -> tuple[PreparedArticle, list[ParagraphRow]]:
+    """A prepared article with its paragraph rows (worked out in the worker that prepared it)."""
     rows = [
         ParagraphRow(p.index, p.start, p.end, content_hash(p.text), key, p.boilerplate)
         for p, key in zip(prepared.paragraphs, line_keys, strict=True)
     ]
-    return prepared, rows, article_label_terms(prepared)
+    return prepared, rows
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

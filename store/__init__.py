@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, insert, inspect, or_, select, text, update
+from sqlalchemy import LargeBinary, create_engine, func, insert, inspect, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
@@ -196,6 +196,10 @@ class Store(ArticlesMixin, VectorsMixin, FindingsMixin, RunsMixin):
             if found in ("1", "2", "3"):
                 # kept preparations come as articles are prepared again: until then they are prepared as before
                 connection.execute(text("ALTER TABLE articles ADD COLUMN prepared TEXT"))
+            if found in ("1", "2", "3", "4"):
+                # so do kept terms: an article is tokenised once more, then never again
+                binary = LargeBinary().compile(dialect=connection.dialect)
+                connection.execute(text(f"ALTER TABLE articles ADD COLUMN tokens {binary}"))
             if found != str(SCHEMA_VERSION):
                 connection.execute(
                     update(meta_table).where(meta_table.c.key == "schema").values(value=str(SCHEMA_VERSION))

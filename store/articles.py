@@ -215,9 +215,10 @@ class ArticlesMixin:
         paragraphs: dict[str, list[ParagraphRow]],
         label_terms: dict[str, str],
         prepared: dict[str, str] | None = None,
+        tokens: dict[str, bytes] | None = None,
     ) -> None:
-        """Replace the stored paragraphs (and thread-label terms, space-separated, and the kept preparation, see
-        `corpus.prepare.packed_preparation`) of these articles."""
+        """Replace the stored paragraphs (and thread-label terms, space-separated, the kept preparation and terms, see
+        `corpus.prepare.packed_preparation` and `kept_tokens`) of these articles."""
         with self.engine.begin() as connection:
             ids = list(paragraphs)
             sources = {
@@ -246,16 +247,17 @@ class ArticlesMixin:
             insert_rows(connection, paragraphs_table, rows)
             set_per_article(connection, "label_terms", label_terms)
             set_per_article(connection, "prepared", prepared or {})
+            set_per_article(connection, "tokens", tokens or {})
 
-    def preparations(self, ids: Iterable[str]) -> dict[str, str]:
-        """The kept preparation of each of these articles that has one (see `save_paragraphs`)."""
-        found: dict[str, str] = {}
+    def preparations(self, ids: Iterable[str]) -> dict[str, tuple[str, bytes | None]]:
+        """The kept preparation and terms of each of these articles that has a preparation (see `save_paragraphs`)."""
+        found: dict[str, tuple[str, bytes | None]] = {}
         with self.engine.connect() as connection:
             for chunk in chunks(list(ids)):
-                query = select(articles_table.c.id, articles_table.c.prepared).where(
+                query = select(articles_table.c.id, articles_table.c.prepared, articles_table.c.tokens).where(
                     articles_table.c.id.in_(chunk), articles_table.c.prepared.is_not(None)
                 )
-                found.update({article: packed for article, packed in connection.execute(query)})
+                found.update({row.id: (row.prepared, row.tokens) for row in connection.execute(query)})
         return found
 
     def paragraph_counts(self, ids: Iterable[str]) -> dict[str, int]:
@@ -377,6 +379,7 @@ def _article_row(article: Article, digest: str, run_id: str, now: datetime, firs
         "analysed_encoder": None,
         "label_terms": None,
         "prepared": None,
+        "tokens": None,
         "reporting_key": reporting_key(article.text),
         "passage_key": None,
     }

@@ -27,9 +27,9 @@ from sqlalchemy.engine import Connection
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
-"""2: articles.published_offset; 3: articles.reporting_key and passage_key; 4: articles.prepared (an older
-store gains them when opened)."""
+SCHEMA_VERSION = 5
+"""2: articles.published_offset; 3: articles.reporting_key and passage_key; 4: articles.prepared; 5:
+articles.tokens (an older store gains them when opened)."""
 DATABASE_FILE = "storythreads.db"
 CHUNK = 500
 """Ids per `IN (...)` clause: SQLite allows a limited number of bound parameters."""
@@ -69,6 +69,7 @@ articles_table = Table(
     Column("reporting_key", String(40)),
     Column("passage_key", String(40)),
     Column("prepared", Text),
+    Column("tokens", LargeBinary),
 )
 Index("articles_published", articles_table.c.published_at)
 Index("articles_arrived", articles_table.c.arrived_at)

@@ -274,3 +274,27 @@ def test_a_stored_article_is_compared_as_it_was_embedded_after_its_source_repeat
     (after,) = prepare_stored(store, ["first"], NightSettings(), save=False)
     assert after.passages == before.passages
     assert stored_text_ids(store, [after], ENCODER) is not None
+
+
+def test_stored_terms_are_a_fresh_tokenisation_and_a_later_night_tokenises_no_stored_article(store: Store) -> None:
+    from corpus.prepare import articles_tokenised
+    from corpus.tokens import tokenise, unpack
+
+    seeds = _seeds()
+    _night(store, seeds, "run-1")
+    ids = [a.id for a in seeds]
+    kept = store.preparations(ids)
+    fresh = tokenise([a.text for a in seeds])
+    for index, article in enumerate(seeds):
+        packed, blob = kept[article.id]
+        stored = unpack(blob[4 + int.from_bytes(blob[:4], "little") :])  # after the title's terms
+        for name in ("ids", "starts", "ends", "stem_lengths"):
+            assert np.array_equal(getattr(stored, name), getattr(fresh[index], name)), (article.id, name)
+    # a new copy of the wire story's paragraphs: the stored articles it shares text with are compared with it, and
+    # its thread is re-clustered with them, but none of them is tokenised again
+    wire = next(a for a in seeds if a.id == WIRE_PAIR[0])
+    rewrite = replace(wire, id="rewrite", text="\n".join(wire.text.splitlines()[2:]), title="نسخة أخرى")
+    before = articles_tokenised()
+    result, report = _night(store, [rewrite], "run-2", NOW + timedelta(hours=3))
+    assert articles_tokenised() - before == 1
+    assert any("rewrite" in pair["articles"] and WIRE_PAIR[0] in pair["articles"] for pair in report["duplicates"])

@@ -134,18 +134,25 @@ def test_speaker_names_leave_out_titles_and_roles() -> None:
 def test_a_kept_preparation_gives_back_the_same_article_and_only_for_the_same_settings(seed_prepared) -> None:
     from dataclasses import replace
 
-    from corpus.prepare import PrepareSettings, packed_preparation, unpacked_preparation
+    import numpy as np
+
+    from corpus.prepare import PrepareSettings, kept_tokens, packed_preparation, unpacked_preparation
 
     settings = PrepareSettings()
     for prepared in seed_prepared:
-        rebuilt = unpacked_preparation(prepared.article, packed_preparation(prepared, settings), settings)
+        packed, terms = packed_preparation(prepared, settings), kept_tokens(prepared)
+        rebuilt = unpacked_preparation(prepared.article, packed, settings, terms)
         assert rebuilt is not None
         assert rebuilt.paragraphs == prepared.paragraphs
         assert rebuilt.passages == prepared.passages and rebuilt.quotes == prepared.quotes
+        for found, original in ((rebuilt.tokens, prepared.tokens), (rebuilt.title_tokens, prepared.title_tokens)):
+            assert all(np.array_equal(a, b) for a, b in zip(vars(found).values(), vars(original).values(), strict=True))
     article = seed_prepared[0]
-    packed = packed_preparation(article, settings)
-    # kept with other settings, for another text, or not a preparation at all: the article is prepared again
-    assert unpacked_preparation(article.article, packed, replace(settings, min_passage_terms=3)) is None
+    packed, terms = packed_preparation(article, settings), kept_tokens(article)
+    # kept with other settings, for another text, without its terms (an older store's) or not a preparation at all:
+    # the article is prepared again
+    assert unpacked_preparation(article.article, packed, replace(settings, min_passage_terms=3), terms) is None
     shortened = replace(article.article, text=article.article.text[:10])
-    assert unpacked_preparation(shortened, packed, settings) is None
-    assert unpacked_preparation(article.article, "not json", settings) is None
+    assert unpacked_preparation(shortened, packed, settings, terms) is None
+    assert unpacked_preparation(article.article, packed, settings, None) is None
+    assert unpacked_preparation(article.article, "not json", settings, terms) is None

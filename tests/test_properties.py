@@ -10,7 +10,6 @@ import tempfile
 from collections import Counter
 from dataclasses import replace
 from html.parser import HTMLParser
-from itertools import pairwise
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -18,13 +17,14 @@ from hypothesis import strategies as st
 
 from clustering.duplicates import PassageMatch, _merge_overlapping
 from clustering.story import term_hashes
-from clustering.threads import article_label_terms, label_terms, thread_label, title_terms
-from clustering.verify import dense_region, ordered_region, tokenise_chunk
+from clustering.threads import label_terms, thread_label, title_terms
+from clustering.verify import dense_region, ordered_region
 from corpus.article import Article, Passage
 from corpus.prepare import prepare_article
 from corpus.readers import read_articles
-from corpus.segment import WindowSettings, window_spans
+from corpus.segment import WindowSettings, paragraph_spans, window_spans
 from corpus.text import fold, term_positions
+from corpus.tokens import tokenise
 from reports.render import to_json, to_markdown
 from reports.site import site_pages
 from tests.batch import analyse
@@ -64,16 +64,17 @@ SPACES = st.sampled_from([" ", "\n", "\t", "\xa0", "\u2003", "\u3000", "\u200b",
 
 
 @FEW
-@given(st.lists(st.one_of(TEXT, SPACES), max_size=30), st.lists(st.integers(0, 500), max_size=10))
-def test_fast_tokeniser_finds_the_terms_and_offsets_of_term_positions(pieces: list[str], cuts: list[int]) -> None:
+@given(st.lists(st.one_of(TEXT, SPACES), max_size=30))
+def test_the_compiled_tokeniser_finds_the_terms_and_offsets_of_term_positions(pieces: list[str]) -> None:
     text = "".join(pieces)
-    bounds = sorted({min(cut, len(text)) for cut in cuts} | {0, len(text)})
-    # paragraphs that touch (no space between them), skip parts of the text, and may be empty
-    paragraphs = [(start, end) for index, (start, end) in enumerate(pairwise(bounds)) if index % 3 != 1]
-    terms, frequency, [(tokens, _, _)] = tokenise_chunk([(text, paragraphs, [])])
-    expected = [found for start, end in paragraphs for found in term_positions(text[start:end], start)]
-    assert [(terms[t], int(s), int(e)) for t, s, e in tokens.T] == expected
-    assert frequency.tolist() == [1] * len(terms)
+    found = tokenise([text])
+    stems = found.stem_strings()
+    assert [(stems[k], int(found.starts[k]), int(found.ends[k])) for k in range(len(stems))] == term_positions(text)
+    for start, end in paragraph_spans(text):  # a paragraph's terms are the text's inside it
+        inside = found[0].within(start, end)
+        assert [(int(s), int(e)) for s, e in zip(inside.starts, inside.ends, strict=True)] == [
+            (s, e) for _, s, e in term_positions(text[start:end], start)
+        ]
 
 
 @FEW
@@ -99,7 +100,8 @@ def test_thread_label_ranks_every_term_by_frequency_times_idf(
 @given(TEXT, TEXT)
 def test_label_terms_kept_by_preparation_are_the_threads_label_terms(title: str, text: str) -> None:
     prepared = prepare_article(Article("a", title, text))
-    kept = article_label_terms(prepared)
+    kept = prepared.label_terms  # found by the compiled tokeniser
+    assert kept is not None
     assert kept.terms() == label_terms(prepared)
     assert kept.title.split() == title_terms(prepared)
     assert kept.hashes.tolist() == term_hashes(label_terms(prepared)).tolist()

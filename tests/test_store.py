@@ -77,7 +77,7 @@ def test_vector_cache_keeps_float16_and_reads_older_float32_blobs(store: Store) 
 def test_a_store_from_a_newer_schema_is_refused_with_the_fix(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store, store.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE storythreads_meta SET value = '99' WHERE key = 'schema'")
-    with pytest.raises(ValueError, match=r"schema version 99.*expects 4.*new store"):
+    with pytest.raises(ValueError, match=r"schema version 99.*expects 5.*new store"):
         Store.open(tmp_path)
 
 
@@ -92,6 +92,7 @@ def test_a_store_of_schema_1_gains_the_publication_offset_and_the_reporting_keys
             connection.exec_driver_sql(f"ALTER TABLE articles DROP COLUMN {key}")
         connection.exec_driver_sql("ALTER TABLE articles DROP COLUMN published_offset")
         connection.exec_driver_sql("ALTER TABLE articles DROP COLUMN prepared")
+        connection.exec_driver_sql("ALTER TABLE articles DROP COLUMN tokens")
         connection.exec_driver_sql("UPDATE storythreads_meta SET value = '1' WHERE key = 'schema'")
     store._check_schema()
     written = replace(_article("new"), published_at=datetime(2026, 11, 23, 6), published_offset=180)
@@ -101,7 +102,7 @@ def test_a_store_of_schema_1_gains_the_publication_offset_and_the_reporting_keys
     members = store.group_members(["old", "old-copy", "new", "new-copy"], "lexical")
     assert sorted(m.article for m in members) == ["new-copy", "old", "old-copy"]
     with store.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT value FROM storythreads_meta WHERE key = 'schema'").scalar() == "4"
+        assert connection.exec_driver_sql("SELECT value FROM storythreads_meta WHERE key = 'schema'").scalar() == "5"
 
 
 def test_a_store_of_schema_3_gains_kept_preparations_and_prepares_its_articles_until_they_have_one(
@@ -120,12 +121,36 @@ def test_a_store_of_schema_3_gains_kept_preparations_and_prepares_its_articles_u
     kept = prepare_stored(store, ids, NightSettings(), save=False)
     with store.engine.begin() as connection:  # the store as version 3 left it
         connection.exec_driver_sql("ALTER TABLE articles DROP COLUMN prepared")
+        connection.exec_driver_sql("ALTER TABLE articles DROP COLUMN tokens")
         connection.exec_driver_sql("UPDATE storythreads_meta SET value = '3' WHERE key = 'schema'")
     store._check_schema()
     assert store.preparations(ids) == {}
     assert prepare_stored(store, ids, NightSettings(), save=False) == kept
     with store.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT value FROM storythreads_meta WHERE key = 'schema'").scalar() == "4"
+        assert connection.exec_driver_sql("SELECT value FROM storythreads_meta WHERE key = 'schema'").scalar() == "5"
+
+
+def test_a_store_of_schema_4_gains_kept_terms_and_tokenises_its_articles_until_they_have_them(store: Store) -> None:
+    from corpus.readers import read_articles
+    from embeddings.encoders import LexicalEncoder
+    from night.run import run_night
+    from night.settings import NightSettings
+    from night.steps import prepare_stored
+    from tests.conftest import SEEDS
+
+    seeds = read_articles([SEEDS]).articles
+    run_night(store, seeds, LexicalEncoder(), "run-1", NOW)
+    ids = [a.id for a in seeds]
+    kept = prepare_stored(store, ids, NightSettings(), save=False)
+    assert all(packed and terms for packed, terms in store.preparations(ids).values())
+    with store.engine.begin() as connection:  # the store as version 4 left it
+        connection.exec_driver_sql("ALTER TABLE articles DROP COLUMN tokens")
+        connection.exec_driver_sql("UPDATE storythreads_meta SET value = '4' WHERE key = 'schema'")
+    store._check_schema()
+    assert all(terms is None for _, terms in store.preparations(ids).values())
+    again = prepare_stored(store, ids, NightSettings(), save=False)  # prepared, and so tokenised, once more
+    assert again == kept
+    assert [a.tokens.ids.tolist() for a in again] == [a.tokens.ids.tolist() for a in kept]
 
 
 def test_home_that_is_a_file_is_refused(tmp_path: Path) -> None:

@@ -285,11 +285,11 @@ def test_stored_terms_are_a_fresh_tokenisation_and_a_later_night_tokenises_no_st
     ids = [a.id for a in seeds]
     kept = store.preparations(ids)
     fresh = tokenise([a.text for a in seeds])
-    for index, article in enumerate(seeds):
-        packed, blob = kept[article.id]
+    for index, seed in enumerate(seeds):
+        _, blob = kept[seed.id]
         stored = unpack(blob[4 + int.from_bytes(blob[:4], "little") :])  # after the title's terms
         for name in ("ids", "starts", "ends", "stem_lengths"):
-            assert np.array_equal(getattr(stored, name), getattr(fresh[index], name)), (article.id, name)
+            assert np.array_equal(getattr(stored, name), getattr(fresh[index], name)), (seed.id, name)
     # a new copy of the wire story's paragraphs: the stored articles it shares text with are compared with it, and
     # its thread is re-clustered with them, but none of them is tokenised again
     wire = next(a for a in seeds if a.id == WIRE_PAIR[0])

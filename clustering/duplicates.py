@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from clustering.verify import CompactTerms, PassageTerms, Region, dense_region, ordered_region
+from clustering.verify_kernel import DENSE, verify_candidates
 from corpus.arrays import distinct
 from corpus.article import Passage, PreparedArticle, Quote
 from corpus.quotes import speaker_names
@@ -580,15 +581,43 @@ VERIFY_CHUNK = 5_000
 def verify_chunk(
     chunk: tuple[DuplicateSettings, np.ndarray, np.ndarray, np.ndarray], terms: CompactTerms
 ) -> list[RawMatch]:
-    """Verify a (settings, left, right, similarity) chunk of oriented candidates; a worker's step."""
+    """Verify a (settings, left, right, similarity) chunk of oriented candidates; a worker's step. The rules of
+    `_match_terms`, in compiled code (`clustering.verify_kernel`)."""
     pause_point("verify chunk")
     settings, lefts, rights, similarities = chunk
+    arrays = terms.arrays()
+    kinds, figures, ends = verify_candidates(
+        *arrays, lefts.astype(np.int64), rights.astype(np.int64), terms.reach, _kernel_settings(settings)
+    )
     found: list[RawMatch] = []
-    for left, right, similarity in zip(lefts.tolist(), rights.tolist(), similarities.tolist(), strict=True):
-        match = _match_terms(terms, left, right, similarity, settings)
-        if match is not None:
-            found.append(match)
+    for k in np.flatnonzero(kinds).tolist():
+        kind = int(kinds[k])
+        overlap, strength, in_order = figures[k].tolist()
+        first_a, last_a, first_b, last_b = ends[k].tolist()
+        left, right, similarity = int(lefts[k]), int(rights[k]), float(similarities[k])
+        found.append(
+            (left, right, similarity, overlap, strength, kind == DENSE, first_a, last_a, first_b, last_b, in_order)
+        )
     return found
+
+
+def _kernel_settings(settings: DuplicateSettings) -> np.ndarray:
+    """The settings `verify_candidates` reads, in its order."""
+    return np.array(
+        [
+            settings.min_strength,
+            settings.min_ordered_strength,
+            settings.min_density,
+            settings.min_overlap,
+            settings.min_longer_overlap,
+            settings.min_shared_terms,
+            settings.short_article,
+            settings.short_share,
+            settings.min_short_strength,
+            settings.short_density,
+        ],
+        dtype=np.float64,
+    )
 
 
 def _verified(
@@ -607,13 +636,10 @@ def _verified(
     swap = owner_rank[candidates.left] > owner_rank[candidates.right]
     lefts = np.where(swap, candidates.right, candidates.left)
     rights = np.where(swap, candidates.left, candidates.right)
+    compact = terms.for_workers()
     if executor is None or len(lefts) < 2 * VERIFY_CHUNK:
-        for left, right, similarity in zip(
-            lefts.tolist(), rights.tolist(), candidates.similarity.tolist(), strict=True
-        ):
-            found = _match_terms(terms, left, right, similarity, settings)
-            if found is not None:
-                yield _as_match(passages, terms, found)
+        for found in verify_chunk((settings, lefts, rights, candidates.similarity), compact):
+            yield _as_match(passages, terms, found)
         return
     chunks = [
         (
@@ -624,7 +650,7 @@ def _verified(
         )
         for i in range(0, len(lefts), VERIFY_CHUNK)
     ]
-    for found_in_chunk in executor.map(verify_chunk, chunks, shared=terms.for_workers()):
+    for found_in_chunk in executor.map(verify_chunk, chunks, shared=compact):
         for found in found_in_chunk:
             yield _as_match(passages, terms, found)
 

@@ -325,6 +325,7 @@ class CompactTerms(_Terms):
         self.weights = weights
         self.article_weights = article_weights
         self._reach = reach
+        self._arrays: tuple[np.ndarray, ...] | None = None
         self._start_caches(WORKER_CACHE_LIMIT)
 
     def __getstate__(self) -> tuple:
@@ -343,6 +344,25 @@ class CompactTerms(_Terms):
 
     def _term_row(self, index: int) -> np.ndarray:
         return self._flat[self._first_row[index] : self._last_row[index]]
+
+    @property
+    def reach(self) -> int:
+        """Passages either side of a passage that make its neighbourhood."""
+        return self._reach
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """Flat term numbers, each passage's first and last+1 row, its article, and the weights of terms and
+        articles: what the compiled verification reads (`clustering.verify_kernel`); made once per process."""
+        if self._arrays is None:
+            self._arrays = (
+                np.ascontiguousarray(self._flat, dtype=np.int64),
+                np.asarray(self._first_row, dtype=np.int64),
+                np.asarray(self._last_row, dtype=np.int64),
+                np.asarray(self._owner, dtype=np.int64),
+                np.asarray(self.weights, dtype=np.float64),
+                np.asarray(self.article_weights, dtype=np.float64),
+            )
+        return self._arrays
 
 
 def _with_tokens(prepared: Sequence[PreparedArticle]) -> Sequence[PreparedArticle]:

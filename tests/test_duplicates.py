@@ -282,3 +282,32 @@ def test_posts_that_share_a_name_and_a_place_are_not_a_pair() -> None:
     other = "وصل وزير الداخلية السعودية إلى المنطقة الشرقية لتفقد الأوضاع الأمنية ولقاء المسؤولين وأعيان القبائل هناك"
     pairs = _pairs([_post("a", POST), _post("b", other), *(_post(f"x{i}", t) for i, t in enumerate(OTHER_POSTS))])
     assert pairs == {}
+
+
+def test_the_compiled_verification_finds_exactly_what_the_rules_in_python_find() -> None:
+    import numpy as np
+
+    from bench.corpus import generate
+    from clustering.duplicates import _match_terms, find_candidates, verify_chunk
+    from clustering.verify import PassageTerms
+    from corpus.prepare import prepare_articles
+    from embeddings.encoders import LexicalEncoder
+    from tests.conftest import generator_texts
+
+    prepared = prepare_articles(generate(generator_texts(), 150, seed=4, copy_share=0.3).articles)
+    passages = [p.text for a in prepared for p in a.passages]
+    candidates = find_candidates(prepared, LexicalEncoder().encode(passages), 0.25)
+    terms = PassageTerms(prepared, DuplicateSettings().neighbour_windows)
+    settings = DuplicateSettings()
+    lefts, rights = candidates.left.astype(np.int64), candidates.right.astype(np.int64)
+    python = [
+        _match_terms(terms, int(a), int(b), float(s), settings)
+        for a, b, s in zip(lefts, rights, candidates.similarity, strict=True)
+    ]
+
+    def rounded(match: tuple) -> tuple:
+        return tuple(round(value, 6) if isinstance(value, float) else value for value in match)
+
+    compiled = verify_chunk((settings, lefts, rights, candidates.similarity), terms.for_workers())
+    assert len(candidates) > 2_000 and len(compiled) > 300
+    assert {rounded(m) for m in compiled} == {rounded(m) for m in python if m is not None}

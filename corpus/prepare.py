@@ -118,17 +118,19 @@ def prepare_jobs(jobs: Sequence[PrepareJob]) -> tuple[list[Any], TermTable]:
     texts = tokenise([article.text for article, *_ in jobs])
     titles = tokenise([article.title for article, *_ in jobs])
     _TOKENISED[0] += len(jobs)
+    table = TermTable.merged([TermTable.of(texts), TermTable.of(titles)])
+    story_hashes = term_hashes(table.stem_strings())  # each distinct stem of the chunk hashed once
     found: list[Any] = []
     for index, (article, spans, keys, repeated, settings, then) in enumerate(jobs):
         prepared = _prepare(article, spans, repeated, settings, texts[index])
         prepared.title_tokens = titles[index]
-        prepared.label_terms = _label_terms(prepared, texts, titles, index)
+        prepared.label_terms = _label_terms(prepared, texts, titles, index, table, story_hashes)
         if then is None:
             found.append(_pack(prepared))
             continue
         derived = then(prepared, keys)
         found.append((_pack(derived[0]), *derived[1:]) if isinstance(derived, tuple) else (_pack(prepared), derived))
-    return found, TermTable.merged([TermTable.of(texts), TermTable.of(titles)])
+    return found, table
 
 
 _TOKENISED = [0]
@@ -143,8 +145,11 @@ LABEL_STEM = 3
 """Label terms are the content terms whose stem has at least this many letters."""
 
 
-def _label_terms(prepared: PreparedArticle, texts: Tokenised, titles: Tokenised, index: int) -> LabelTerms:
-    """The title's and the reporting paragraphs' terms with stems of `LABEL_STEM` letters or more."""
+def _label_terms(
+    prepared: PreparedArticle, texts: Tokenised, titles: Tokenised, index: int, table: TermTable, hashes: np.ndarray
+) -> LabelTerms:
+    """The title's and the reporting paragraphs' terms with stems of `LABEL_STEM` letters or more (`hashes`: the
+    `term_hashes` of the stems of `table`, row by row)."""
     assert prepared.tokens is not None and prepared.title_tokens is not None
     title_first, body_first = int(titles.firsts[index]), int(texts.firsts[index])
     title = np.flatnonzero(prepared.title_tokens.stem_lengths >= LABEL_STEM) + title_first
@@ -154,8 +159,8 @@ def _label_terms(prepared: PreparedArticle, texts: Tokenised, titles: Tokenised,
             first = np.searchsorted(prepared.tokens.starts, paragraph.start)
             reporting[first : np.searchsorted(prepared.tokens.ends, paragraph.end, side="right")] = True
     body = np.flatnonzero(reporting & (prepared.tokens.stem_lengths >= LABEL_STEM)) + body_first
-    title_terms, body_terms = joined_stems(titles, title), joined_stems(texts, body)
-    return LabelTerms(title_terms, body_terms, term_hashes(title_terms.split() + body_terms.split()))
+    ids = np.concatenate([titles.ids[title], texts.ids[body]])
+    return LabelTerms(joined_stems(titles, title), joined_stems(texts, body), hashes[table.rows(ids)])
 
 
 Packed = tuple[

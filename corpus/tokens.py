@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -405,30 +406,26 @@ def distinct_stems(found: Tokenised) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return ids, bounds, codes
 
 
-PACKED_DTYPE = np.dtype([("id", "<u8"), ("start", "<u4"), ("end", "<u4"), ("stem", "u1")])
-"""One term as kept in the store: its id, its token's offsets and its stem's length (17 bytes)."""
-
-
 def pack(terms: Tokens) -> bytes:
-    """`terms` as compact bytes for the store (compressed: offsets repeat and climb)."""
-    import zlib
-
-    rows = np.empty(len(terms), dtype=PACKED_DTYPE)
-    rows["id"], rows["start"], rows["end"], rows["stem"] = terms.ids, terms.starts, terms.ends, terms.stem_lengths
-    return zlib.compress(rows.tobytes(), 1)
+    """`terms` as compact bytes for the store: the ids as they are (8 bytes each, random), then, compressed, each
+    token's distance from the one before, its length and its stem's (they repeat and stay small)."""
+    count = len(terms)
+    gaps = np.diff(terms.starts, prepend=0).astype("<u4")
+    lengths = (terms.ends - terms.starts).astype("<u2")
+    small = zlib.compress(gaps.tobytes() + lengths.tobytes() + terms.stem_lengths.astype("u1").tobytes(), 1)
+    return count.to_bytes(4, "little") + terms.ids.astype("<u8").tobytes() + small
 
 
 def unpack(blob: bytes) -> Tokens:
     """The `Tokens` that `pack` kept."""
-    import zlib
-
-    rows = np.frombuffer(zlib.decompress(blob), dtype=PACKED_DTYPE)
-    return Tokens(
-        rows["id"].astype(np.uint64),
-        rows["start"].astype(np.int32),
-        rows["end"].astype(np.int32),
-        rows["stem"].astype(np.uint8),
-    )
+    count = int.from_bytes(blob[:4], "little")
+    ids = np.frombuffer(blob, dtype="<u8", count=count, offset=4).astype(np.uint64)
+    small = zlib.decompress(blob[4 + 8 * count :])
+    gaps = np.frombuffer(small, dtype="<u4", count=count)
+    lengths = np.frombuffer(small, dtype="<u2", count=count, offset=4 * count)
+    stems = np.frombuffer(small, dtype="u1", count=count, offset=6 * count)
+    starts = np.cumsum(gaps, dtype=np.int64).astype(np.int32)
+    return Tokens(ids, starts, (starts + lengths).astype(np.int32), stems.astype(np.uint8))
 
 
 @dataclass(frozen=True)
@@ -460,6 +457,12 @@ class TermTable:
         bounds = np.concatenate(([0], np.cumsum(kept_lengths)))
         position = np.arange(int(bounds[-1])) - np.repeat(bounds[:-1], kept_lengths)
         return cls(kept, bounds, codes[np.repeat(starts[first], kept_lengths) + position])
+
+    def stem_strings(self) -> list[str]:
+        """Each term's stem, row by row."""
+        text = self.codes.astype("<u4").tobytes().decode("utf-32-le")
+        bounds = self.bounds.tolist()
+        return [text[bounds[i] : bounds[i + 1]] for i in range(len(self.ids))]
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """The row of each of `ids` in this table; `KeyError` if one is not in it."""

@@ -164,7 +164,7 @@ def embed(night: Night) -> None:
 def search(night: Night) -> None:
     """Add new vectors to the index files; find stored window articles near tonight's and candidate pairs."""
     assert night.tonight is not None and night.vectors is not None
-    indexes = steps.update_indexes(night.store, night.encoder, night.settings)
+    indexes = steps.update_indexes(night.store, night.encoder, night.settings, night.vectors)
     found = steps.search_window(night.store, night.tonight, night.prepared, night.vectors, night.encoder, indexes)
     night.candidates = steps.gather_candidates(
         night.store, night.prepared, night.vectors, found, night.encoder, night.settings, night.on_workers

@@ -17,7 +17,7 @@ import random
 import re
 import signal
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -406,21 +406,59 @@ def index_path(store: Store, encoder: Encoder, kind: str) -> str:
     return str(store.index_dir / f"{slug}-{content_hash(encoder.name)[:8]}.{kind}.faiss")
 
 
-def update_indexes(store: Store, encoder: Encoder, settings: NightSettings | None = None) -> dict[str, StoredIndex]:
-    """Bring the passage and quote index files level with the store's vectors and save them."""
+def update_indexes(
+    store: Store, encoder: Encoder, settings: NightSettings | None = None, tonight: Vectors | None = None
+) -> dict[str, StoredIndex]:
+    """Bring the passage and quote index files level with the store's vectors and save them. The vectors
+    `tonight` added are taken from memory, not read back from the store."""
     indexes = {}
     for kind in ("passage", "quote"):
         index = StoredIndex.sync(
             index_path(store, encoder, kind),
             encoder.dim,
             store.vector_count(encoder.name, kind),
-            lambda skip, kind=kind: store.vectors_after(encoder.name, kind, skip),
+            lambda skip, kind=kind: _vectors_after(store, encoder, kind, skip, tonight),
             (settings or NightSettings()).exact_limit,
         )
         index.save()
         indexes[kind] = index
     checkpoint("index: files saved")
     return indexes
+
+
+INDEX_BATCH = 50_000
+
+
+def _vectors_after(
+    store: Store, encoder: Encoder, kind: str, skip: int, tonight: Vectors | None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids, vectors) of the store's vectors of `kind` after the first `skip`, in id order: from `tonight`'s
+    vectors when it added every one of them, else read from the store."""
+    held = _added_vectors(tonight, kind) if tonight is not None else None
+    if held is not None:
+        ids = store.vector_ids_after(encoder.name, kind, skip)
+        rows = np.searchsorted(held[0], ids)
+        if len(ids) and rows.max(initial=0) < len(held[0]) and np.array_equal(held[0][rows], ids):
+            for start in range(0, len(ids), INDEX_BATCH):
+                yield ids[start : start + INDEX_BATCH], held[1][rows[start : start + INDEX_BATCH]]
+            return
+    yield from store.vectors_after(encoder.name, kind, skip)
+
+
+def _added_vectors(tonight: Vectors, kind: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The vectors of `kind` that `tonight` added to the store, as (sorted ids, rows); None if it added none."""
+    if kind == "passage":
+        ids, matrix = tonight.passage_ids, tonight.passages
+    elif kind == "quote":
+        ids, matrix = tonight.quote_ids, tonight.quotes
+    else:
+        return None
+    added = tonight.added_ids.get(kind)
+    if added is None or not len(added):
+        return None
+    distinct_ids, first = np.unique(ids, return_index=True)
+    keep = np.isin(distinct_ids, added)
+    return distinct_ids[keep], matrix[first[keep]]
 
 
 @dataclass

@@ -119,6 +119,13 @@ class VectorsMixin:
                 )
                 last = rows[-1].id
 
+    def vector_ids_after(self, encoder: str, kind: str, skip: int) -> np.ndarray:
+        """The ids of the cache's vectors in id order, skipping the first `skip` (ids only: no vector is read)."""
+        kind_filter = (vectors_table.c.encoder == encoder, vectors_table.c.kind == kind)
+        with self.engine.connect() as connection:
+            query = select(vectors_table.c.id).where(*kind_filter).order_by(vectors_table.c.id).offset(skip)
+            return np.array(connection.execute(query).scalars().all(), dtype=np.int64)
+
     def set_embedded(self, encoder: str, kind: str, vector_ids: dict[str, list[int]]) -> None:
         """Record, per article, the vector ids of its texts of `kind` in order (replacing earlier ones)."""
         with self.engine.begin() as connection:

@@ -64,9 +64,10 @@ def _key(line: str) -> str:
     return " ".join(re.findall(r"\w+", fold(line)))
 
 
-def furniture_reason(line: str) -> str | None:
-    """Why `line` is site furniture on its own merits, or None if it may be reporting."""
-    if len(line) >= 24 and junk_chars(line) * 2 >= len(line):
+def furniture_reason(line: str, junk: int | None = None) -> str | None:
+    """Why `line` is site furniture on its own merits, or None if it may be reporting. `junk`: its characters in
+    tokens that are no words (`corpus.text.junk_chars`), when already counted."""
+    if len(line) >= 24 and (junk_chars(line) if junk is None else junk) * 2 >= len(line):
         return f"not text: runs of over {MAX_WORD_CHARS} characters without a space, or an encoded blob"
     if fold(line[:_PROMPT_CHARS]).strip().startswith(_PROMPT_STARTS):
         return "comment, copyright or subscription prompt"

@@ -13,8 +13,9 @@ import numpy as np
 
 from corpus.article import Article, LabelTerms, Paragraph, Passage, PreparedArticle, Quote
 from corpus.boilerplate import RepeatedLines, furniture_reason
+from corpus.layout import chunk_windows
 from corpus.quotes import find_quotes, named_speaker
-from corpus.segment import WindowSettings, paragraph_spans, window_spans
+from corpus.segment import WindowSettings, paragraph_spans
 from corpus.text import fold
 from corpus.tokens import TermTable, Tokenised, Tokens, joined_stems, pack, term_hashes, tokenise, unpack
 from executor import Executor, map_chunks, map_items
@@ -115,16 +116,22 @@ PrepareJob = tuple[Article, list[tuple[int, int]], list[str | None], list[bool],
 def prepare_jobs(jobs: Sequence[PrepareJob]) -> tuple[list[Any], TermTable]:
     """Prepare each job (see `PrepareJob`); a worker's step. The chunk's texts and titles are tokenised in one
     compiled pass each (`corpus.tokens`); the stems of their terms come back once, in a table."""
-    texts = tokenise([article.text for article, *_ in jobs])
+    bodies = [article.text for article, *_ in jobs]
+    texts = tokenise(bodies)
     titles = tokenise([article.title for article, *_ in jobs])
     _TOKENISED[0] += len(jobs)
     table = TermTable.merged([TermTable.of(texts), TermTable.of(titles)])
     story_hashes = term_hashes(table.stem_strings())  # each distinct stem of the chunk hashed once
+    windows = _chunk_windows(bodies, [spans for _, spans, *_ in jobs], texts, jobs[0][4] if jobs else None)
     found: list[Any] = []
-    for index, (article, spans, keys, repeated, settings, then) in enumerate(jobs):
-        prepared = _prepare(article, spans, repeated, settings, texts[index])
+    chunk = []
+    for index, (article, spans, _, repeated, settings, _) in enumerate(jobs):
+        prepared = _prepare(article, spans, repeated, settings, texts[index], windows[index])
         prepared.title_tokens = titles[index]
-        prepared.label_terms = _label_terms(prepared, texts, titles, index, table, story_hashes)
+        chunk.append(prepared)
+    for prepared, terms in zip(chunk, _chunk_label_terms(chunk, texts, titles, table, story_hashes), strict=True):
+        prepared.label_terms = terms
+    for prepared, (_, _, keys, _, _, then) in zip(chunk, jobs, strict=True):
         if then is None:
             found.append(_pack(prepared))
             continue
@@ -141,26 +148,74 @@ def articles_tokenised() -> int:
     return _TOKENISED[0]
 
 
+def _chunk_windows(
+    bodies: list[str], spans: list[list[tuple[int, int]]], texts: Tokenised, settings: PrepareSettings | None
+) -> list[Windows]:
+    """Each article's `Windows` (`corpus.layout`), found for the whole chunk in one compiled pass."""
+    if settings is None:
+        return []
+    found = chunk_windows(bodies, spans, texts.starts, texts.ends, texts.firsts, settings.windows)
+    starts, ends, inside, firsts, junk = (array.tolist() for array in found)
+    result: list[Windows] = []
+    paragraph = 0
+    for article_spans in spans:
+        count = len(article_spans)
+        # each article's windows keep their numbers; its paragraphs' first windows are its own slice of `firsts`
+        own = slice(paragraph, paragraph + count)
+        result.append((starts, ends, inside, firsts[paragraph : paragraph + count + 1], junk[own]))
+        paragraph += count
+    return result
+
+
 LABEL_STEM = 3
 """Label terms are the content terms whose stem has at least this many letters."""
 
 
-def _label_terms(
-    prepared: PreparedArticle, texts: Tokenised, titles: Tokenised, index: int, table: TermTable, hashes: np.ndarray
-) -> LabelTerms:
-    """The title's and the reporting paragraphs' terms with stems of `LABEL_STEM` letters or more (`hashes`: the
-    `term_hashes` of the stems of `table`, row by row)."""
-    assert prepared.tokens is not None and prepared.title_tokens is not None
-    title_first, body_first = int(titles.firsts[index]), int(texts.firsts[index])
-    title = np.flatnonzero(prepared.title_tokens.stem_lengths >= LABEL_STEM) + title_first
-    reporting = np.zeros(len(prepared.tokens), dtype=bool)
-    for paragraph in prepared.paragraphs:
-        if paragraph.boilerplate is None:
-            first = np.searchsorted(prepared.tokens.starts, paragraph.start)
-            reporting[first : np.searchsorted(prepared.tokens.ends, paragraph.end, side="right")] = True
-    body = np.flatnonzero(reporting & (prepared.tokens.stem_lengths >= LABEL_STEM)) + body_first
-    ids = np.concatenate([titles.ids[title], texts.ids[body]])
-    return LabelTerms(joined_stems(titles, title), joined_stems(texts, body), hashes[table.rows(ids)])
+def _chunk_label_terms(
+    chunk: list[PreparedArticle], texts: Tokenised, titles: Tokenised, table: TermTable, hashes: np.ndarray
+) -> list[LabelTerms]:
+    """Each article's label terms: its title's and its reporting paragraphs' terms with stems of `LABEL_STEM` letters
+    or more (`hashes`: the `term_hashes` of `table`'s stems, row by row), for the whole chunk in a few array steps."""
+    # the terms inside reporting paragraphs: +1 where such a paragraph's terms begin, -1 after they end
+    edges = np.zeros(len(texts.ids) + 1, dtype=np.int64)
+    for index, prepared in enumerate(chunk):
+        reporting = [(p.start, p.end) for p in prepared.paragraphs if p.boilerplate is None]
+        if not reporting:
+            continue
+        spans = np.array(reporting, dtype=np.int64)
+        first, last = int(texts.firsts[index]), int(texts.firsts[index + 1])
+        np.add.at(edges, first + np.searchsorted(texts.starts[first:last], spans[:, 0]), 1)
+        np.add.at(edges, first + np.searchsorted(texts.ends[first:last], spans[:, 1], side="right"), -1)
+    body = (np.cumsum(edges[:-1]) > 0) & (texts.stem_lengths >= LABEL_STEM)
+    title = titles.stem_lengths >= LABEL_STEM
+    title_strings = _joined_per_text(titles, title)
+    body_strings = _joined_per_text(texts, body)
+    title_hashes, body_hashes = hashes[table.rows(titles.ids[title])], hashes[table.rows(texts.ids[body])]
+    title_bounds, body_bounds = _kept_bounds(titles, title), _kept_bounds(texts, body)
+    found = []
+    for index in range(len(chunk)):
+        article_hashes = np.concatenate(
+            [
+                title_hashes[title_bounds[index] : title_bounds[index + 1]],
+                body_hashes[body_bounds[index] : body_bounds[index + 1]],
+            ]
+        )
+        found.append(LabelTerms(title_strings[index], body_strings[index], article_hashes))
+    return found
+
+
+def _kept_bounds(found: Tokenised, keep: np.ndarray) -> list[int]:
+    """Where each text's terms that `keep` marks begin among all the marked ones (one more than texts)."""
+    owner = np.searchsorted(found.firsts, np.flatnonzero(keep), side="right") - 1
+    return np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=len(found))))).tolist()
+
+
+def _joined_per_text(found: Tokenised, keep: np.ndarray) -> list[str]:
+    """For each text of `found`, the stems of its terms that `keep` marks, space-separated."""
+    chosen = np.flatnonzero(keep)
+    joined = joined_stems(found, chosen).split(" ") if len(chosen) else []
+    bounds = _kept_bounds(found, keep)
+    return [" ".join(joined[bounds[i] : bounds[i + 1]]) for i in range(len(found))]
 
 
 Packed = tuple[
@@ -270,27 +325,36 @@ def prepare_article(
     return _unpack(article, packed)
 
 
+Windows = tuple[list[int], list[int], list[int], list[int], list[int]]
+"""Each window's start, end and content terms, each paragraph's first window (one more than paragraphs) and each
+paragraph's characters of junk tokens."""
+
+
 def _prepare(
-    article: Article, spans: list[tuple[int, int]], repeated: list[bool], settings: PrepareSettings, terms: Tokens
+    article: Article,
+    spans: list[tuple[int, int]],
+    repeated: list[bool],
+    settings: PrepareSettings,
+    terms: Tokens,
+    windows: Windows,
 ) -> PreparedArticle:
     text = article.text
     paragraphs: list[Paragraph] = []
     passages: list[Passage] = []
     quotes: list[Quote] = []
     previous_speaker: Callable[[], str | None] = _nobody
+    starts, ends, inside, firsts, junk = windows
     for index, (start, end) in enumerate(spans):
         line = text[start:end]
-        reason = furniture_reason(line)
+        reason = furniture_reason(line, junk[index])
         if reason is None and repeated[index]:
             reason = "repeated by its source across articles"
         paragraphs.append(Paragraph(index, start, end, line, reason))
         if reason is not None:
             continue
-        for w_start, w_end in window_spans(text, start, end, settings.windows):
-            inside = np.searchsorted(terms.ends, w_end, side="right") - np.searchsorted(terms.starts, w_start)
-            if inside < settings.min_passage_terms:
-                continue
-            passages.append(Passage(article.id, len(passages), index, w_start, w_end, text))
+        for window in range(firsts[index], firsts[index + 1]):
+            if inside[window] >= settings.min_passage_terms:
+                passages.append(Passage(article.id, len(passages), index, starts[window], ends[window], text))
         paragraph_quotes = find_quotes(line, previous_speaker)
         for span in paragraph_quotes:
             quote_text = line[span.start : span.end]

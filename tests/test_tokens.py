@@ -58,3 +58,32 @@ def test_a_tokens_slice_keeps_the_terms_inside_a_span() -> None:
     inside = terms.within(text.index("الوزارة"), text.index(" افتتاح"))
     assert [text[s:e] for s, e in zip(inside.starts.tolist(), inside.ends.tolist(), strict=True)] == ["الوزارة"]
     assert np.array_equal(inside.ids, tokens.term_ids("الوزارة"))
+
+
+def test_the_compiled_windows_and_junk_counts_are_corpus_segments_and_corpus_texts() -> None:
+    from corpus.layout import chunk_windows
+    from corpus.segment import WindowSettings, paragraph_spans, window_spans
+    from corpus.text import junk_chars
+
+    texts = _texts() + ["كلمة " * 150 + ". " + "جملة أخرى. " * 40, "x. " * 100]
+    settings = WindowSettings()
+    spans = [paragraph_spans(text) for text in texts]
+    found = tokens.tokenise(texts)
+    starts, ends, inside, firsts, junk = chunk_windows(texts, spans, found.starts, found.ends, found.firsts, settings)
+    paragraphs = [
+        (text, start, end) for text, text_spans in zip(texts, spans, strict=True) for start, end in text_spans
+    ]
+    assert len(firsts) == len(paragraphs) + 1 and firsts[-1] == len(starts)
+    windowed = 0
+    for number, (text, start, end) in enumerate(paragraphs):
+        windows = list(
+            zip(
+                starts[firsts[number] : firsts[number + 1]].tolist(),
+                ends[firsts[number] : firsts[number + 1]].tolist(),
+                strict=True,
+            )
+        )
+        assert windows == window_spans(text, start, end, settings)
+        windowed += len(windows) > 1
+        assert junk[number] == junk_chars(text[start:end])
+    assert windowed >= 3

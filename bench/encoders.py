@@ -25,7 +25,7 @@ from bench.tiny_model import build_tiny_model
 from corpus.article import PreparedArticle
 from corpus.prepare import prepare_articles
 from embeddings.encoders import SentenceTransformerEncoder
-from night.steps import embed_stored
+from night.embedding import embed_stored
 from store import Store
 
 log = logging.getLogger(__name__)

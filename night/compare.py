@@ -11,10 +11,11 @@ import numpy as np
 from clustering.duplicates import DuplicatePair
 from clustering.groups import DuplicateGroup
 from corpus.article import Article, PreparedArticle
-from night import steps
+from night.intake import prepare_stored
 from night.run import opened, run_stages
 from night.settings import NightSettings
 from night.stages import Night
+from night.threads import story_name
 
 
 @dataclass
@@ -53,9 +54,9 @@ def compare_articles(
         assert night.tonight is not None
         if night.tonight.groups:  # one was analysed for both: the other is prepared to be shown
             (copy,) = [a for a in (first.id, second.id) if a not in by_id]
-            by_id.update({p.article.id: p for p in steps.prepare_stored(store, [copy], settings, False)})
+            by_id.update({p.article.id: p for p in prepare_stored(store, [copy], settings, False)})
             return Comparison(by_id[first.id], by_id[second.id], None, 1.0, night.tonight.groups[0])
         threads = settings.threads if night.model is None else settings.threads.with_model()
-        vectors = store.article_vectors(steps.story_name(threads, night.model), [first.id, second.id])
+        vectors = store.article_vectors(story_name(threads, night.model), [first.id, second.id])
         similarity = float(np.asarray(vectors[first.id], np.float32) @ np.asarray(vectors[second.id], np.float32))
         return Comparison(by_id[first.id], by_id[second.id], night.pairs[0] if night.pairs else None, similarity)

@@ -21,9 +21,9 @@ from embeddings.choose import EncoderChoice
 from embeddings.encoders import Encoder, LexicalEncoder
 from executor import Executor, collect_garbage_rarely, pause_point
 from night import memory
+from night.faults import checkpoint
 from night.settings import ExecutorSettings, NightSettings
 from night.stages import STAGES, Night, Stage
-from night.steps import checkpoint
 from store import Store
 
 log = logging.getLogger(__name__)

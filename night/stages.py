@@ -28,9 +28,14 @@ from corpus.web import Fetcher, FetchSettings
 from embeddings.choose import EncoderChoice, choose_encoder
 from embeddings.encoders import Encoder
 from executor import Executor
-from night import memory, steps
+from night import intake, memory
+from night.embedding import Vectors, embed_stored, lead_vectors
+from night.intake import Tonight, group_prepared, prepare_and_keep, worth_workers
 from night.report import load_report_records
+from night.search import Candidates, gather_candidates, search_window, update_indexes
 from night.settings import NightSettings
+from night.threads import thread_window
+from night.verification import verify_fresh
 from reports.render import read_back, write_reports
 from reports.report import RunInfo, build_report
 from store import Store
@@ -64,14 +69,14 @@ class Night:
 
     read: ReadResult | None = None
     choice: EncoderChoice | None = None
-    tonight: steps.Tonight | None = None
+    tonight: Tonight | None = None
     prepared: list[PreparedArticle] = field(default_factory=list)
     terms: TermTable | None = None
     """The stems of the terms of tonight's prepared articles (`corpus.tokens.TermTable`)."""
     on_workers: Executor | None = None
     """`executor` if tonight's text is large enough for its workers (decided when preparing), else None."""
-    vectors: steps.Vectors | None = None
-    candidates: steps.Candidates | None = None
+    vectors: Vectors | None = None
+    candidates: Candidates | None = None
     pairs: list[DuplicatePair] = field(default_factory=list)
     threads: ThreadUpdate | None = None
     report: dict[str, Any] | None = None
@@ -131,7 +136,7 @@ def choose(night: Night) -> None:
 def take_in(night: Night) -> None:
     """Store new and changed articles; work out the window and what to analyse."""
     assert night.read is not None
-    night.tonight = steps.take_in(
+    night.tonight = intake.take_in(
         night.store, night.read.articles, night.run_id, night.started, night.encoder, night.settings
     )
     night.read.articles.clear()  # stored now, and read back as needed: no second copy of every text in memory
@@ -141,20 +146,20 @@ def prepare(night: Night) -> None:
     """Paragraphs, furniture, passages and quotes of the articles to analyse; those whose passages are another
     article's join its duplicate group."""
     assert night.tonight is not None
-    prepared, night.terms = steps.prepare_and_keep(night.store, night.tonight.fresh, night.settings, night.executor)
-    night.tonight, night.prepared = steps.group_prepared(night.store, night.tonight, prepared, night.encoder)
+    prepared, night.terms = prepare_and_keep(night.store, night.tonight.fresh, night.settings, night.executor)
+    night.tonight, night.prepared = group_prepared(night.store, night.tonight, prepared, night.encoder)
     chars = sum(len(article.article.text) for article in night.prepared)
-    night.on_workers = steps.worth_workers(night.executor, chars, night.settings)
+    night.on_workers = worth_workers(night.executor, chars, night.settings)
 
 
 def embed(night: Night) -> None:
     """Vectors for passages, quotes and titles (and a model's for each lead); only texts never embedded are encoded."""
-    night.vectors = steps.embed_stored(
+    night.vectors = embed_stored(
         night.store, night.prepared, night.encoder, executor=night.on_workers, terms=night.terms
     )
     night.terms = None  # the stems were for encoding: ids are what the later stages compare
     if night.model is not None:
-        _, encoded = steps.lead_vectors(night.store, night.prepared, night.model)
+        _, encoded = lead_vectors(night.store, night.prepared, night.model)
         log.info("the model read %d leads (%d more from the store)", encoded, len(night.prepared) - encoded)
         night.vectors.embedded += encoded
         night.vectors.reused += len(night.prepared) - encoded
@@ -164,9 +169,9 @@ def embed(night: Night) -> None:
 def search(night: Night) -> None:
     """Add new vectors to the index files; find stored window articles near tonight's and candidate pairs."""
     assert night.tonight is not None and night.vectors is not None
-    indexes = steps.update_indexes(night.store, night.encoder, night.settings, night.vectors)
-    found = steps.search_window(night.store, night.tonight, night.prepared, night.vectors, night.encoder, indexes)
-    night.candidates = steps.gather_candidates(
+    indexes = update_indexes(night.store, night.encoder, night.settings, night.vectors)
+    found = search_window(night.store, night.tonight, night.prepared, night.vectors, night.encoder, indexes)
+    night.candidates = gather_candidates(
         night.store, night.prepared, night.vectors, found, night.encoder, night.settings, night.on_workers
     )
 
@@ -174,7 +179,7 @@ def search(night: Night) -> None:
 def verify(night: Night) -> None:
     """Verified duplicate pairs with evidence between tonight's articles and the window; stored."""
     assert night.tonight is not None and night.candidates is not None
-    night.pairs = steps.verify_fresh(
+    night.pairs = verify_fresh(
         night.store, night.tonight, night.candidates, night.encoder, night.settings, night.on_workers, night.model
     )
     night.candidates = None  # the other articles' prepared texts are not needed any more
@@ -183,7 +188,7 @@ def verify(night: Night) -> None:
 def thread(night: Night) -> None:
     """Re-cluster around tonight's articles and carry thread ids over from the stored threads."""
     assert night.tonight is not None
-    night.threads = steps.thread_window(night.store, night.tonight, night.prepared, night.settings, night.model)
+    night.threads = thread_window(night.store, night.tonight, night.prepared, night.settings, night.model)
 
 
 def report(night: Night) -> None:

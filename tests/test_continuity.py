@@ -72,14 +72,15 @@ def test_an_id_once_given_out_is_never_given_again() -> None:
 def test_a_new_group_is_offered_only_the_unclaimed_threads_close_enough_to_it() -> None:
     import numpy as np
 
+    from clustering.neighbourhood import similar_threads
     from night.settings import NightSettings
-    from night.steps import _similar_threads
 
     # articles g1, g2 (tonight's group) point along x; thread T's centroid too, U's along y, V's along x
     matrix = np.array([[1, 0.1, 0], [1, -0.1, 0]], dtype=np.float32)
     row_of = {"g1": 0, "g2": 1}
     centroids = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0]], dtype=np.float32)
     settings = NightSettings()
-    near = _similar_threads([["g1", "g2"]], matrix, row_of, centroids, ["T", "U", "V"], {"T", "U"}, settings)
+    threshold = settings.continue_similarity
+    near = similar_threads([["g1", "g2"]], matrix, row_of, centroids, ["T", "U", "V"], {"T", "U"}, threshold)
     ((similarity, thread),) = near[("g1", "g2")]
     assert thread == "T" and similarity >= settings.continue_similarity  # V is claimed, U is far

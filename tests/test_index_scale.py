@@ -68,8 +68,8 @@ def test_later_nights_write_only_a_tail_to_an_ivf_index_file_and_find_what_one_i
 ) -> None:
     from embeddings import index as index_module
     from night.run import run_night
+    from night.search import index_path
     from night.settings import NightSettings
-    from night.steps import index_path
     from store import Store
 
     corpus = _corpus()

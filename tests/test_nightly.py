@@ -17,9 +17,9 @@ from corpus.article import Article
 from corpus.readers import read_articles
 from embeddings.encoders import LexicalEncoder
 from night.run import run_night
+from night.search import index_path
 from night.settings import NightSettings
 from night.stages import Night
-from night.steps import index_path
 from store import Store
 from tests.conftest import SEEDS, WIRE_PAIR
 from tests.stream import article, night, vocabulary
@@ -210,7 +210,7 @@ def test_a_small_night_reclusters_only_around_its_articles(store: Store, caplog:
 def test_embedding_in_small_steps_encodes_each_text_once_and_gives_the_same_vectors(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from night import steps as nightly
+    from night import embedding
 
     articles = read_articles([SEEDS]).articles
     # every passage twice (each copy adds a comment of its own: not the same reporting, so no duplicate group)
@@ -223,7 +223,7 @@ def test_embedding_in_small_steps_encodes_each_text_once_and_gives_the_same_vect
         for a, outlet in zip(articles, ("الشروق", "الخليج", "النهار", "الرأي", "الغد"), strict=True)
     ]
     whole = run_night(store, articles + copies, LexicalEncoder(), "whole", NOW)
-    monkeypatch.setattr(nightly, "EMBED_BATCH", 3)
+    monkeypatch.setattr(embedding, "EMBED_BATCH", 3)
     with Store.open(tmp_path / "steps") as small_steps:
         stepped = run_night(small_steps, articles + copies, LexicalEncoder(), "steps", NOW)
     assert stepped.vectors.embedded == whole.vectors.embedded
@@ -234,7 +234,9 @@ def test_embedding_in_small_steps_encodes_each_text_once_and_gives_the_same_vect
 
 
 def test_stored_articles_a_night_involves_get_their_stored_vector_ids_without_encoding(store: Store) -> None:
-    from night.steps import embed_stored, prepare_stored, stored_text_ids
+    from night.embedding import embed_stored
+    from night.intake import prepare_stored
+    from night.search import stored_text_ids
 
     _night(store, _seeds(), "run-1")
     stored = prepare_stored(store, [a.id for a in _seeds()], NightSettings(), save=False)
@@ -256,7 +258,8 @@ def test_a_stored_article_is_compared_as_it_was_embedded_after_its_source_repeat
     """Later nights rebuild a stored article from its kept preparation: a line its source has since repeated
     in many articles (furniture now) stays among its passages, whose vectors are stored, so it is not embedded
     again when tonight's articles involve it."""
-    from night.steps import prepare_stored, stored_text_ids
+    from night.intake import prepare_stored
+    from night.search import stored_text_ids
 
     line = "Follow the full coverage of these events on our site and on our social media accounts every day"
 

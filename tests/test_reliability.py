@@ -15,8 +15,9 @@ import pytest
 
 from corpus.readers import read_articles
 from embeddings.encoders import LexicalEncoder
+from night.faults import FAULT_ENV
 from night.run import run_night
-from night.steps import FAULT_ENV, index_path
+from night.search import index_path
 from store import Store
 from tests.conftest import ROOT, SEEDS, WIRE_PAIR
 from tests.stream import article, vocabulary

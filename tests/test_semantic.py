@@ -101,7 +101,7 @@ def test_the_night_budget_grows_with_its_new_articles_from_a_floor() -> None:
 
 def test_pairs_beyond_the_budget_are_not_read_and_passages_read_before_are_free(tmp_path) -> None:
     from embeddings.encoders import LexicalEncoder
-    from night.steps import within_budget
+    from night.verification import within_budget
     from store import Store, content_hash
 
     a, b = _articles(4)

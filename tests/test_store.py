@@ -110,9 +110,9 @@ def test_a_store_of_schema_3_gains_kept_preparations_and_prepares_its_articles_u
 ) -> None:
     from corpus.readers import read_articles
     from embeddings.encoders import LexicalEncoder
+    from night.intake import prepare_stored
     from night.run import run_night
     from night.settings import NightSettings
-    from night.steps import prepare_stored
     from tests.conftest import SEEDS
 
     seeds = read_articles([SEEDS]).articles
@@ -133,9 +133,9 @@ def test_a_store_of_schema_3_gains_kept_preparations_and_prepares_its_articles_u
 def test_a_store_of_schema_4_gains_kept_terms_and_tokenises_its_articles_until_they_have_them(store: Store) -> None:
     from corpus.readers import read_articles
     from embeddings.encoders import LexicalEncoder
+    from night.intake import prepare_stored
     from night.run import run_night
     from night.settings import NightSettings
-    from night.steps import prepare_stored
     from tests.conftest import SEEDS
 
     seeds = read_articles([SEEDS]).articles
@@ -163,8 +163,8 @@ def test_home_that_is_a_file_is_refused(tmp_path: Path) -> None:
 def test_paragraph_counts_and_furniture_match_the_prepared_seeds(store: Store) -> None:
     from corpus.readers import read_articles
     from embeddings.encoders import LexicalEncoder
+    from night.intake import prepare_stored, take_in
     from night.settings import NightSettings
-    from night.steps import prepare_stored, take_in
     from tests.conftest import SEEDS
 
     articles = read_articles([SEEDS]).articles

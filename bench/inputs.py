@@ -99,7 +99,7 @@ def read_stage(path: Path) -> None:
     from night.stages import Night, read
 
     before = _rss_mib()
-    night = Night(store=None, paths=[str(path)], run_id="bench", started=datetime.now())  # type: ignore[arg-type]
+    night = Night.asked(store=None, paths=[str(path)], run_id="bench", started=datetime.now())  # type: ignore[arg-type]
     read(night)
     assert night.read is not None
     print(

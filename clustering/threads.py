@@ -15,12 +15,10 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from clustering.duplicates import DuplicatePair, PairKind
 from clustering.story import StoryVectoriser, TermStatistics, term_hashes
 from corpus.article import PreparedArticle
 from corpus.text import STOPWORDS, Memo, fold, stem, token_terms, words
 from embeddings.index import PassageIndex
-from executor import Executor, map_items
 
 
 @dataclass(frozen=True)
@@ -150,12 +148,6 @@ def title_term_ids(article: PreparedArticle) -> np.ndarray:
 def title_terms(article: PreparedArticle) -> list[str]:
     """Content terms of the title alone."""
     return list(itertools.chain.from_iterable(map(_label_terms_of_token, article.article.title.split())))
-
-
-def strong_pairs(duplicates: Sequence[DuplicatePair]) -> list[tuple[str, str, float]]:
-    """(article a, article b, score) of the pairs that carry the same reporting: every kind but partial reuse."""
-    strong = (PairKind.EXACT, PairKind.NEAR_DUPLICATE, PairKind.REWORDED, PairKind.TRANSLATED)
-    return [(p.article_a, p.article_b, p.score) for p in duplicates if p.kind in strong]
 
 
 def group_articles(
@@ -553,49 +545,9 @@ def label_terms(article: PreparedArticle) -> list[str]:
     return list(itertools.chain.from_iterable(map(_label_terms_of_token, _label_text(article).split())))
 
 
-def all_label_terms(prepared: Sequence[PreparedArticle], executor: Executor | None = None) -> list[list[str]]:
-    """`label_terms` of each article (with an `executor`, on its workers, whose word caches are warm)."""
-    return all_label_terms_hashed(prepared, executor)[0]
-
-
-def all_label_terms_hashed(
-    prepared: Sequence[PreparedArticle], executor: Executor | None = None
-) -> tuple[list[list[str]], list[np.ndarray]]:
-    """`label_terms` of each article and their `term_hashes`, found together (see `all_label_terms`)."""
-    # articles that verification tokenised already carry their label terms
-    missing = [index for index, article in enumerate(prepared) if article.label_terms is None]
-    texts = [_label_text(prepared[index]) for index in missing]
-    found_here = map_items(executor, _label_terms_chunk, texts, LABEL_CHUNK)
-    computed = dict(zip(missing, found_here, strict=True))
-    terms: list[list[str]] = []
-    hashes: list[np.ndarray] = []
-    for index, article in enumerate(prepared):
-        known = article.label_terms
-        if known is not None:
-            found, article_hashes = known.terms(), known.hashes
-        else:
-            joined, article_hashes = computed[index]
-            found = joined.split()
-        terms.append(found)
-        hashes.append(article_hashes)
-    return terms, hashes
-
-
-LABEL_CHUNK = 100
-
-
 def _label_text(article: PreparedArticle) -> str:
     reporting = [p.text for p in article.paragraphs if p.boilerplate is None]
     return article.article.title + "\n" + "\n".join(reporting)
-
-
-def _label_terms_chunk(texts: Sequence[str]) -> list[tuple[str, np.ndarray]]:
-    """Each text's label terms as one space-separated string (cheap to send back from a worker), and their hashes."""
-    found = []
-    for text in texts:
-        terms = list(itertools.chain.from_iterable(map(_label_terms_of_token, text.split())))
-        found.append((" ".join(terms), term_hashes(terms)))
-    return found
 
 
 def _long_terms_of_token(token: str) -> tuple[str, ...]:

@@ -101,14 +101,6 @@ class RepeatedLines:
     def __init__(self, counts: dict[str, Counter[str]] | None = None) -> None:
         self._counts: dict[str, Counter[str]] = defaultdict(Counter, counts or {})
 
-    @classmethod
-    def from_articles(cls, lines_by_article: Iterable[tuple[str | None, list[str]]]) -> RepeatedLines:
-        """Count, per source, in how many articles each short line appears."""
-        repeated = cls()
-        for source, lines in lines_by_article:
-            repeated.add(source, lines)
-        return repeated
-
     @staticmethod
     def key_of(line: str) -> str | None:
         """The line's comparison key (a hash of its folded words), None for lines too long to be a template."""

@@ -118,24 +118,6 @@ def is_url(raw: str | Path) -> bool:
     return bool(sep) and scheme.isascii() and scheme.isalpha() and not Path(text).exists()
 
 
-def peek_texts(paths: Iterable[str | Path], max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES) -> Iterator[str]:
-    """Title and text of each article in the files under `paths`, for warming caches ahead of a run.
-
-    Unlike `read_articles` it says nothing and fetches nothing: inputs that fail, and notes on
-    what was read, are left to the real read.
-    """
-    files = [p for p in paths if not is_url(p) and Path(p).exists()]
-    log.disabled = True
-    try:
-        for item in iter_articles(files, max_article_bytes):
-            if isinstance(item, Article):
-                log.disabled = False
-                yield item.title + "\n" + item.text
-                log.disabled = True
-    finally:
-        log.disabled = False
-
-
 def _skip(result: ReadResult, skipped: SkippedInput) -> None:
     # listed in the report and the run's summary: an info line here, not a second warning in the terminal
     log.info("skipped %s: %s", skipped.input, skipped.reason)

@@ -6,7 +6,6 @@ form produced here, so that «أعلن» and «اعلن», “…” and "…", 
 
 from __future__ import annotations
 
-import collections
 import re
 import unicodedata
 from collections.abc import Callable
@@ -196,11 +195,6 @@ TOKEN_TERMS: Memo[tuple[str, ...]] = Memo(_content_terms_of_token)
 def token_terms(token: str) -> tuple[str, ...]:
     """Content terms of one whitespace-delimited token of original text (usually zero or one)."""
     return TOKEN_TERMS[token]
-
-
-def learn_token_terms(text: str) -> None:
-    """Work out the content terms of every token of `text` ahead of need (fills `TOKEN_TERMS`; changes no result)."""
-    collections.deque(map(TOKEN_TERMS.__getitem__, text.split()), maxlen=0)
 
 
 def term_positions(text: str, offset: int = 0) -> list[tuple[str, int, int]]:

@@ -23,6 +23,7 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.utilities.annotations import quote
 
+from corpus.article import ReadResult
 from executor import Executor
 from executor.dask import DaskExecutor
 from flows.server import TemporaryServer
@@ -37,6 +38,8 @@ _listeners: list[ProgressListener] = []
 _handback: list[dict[str, Any]] | None = None
 """While `run_flow` runs the flow, where the flow leaves its whole report (a served flow keeps nothing)."""
 _handover: list[Executor | None] = []
+_prefetched: list[ReadResult | None] = []
+"""While `run_flow` runs the flow, what it read while the server booted (None: nothing), for the read stage."""
 """While `run_flow` runs the flow, the executor it started early (a served flow starts its own)."""
 ARTIFACT_ROWS = 50
 """Rows of each list and table in the UI artifacts (the strongest pairs, the largest threads); the report
@@ -235,8 +238,9 @@ def _run_night(
         opened(home_dir, db, wait) as store,
         _executor(executor_settings) as executor,
     ):
-        night = Night(
+        night = Night.asked(
             store=store,
+            prefetched=_prefetched[-1] if _prefetched else None,
             paths=list(paths),
             run_id=run_id,
             run_name=flow_run.get_name(),
@@ -305,7 +309,7 @@ def run_flow(
             _handover.append(executor)
             if server is not None:
                 max_bytes = parameters.get("max_article_bytes") or defaults.max_article_bytes
-                warm_up(paths, executor, settings, server.done_booting, max_bytes)  # while the server boots
+                _prefetched.append(warm_up(paths, executor, settings, max_bytes))  # while the server boots
                 server.wait_until_ready()
             with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
                 storythreads_flow([str(p) for p in paths], **parameters)
@@ -313,5 +317,6 @@ def run_flow(
     finally:
         _handback = None
         _handover.clear()
+        _prefetched.clear()
         if on_progress is not None:
             _listeners.remove(on_progress)

@@ -40,7 +40,7 @@ def compare_articles(
         raise ValueError(f"compare needs two different articles, got the id {first.id!r} twice")
     settings = settings or NightSettings()
     with tempfile.TemporaryDirectory(prefix="storythreads-compare-") as home, opened(home) as store:
-        night = Night(
+        night = Night.asked(
             store=store,
             paths=[],
             run_id="compare",

@@ -71,12 +71,40 @@ def embed_stored(
     passages and titles of articles prepared tonight from their terms, given the stems of `terms`;
     other texts it hashes on the `executor`'s workers, if it travels.
     """
-    arrays: dict[str, np.ndarray] = {}
-    row_ids: dict[str, np.ndarray] = {}
-    added_ids: dict[str, list[int]] = {kind: [] for kind in KINDS}
-    embedded = reused = 0
-    for kind in KINDS:
-        counts = [len(a.passages) if kind == "passage" else len(a.quotes) if kind == "quote" else 1 for a in prepared]
+    found = {kind: _KindVectors.of(store, prepared, encoder, kind) for kind in KINDS}
+    for kind, vectors in found.items():
+        vectors.encode_missing(store, prepared, encoder, terms, executor)
+        if record:
+            store.set_embedded(encoder.name, kind, vectors.ids_by_article(prepared))
+    return Vectors(
+        found["passage"].rows(),
+        found["quote"].rows(),
+        found["title"].rows(),
+        found["passage"].row_ids(),
+        found["quote"].row_ids(),
+        {kind: np.asarray(vectors.added, dtype=np.int64) for kind, vectors in found.items()},
+        sum(len(vectors.missing) for vectors in found.values()),
+        sum(len(vectors.hashes) - len(vectors.missing) for vectors in found.values()),
+    )
+
+
+@dataclass
+class _KindVectors:
+    """The vectors of one kind of text of some articles while they are found: one row per distinct text."""
+
+    kind: str
+    hashes: list[str]
+    """The content hash of each text, in the articles' order."""
+    position: dict[str, int]
+    """Each distinct text's row."""
+    matrix: np.ndarray
+    ids: np.ndarray
+    missing: set[str]
+    added: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, store: Store, prepared: Sequence[PreparedArticle], encoder: Encoder, kind: str) -> _KindVectors:
+        """The texts of `kind`, with the vectors the store's cache has for them."""
         hashes = [content_hash(t) for a in prepared for t in texts_of_kind(a, kind)]
         position: dict[str, int] = {}
         for digest in hashes:
@@ -88,59 +116,73 @@ def embed_stored(
             matrix[position[digest]] = vector
             ids[position[digest]] = vector_id
         missing = {digest for digest, row in position.items() if not ids[row]}
+        return cls(kind, hashes, position, matrix, ids, missing)
+
+    def encode_missing(
+        self,
+        store: Store,
+        prepared: Sequence[PreparedArticle],
+        encoder: Encoder,
+        terms: TermTable | None,
+        executor: Executor | None,
+    ) -> None:
+        """Encode the texts the cache lacks, `EMBED_BATCH` at a time, and cache them."""
+        texts = (
+            (text, found)
+            for a in prepared
+            for text, found in zip(texts_of_kind(a, self.kind), _terms(a, self.kind), strict=True)
+        )
+        pending = set(self.missing)
         batch: dict[str, tuple[str, np.ndarray | None]] = {}
-
-        def encode_batch(
-            batch: dict[str, tuple[str, np.ndarray | None]],
-            kind: str = kind,
-            position: dict[str, int] = position,
-            matrix: np.ndarray = matrix,
-            ids: np.ndarray = ids,
-        ) -> None:
-            # tonight's vectors exactly as the cache will give them back on later nights
-            encoded = compact(_encoded(encoder, list(batch.values()), terms, executor))
-            added = store.add_vectors(encoder.name, kind, dict(zip(batch, encoded, strict=True)))
-            rows = [position[h] for h in batch]
-            matrix[rows] = encoded
-            ids[rows] = [added[h] for h in batch]
-            added_ids[kind].extend(added.values())
-
-        texts = ((t, found) for a in prepared for t, found in zip(texts_of_kind(a, kind), _terms(a, kind), strict=True))
-        pending = set(missing)
-        for digest, text in zip(hashes, texts, strict=True):
+        for digest, text in zip(self.hashes, texts, strict=True):
             if digest in pending:
                 pending.discard(digest)
                 batch[digest] = text
                 if len(batch) == EMBED_BATCH:
-                    encode_batch(batch)
+                    self._encode(store, encoder, batch, terms, executor)
                     batch = {}
         if batch:
-            encode_batch(batch)
-        if missing:
-            checkpoint(f"embed: {kind} vectors cached")
-        embedded += len(missing)
-        reused += len(hashes) - len(missing)
-        row_of_text = np.fromiter((position[h] for h in hashes), dtype=np.int64, count=len(hashes))
-        arrays[kind] = matrix[row_of_text]
-        row_ids[kind] = ids[row_of_text]
-        del matrix
-        vector_ids: dict[str, list[int]] = {}
+            self._encode(store, encoder, batch, terms, executor)
+        if self.missing:
+            checkpoint(f"embed: {self.kind} vectors cached")
+
+    def _encode(
+        self,
+        store: Store,
+        encoder: Encoder,
+        batch: dict[str, tuple[str, np.ndarray | None]],
+        terms: TermTable | None,
+        executor: Executor | None,
+    ) -> None:
+        # tonight's vectors exactly as the cache will give them back on later nights
+        encoded = compact(_encoded(encoder, list(batch.values()), terms, executor))
+        added = store.add_vectors(encoder.name, self.kind, dict(zip(batch, encoded, strict=True)))
+        rows = [self.position[h] for h in batch]
+        self.matrix[rows] = encoded
+        self.ids[rows] = [added[h] for h in batch]
+        self.added.extend(added.values())
+
+    def _row_of_text(self) -> np.ndarray:
+        return np.fromiter((self.position[h] for h in self.hashes), dtype=np.int64, count=len(self.hashes))
+
+    def rows(self) -> np.ndarray:
+        """The vector of each text, in the articles' order."""
+        return self.matrix[self._row_of_text()]
+
+    def row_ids(self) -> np.ndarray:
+        """The store's vector id of each text, in the articles' order."""
+        return self.ids[self._row_of_text()]
+
+    def ids_by_article(self, prepared: Sequence[PreparedArticle]) -> dict[str, list[int]]:
+        """Each article's vector ids of this kind, in order."""
+        row_ids = self.row_ids()
+        found: dict[str, list[int]] = {}
         row = 0
-        for article, count in zip(prepared, counts, strict=True):
-            vector_ids[article.article.id] = row_ids[kind][row : row + count].tolist()
+        for article in prepared:
+            count = len(texts_of_kind(article, self.kind))
+            found[article.article.id] = row_ids[row : row + count].tolist()
             row += count
-        if record:
-            store.set_embedded(encoder.name, kind, vector_ids)
-    return Vectors(
-        arrays["passage"],
-        arrays["quote"],
-        arrays["title"],
-        row_ids["passage"],
-        row_ids["quote"],
-        {kind: np.asarray(found, dtype=np.int64) for kind, found in added_ids.items()},
-        embedded,
-        reused,
-    )
+        return found
 
 
 def _terms(article: PreparedArticle, kind: str) -> list[np.ndarray | None]:
@@ -196,15 +238,6 @@ def _encoded_once(
 def lead_name(model: Encoder) -> str:
     """The name each article's lead vector is stored under, for finding tomorrow's candidates among them."""
     return f"{model.name}:lead"
-
-
-def article_leads(store: Store, prepared: Sequence[PreparedArticle], model: Encoder) -> dict[str, np.ndarray]:
-    """Lead vectors of `prepared`, stored per article with the detected language of those whose input gave none."""
-    matrix, _ = lead_vectors(store, prepared, model)
-    leads = dict(zip((a.article.id for a in prepared), compact(matrix), strict=True))
-    store.save_article_vectors(lead_name(model), leads)
-    article_languages(store, prepared)
-    return leads
 
 
 def article_languages(store: Store, prepared: Sequence[PreparedArticle]) -> list[str | None]:

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from corpus.article import Article
-from corpus.readers import DEFAULT_MAX_ARTICLE_BYTES, peek_texts
-from corpus.text import learn_token_terms
+import numpy as np
+
+from corpus.article import Article, ReadResult
+from corpus.readers import DEFAULT_MAX_ARTICLE_BYTES, is_url, read_articles
 from embeddings.choose import EncoderChoice
 from embeddings.encoders import Encoder, LexicalEncoder
 from executor import Executor, collect_garbage_rarely, pause_point
@@ -98,15 +99,15 @@ def warm_up(
     paths: Sequence[str | Path],
     executor: Executor | None,
     settings: ExecutorSettings,
-    until: Callable[[], bool] | None = None,
     max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES,
-) -> None:
-    """Do now what the stages would otherwise wait for: import the clustering library, start the
-    executor's workers when the inputs are large enough for them, and, until `until()` says the
-    caller is ready, read the inputs ahead and work out the content terms of their words.
+) -> ReadResult | None:
+    """Do now what the stages would otherwise wait for: start the executor's workers when the inputs are large
+    enough for them, load the compiled kernels and the clustering library, and read the inputs: the read stage
+    takes what this read (`Night.prefetched`). Inputs with a URL are left to the read stage (its fetcher keeps
+    feeds and pages politely), and None is returned.
 
-    For a caller with time to spare before the first stage (the command line waits for Prefect's
-    temporary server); it fills caches only and changes no result.
+    For a caller with time to spare before the first stage: the command line, while Prefect's temporary server
+    boots on the other core. It changes no result.
     """
     start = getattr(executor, "start", None)
     if start is not None and _input_bytes(paths) >= settings.parallel_from_chars:
@@ -114,13 +115,23 @@ def warm_up(
         threading.Thread(target=start, daemon=True).start()
     import hdbscan  # noqa: F401 - 1-2 s to import (scikit-learn, scipy.stats), needed by the thread stage
 
-    LexicalEncoder().encode(["load the compiled n-gram loop"])  # from numba's cache, or compiled once
-    if until is None:
-        return
-    for text in peek_texts(paths, max_article_bytes):
-        if until():
-            return
-        learn_token_terms(text)
+    load_kernels()
+    if any(is_url(path) for path in paths):
+        return None
+    return read_articles(paths, max_article_bytes)
+
+
+def load_kernels() -> None:
+    """Load the compiled kernels (tokenising, windows, encoding, verifying) from numba's cache, or compile them."""
+    from clustering.duplicates import DuplicateSettings, verify_chunk
+    from clustering.verify import PassageTerms
+    from corpus.prepare import prepare_articles
+
+    prepared = prepare_articles([Article("warm", "warm", "load the compiled kernels once\nload them early please")])
+    LexicalEncoder().encode(["load the compiled n-gram loop"])
+    terms = PassageTerms(prepared, 2).for_workers()
+    empty = np.zeros(0, dtype=np.int64)
+    verify_chunk((DuplicateSettings(), empty, empty, np.zeros(0)), terms)
 
 
 def _input_bytes(paths: Sequence[str | Path]) -> int:
@@ -153,7 +164,7 @@ def run_night(
     """All stages on `articles` (already read) with `encoder` (already loaded), under the store's run lock,
     on the executor its settings name."""
     settings = settings or NightSettings()
-    night = Night(
+    night = Night.asked(
         store=store,
         paths=[],
         run_id=run_id,
@@ -163,5 +174,6 @@ def run_night(
         choice=EncoderChoice(encoder, encoder.name, None),
         outputs=[str(o) for o in outputs],
     )
-    with store.run_lock(lock_wait_seconds), executor_for(settings.executor) as night.executor:
+    with store.run_lock(lock_wait_seconds), executor_for(settings.executor) as executor:
+        night.executor = executor
         return run_stages(night)

@@ -16,8 +16,9 @@ from embeddings.index import CandidatePairs, Hits, StoredIndex
 from executor import Executor
 from night.embedding import Vectors, embed_stored, texts_of_kind
 from night.faults import checkpoint
-from night.intake import Tonight, prepare_stored
+from night.intake import Tonight
 from night.settings import NightSettings
+from night.window import Window
 from store import Store, content_hash
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ class Candidates:
 
 def gather_candidates(
     store: Store,
+    window: Window,
     prepared: Sequence[PreparedArticle],
     vectors: Vectors,
     search: WindowSearch,
@@ -162,7 +164,7 @@ def gather_candidates(
     executor: Executor | None = None,
 ) -> Candidates:
     """Candidate passage and quote pairs between the fresh articles and each other or the involved stored ones."""
-    others = prepare_stored(store, search.involved, settings, False, executor) if search.involved else []
+    others = window.prepared(search.involved) if search.involved else []
     other_ids = stored_text_ids(store, others, encoder)
     if other_ids is None:  # a text with no stored vector (an article prepared otherwise than when it was embedded)
         # the involved articles were found through their recorded vectors: nothing to record again

@@ -36,6 +36,7 @@ from night.search import Candidates, gather_candidates, search_window, update_in
 from night.settings import NightSettings
 from night.threads import thread_window
 from night.verification import verify_fresh
+from night.window import Window
 from reports.render import read_back, write_reports
 from reports.report import RunInfo, build_report
 from store import Store
@@ -43,11 +44,10 @@ from store import Store
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Night:
-    """One run: what it was asked to do, the store it works against, and what each stage left."""
+@dataclass(frozen=True)
+class RunRequest:
+    """What a run was asked to do: its inputs, id and start, settings, encoder, and where its reports go."""
 
-    store: Store
     paths: list[str]
     run_id: str
     started: datetime
@@ -62,10 +62,20 @@ class Night:
     outputs: list[str] = field(default_factory=list)
     """Folders the reports are written to (none: no report files)."""
     run_name: str | None = None
-    articles: list[Article] | None = None
-    """Articles handed over in memory instead of read from `paths` (tests, `compare`)."""
+
+
+@dataclass
+class Night:
+    """One run: its request, the store and executor it works with, and what each stage left (its state)."""
+
+    request: RunRequest
+    store: Store
     executor: Executor | None = None
     """Where the parallel steps of a large night run (see `night.run.executor_for`); None: this process."""
+    articles: list[Article] | None = None
+    """Articles handed over in memory instead of read from the request's paths (tests, `compare`)."""
+    prefetched: ReadResult | None = None
+    """What was read from the request's paths before the run began (`night.run.warm_up`), for the read stage."""
 
     read: ReadResult | None = None
     choice: EncoderChoice | None = None
@@ -86,6 +96,39 @@ class Night:
     """Seconds each stage took, in stage order (the report's `run.stages`)."""
     memory: dict[str, dict[str, float | None]] = field(default_factory=dict)
     """Resident MiB of the run's process as each stage started and at its peak (the report's `run.memory_mib`)."""
+    _window: Window | None = None
+
+    @classmethod
+    def asked(
+        cls,
+        store: Store,
+        executor: Executor | None = None,
+        articles: list[Article] | None = None,
+        choice: EncoderChoice | None = None,
+        prefetched: ReadResult | None = None,
+        **request: Any,
+    ) -> Night:
+        """A night for the run `request` describes (`RunRequest`'s fields) on `store`."""
+        return cls(RunRequest(**request), store, executor, articles, prefetched, choice=choice)
+
+    @property
+    def run_id(self) -> str:
+        return self.request.run_id
+
+    @property
+    def started(self) -> datetime:
+        return self.request.started
+
+    @property
+    def settings(self) -> NightSettings:
+        return self.request.settings
+
+    @property
+    def window(self) -> Window:
+        """The window's articles as the stages ask for them (`night.window.Window`), made at first use."""
+        if self._window is None:
+            self._window = Window(self.store, self.settings, self.model, self.executor)
+        return self._window
 
     @property
     def encoder(self) -> Encoder:
@@ -104,11 +147,13 @@ def read(night: Night) -> None:
     if night.articles is not None:
         night.read = ReadResult(list(night.articles), [])
         night.articles = None
+    elif night.prefetched is not None:
+        night.read, night.prefetched = night.prefetched, None
     else:
-        fetcher = Fetcher(Path(night.fetch_cache) if night.fetch_cache else None, night.fetch)
+        fetcher = Fetcher(Path(night.request.fetch_cache) if night.request.fetch_cache else None, night.request.fetch)
         try:
-            limit = night.max_article_bytes or DEFAULT_MAX_ARTICLE_BYTES
-            night.read = read_articles(night.paths, limit, FeedArticles(fetcher))
+            limit = night.request.max_article_bytes or DEFAULT_MAX_ARTICLE_BYTES
+            night.read = read_articles(night.request.paths, limit, FeedArticles(fetcher))
         finally:
             fetcher.close()
 
@@ -117,7 +162,9 @@ def choose(night: Night) -> None:
     """Load the encoder asked for (`auto` falls back to lexical, with the reason)."""
     if night.choice is not None:  # handed over already loaded (tests, benchmarks of one encoder object)
         return
-    night.choice = choose_encoder(night.encoder_spec, device=night.device, batch_size=night.batch_size)
+    night.choice = choose_encoder(
+        night.request.encoder_spec, device=night.request.device, batch_size=night.request.batch_size
+    )
     if night.choice.fallback_reason:
         log.warning(
             "encoder %r fell back to %s: %s",
@@ -148,6 +195,7 @@ def prepare(night: Night) -> None:
     assert night.tonight is not None
     prepared, night.terms = prepare_and_keep(night.store, night.tonight.fresh, night.settings, night.executor)
     night.tonight, night.prepared = group_prepared(night.store, night.tonight, prepared, night.encoder)
+    night.window.keep(night.prepared)
     chars = sum(len(article.article.text) for article in night.prepared)
     night.on_workers = worth_workers(night.executor, chars, night.settings)
 
@@ -172,7 +220,7 @@ def search(night: Night) -> None:
     indexes = update_indexes(night.store, night.encoder, night.settings, night.vectors)
     found = search_window(night.store, night.tonight, night.prepared, night.vectors, night.encoder, indexes)
     night.candidates = gather_candidates(
-        night.store, night.prepared, night.vectors, found, night.encoder, night.settings, night.on_workers
+        night.store, night.window, night.prepared, night.vectors, found, night.encoder, night.settings, night.on_workers
     )
 
 
@@ -180,15 +228,23 @@ def verify(night: Night) -> None:
     """Verified duplicate pairs with evidence between tonight's articles and the window; stored."""
     assert night.tonight is not None and night.candidates is not None
     night.pairs = verify_fresh(
-        night.store, night.tonight, night.candidates, night.encoder, night.settings, night.on_workers, night.model
+        night.store,
+        night.tonight,
+        night.window,
+        night.candidates,
+        night.encoder,
+        night.settings,
+        night.on_workers,
+        night.model,
     )
     night.candidates = None  # the other articles' prepared texts are not needed any more
+    night.window.release(keep=[article.article.id for article in night.prepared])
 
 
 def thread(night: Night) -> None:
     """Re-cluster around tonight's articles and carry thread ids over from the stored threads."""
     assert night.tonight is not None
-    night.threads = thread_window(night.store, night.tonight, night.prepared, night.settings, night.model)
+    night.threads = thread_window(night.store, night.tonight, night.window, night.prepared, night.settings, night.model)
 
 
 def report(night: Night) -> None:
@@ -198,16 +254,16 @@ def report(night: Night) -> None:
     finished = _now()
     info = RunInfo(
         id=night.run_id,
-        name=night.run_name,
+        name=night.request.run_name,
         started_at=night.started,
         finished_at=finished,
         encoder=night.encoder.name,
         model=night.model.name if night.model is not None else None,
-        encoder_requested=night.choice.requested if night.choice else night.encoder_spec,
+        encoder_requested=night.choice.requested if night.choice else night.request.encoder_spec,
         encoder_note=night.choice.fallback_reason if night.choice else None,
         vectors_embedded=night.vectors.embedded,
         vectors_reused=night.vectors.reused,
-        inputs=list(night.paths),
+        inputs=list(night.request.paths),
         store=night.store.display_url,
         extra={"retention_days": night.settings.retention_days},
         stages=dict(night.seconds),
@@ -230,13 +286,13 @@ def report(night: Night) -> None:
             sizes["allocated_peak"] = allocated
 
     with_this_stage(night.report)
-    if night.outputs:
-        first, *others = night.outputs
+    if night.request.outputs:
+        first, *others = night.request.outputs
         # pages unchanged since the last run are linked from its files (`latest`, or the one output folder)
         written = write_reports(night.report, first, with_this_stage, previous=others[-1] if others else first)
         for other in others:  # `latest`: the same files, linked, not written again
             mirror(Path(first), Path(other))
-        folder = Path(night.outputs[-1])
+        folder = Path(night.request.outputs[-1])
         night.files = {name: str(folder / path.name) for name, path in written.items()}
         # what follows the run (artifacts, the CLI's summary) reads the long lists from the run's own file
         night.report = read_back(night.report, written["report.json"])

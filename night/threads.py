@@ -11,7 +11,7 @@ from datetime import datetime
 
 import numpy as np
 
-from clustering.continuity import carry_threads, follow_representatives
+from clustering.continuity import Continuity, carry_threads, follow_representatives
 from clustering.findings import ThreadUpdate
 from clustering.neighbourhood import (
     current_thread,
@@ -32,9 +32,9 @@ from clustering.threads import (
 )
 from corpus.article import PreparedArticle
 from embeddings.encoders import Encoder
-from night.embedding import article_languages, lead_vectors
-from night.intake import Tonight, prepare_stored
+from night.intake import Tonight
 from night.settings import NightSettings
+from night.window import Window
 from store import Store
 
 log = logging.getLogger(__name__)
@@ -52,76 +52,130 @@ def story_name(settings: ThreadSettings, model: Encoder | None) -> str:
 def thread_window(
     store: Store,
     tonight: Tonight,
+    window: Window,
     prepared: Sequence[PreparedArticle],
     settings: NightSettings,
     model: Encoder | None = None,
 ) -> ThreadUpdate:
-    """Re-cluster the window, keep previous thread ids (see `clustering.continuity`) and store the result.
+    """Re-cluster the window around tonight's articles, keep previous thread ids (see `clustering.continuity`) and
+    store the result.
 
     With a `model`, story vectors hold its lead vectors too, and the thread settings are its own
     (`ThreadSettings.with_model`).
     """
     thread_settings = settings.threads if model is None else settings.threads.with_model()
-    name = story_name(thread_settings, model)
-    stored = _save_story_vectors(store, prepared, thread_settings, model)
-    stored.update(store.article_vectors(name, [a for a in tonight.window if a not in stored]))
-    missing = [a for a in tonight.window if a not in stored]
-    if missing:
-        # analysed by a run that died before this stage, by a version with other story vectors, or without this model
-        log.info("%d window articles have no story vector yet: computing them", len(missing))
-        again = prepare_stored(store, missing, settings, save=False)
-        stored.update(_save_story_vectors(store, again, thread_settings, model))
-    window = [a for a in tonight.window if a in stored]
+    stored = _window_story_vectors(store, tonight, window, prepared, thread_settings, model)
+    in_window = [a for a in tonight.window if a in stored]
     previous = store.memberships()
-    # articles a killed run analysed but never threaded count as tonight's too
-    unthreaded = {a for a in window if a not in previous}
-    fresh = set(tonight.fresh) | unthreaded
-    fresh_rows = [i for i, a in enumerate(window) if a in fresh]
-    attached: dict[str, str] = {}
-    if not fresh_rows or len(fresh_rows) == len(window):
-        scope = list(window) if fresh_rows else []
-    else:
-        window_matrix = np.stack([stored[a] for a in window])
-        nearest = window_neighbours(window_matrix, fresh_rows, thread_settings.scope_neighbours)
-        attached = _attached(store, window, window_matrix, fresh_rows, nearest, previous, thread_settings)
-        del window_matrix
-        left = [i for i, row in enumerate(fresh_rows) if window[row] not in attached]
-        scope = reclustering_scope(window, [fresh_rows[i] for i in left], nearest[left], previous)
-        # an article attached to a thread that is re-clustered tonight after all is clustered with it
-        reclustered = {previous[a] for a in scope if a in previous}
-        if any(thread in reclustered for thread in attached.values()):
-            again = {a for a, thread in attached.items() if thread in reclustered}
-            attached = {a: thread for a, thread in attached.items() if a not in again}
-            again |= set(scope)
-            scope = [a for a in window if a in again]
-        log.info("%d of tonight's articles joined a stored thread as it is", len(attached))
+    scope, attached = _scope(store, tonight, in_window, stored, previous, thread_settings)
     # HDBSCAN finds a story as denser than what surrounds it: a sample of the rest of the window is
     # clustered along as background, and only the scope's articles take tonight's groups
-    background = _background(window, scope) if scope else []
+    background = _background(in_window, scope) if scope else []
     clustered = sorted(scope + background)
     log.info(
         "re-clustering %d of the window's %d articles around tonight's (with %d more as background)",
         len(scope),
-        len(window),
+        len(in_window),
         len(background),
     )
+    dim = thread_settings.story_dim + (model.dim if model else 0)
     matrix = (
-        np.stack([stored[a] for a in clustered]).astype(np.float32)
-        if clustered
-        else np.zeros((0, thread_settings.story_dim + (model.dim if model else 0)), dtype=np.float32)
+        np.stack([stored[a] for a in clustered]).astype(np.float32) if clustered else np.zeros((0, dim), np.float32)
     )
-    strong = store.links_among(clustered, STRONG_KINDS)
-    in_scope = set(scope)
     facts = store.article_facts(clustered)
+    groups = _groups(store, clustered, matrix, facts, set(scope), thread_settings)
+    continuity = _continuity(store, groups, scope, clustered, matrix, facts, previous, settings)
+    for article, thread in sorted(attached.items()):
+        continuity.memberships[article] = thread
+        continuity.grew.setdefault(thread, []).append(article)
+    continuity = follow_representatives(continuity, previous, tonight.represented)
+    update = _labelled(
+        store, tonight.run_id, continuity, previous, facts, scope, set(attached.values()), thread_settings
+    )
+    store.save_threads(tonight.run_id, update)
+    return update
+
+
+def _window_story_vectors(
+    store: Store,
+    tonight: Tonight,
+    window: Window,
+    prepared: Sequence[PreparedArticle],
+    settings: ThreadSettings,
+    model: Encoder | None,
+) -> dict[str, np.ndarray]:
+    """The story vector of every window article: tonight's computed and stored, the others' as stored (or computed
+    now, for those a killed run, another version or a run without this model left without one)."""
+    stored = _save_story_vectors(store, window, prepared, settings, model)
+    stored.update(store.article_vectors(story_name(settings, model), [a for a in tonight.window if a not in stored]))
+    missing = [a for a in tonight.window if a not in stored]
+    if missing:
+        log.info("%d window articles have no story vector yet: computing them", len(missing))
+        stored.update(_save_story_vectors(store, window, window.prepared(missing), settings, model))
+    return stored
+
+
+def _scope(
+    store: Store,
+    tonight: Tonight,
+    in_window: list[str],
+    stored: dict[str, np.ndarray],
+    previous: dict[str, str],
+    settings: ThreadSettings,
+) -> tuple[list[str], dict[str, str]]:
+    """The window articles to re-cluster tonight, and tonight's articles that join a stored thread as it is."""
+    # articles a killed run analysed but never threaded count as tonight's too
+    fresh = set(tonight.fresh) | {a for a in in_window if a not in previous}
+    fresh_rows = [i for i, a in enumerate(in_window) if a in fresh]
+    if not fresh_rows or len(fresh_rows) == len(in_window):
+        return (list(in_window) if fresh_rows else []), {}
+    window_matrix = np.stack([stored[a] for a in in_window])
+    nearest = window_neighbours(window_matrix, fresh_rows, settings.scope_neighbours)
+    attached = _attached(store, in_window, window_matrix, fresh_rows, nearest, previous, settings)
+    del window_matrix
+    left = [i for i, row in enumerate(fresh_rows) if in_window[row] not in attached]
+    scope = reclustering_scope(in_window, [fresh_rows[i] for i in left], nearest[left], previous)
+    # an article attached to a thread that is re-clustered tonight after all is clustered with it
+    reclustered = {previous[a] for a in scope if a in previous}
+    if any(thread in reclustered for thread in attached.values()):
+        again = {a for a, thread in attached.items() if thread in reclustered}
+        attached = {a: thread for a, thread in attached.items() if a not in again}
+        again |= set(scope)
+        scope = [a for a in in_window if a in again]
+    log.info("%d of tonight's articles joined a stored thread as it is", len(attached))
+    return scope, attached
+
+
+def _groups(
+    store: Store,
+    clustered: list[str],
+    matrix: np.ndarray,
+    facts: dict[str, dict],
+    in_scope: set[str],
+    settings: ThreadSettings,
+) -> list[list[str]]:
+    """HDBSCAN's groups of the clustered articles (`clustering.threads.group_articles`), kept to the scope's."""
+    strong = store.links_among(clustered, STRONG_KINDS)
     published = [facts.get(a, {}).get("published_at") for a in clustered]
-    groups = [
+    languages = [fact_language(facts.get(a, {})) for a in clustered]
+    return [
         kept
-        for group in group_articles(
-            clustered, matrix, strong, thread_settings, published, [fact_language(facts.get(a, {})) for a in clustered]
-        )
+        for group in group_articles(clustered, matrix, strong, settings, published, languages)
         if (kept := [a for a in group if a in in_scope])
     ]
 
+
+def _continuity(
+    store: Store,
+    groups: list[list[str]],
+    scope: list[str],
+    clustered: list[str],
+    matrix: np.ndarray,
+    facts: dict[str, dict],
+    previous: dict[str, str],
+    settings: NightSettings,
+) -> Continuity:
+    """Tonight's groups mapped onto the stored threads (`clustering.continuity.carry_threads`)."""
     row_of = {a: i for i, a in enumerate(clustered)}
     rows_of_thread: dict[str, list[int]] = {}
     for article, thread in previous.items():
@@ -140,7 +194,6 @@ def thread_window(
         if centred
         else np.zeros((0, matrix.shape[1]), dtype=np.float32)
     )
-
     near: dict[tuple[str, ...], list[tuple[float, str]]] = {}
 
     def continue_thread(group: Sequence[str], candidates: set[str]) -> str | None:
@@ -156,23 +209,28 @@ def thread_window(
                 best, best_similarity = thread, similarity
         return best
 
-    continuity = carry_threads(groups, scope, previous, store.thread_ids_ever(), founding_order, continue_thread)
-    for article, thread in sorted(attached.items()):
-        continuity.memberships[article] = thread
-        continuity.grew.setdefault(thread, []).append(article)
-    continuity = follow_representatives(continuity, previous, tonight.represented)
+    return carry_threads(groups, scope, previous, store.thread_ids_ever(), founding_order, continue_thread)
+
+
+def _labelled(
+    store: Store,
+    run_id: str,
+    continuity: Continuity,
+    previous: dict[str, str],
+    facts: dict[str, dict],
+    scope: list[str],
+    grown: set[str],
+    settings: ThreadSettings,
+) -> ThreadUpdate:
+    """The update tonight's `continuity` makes, with the labels of the threads it touched."""
+    in_scope = set(scope)
     touched = set(continuity.memberships.values()) | set(continuity.merged.values())
     members_outside = [a for a, t in previous.items() if t in touched and a not in in_scope]
     members_outside += [a for a in continuity.memberships if a not in facts and a not in previous]
     facts.update(store.article_facts(members_outside))
-    grown = set(attached.values())
     # a label weighs its thread's terms against the articles re-clustered tonight and the threads grown
     labelled = [*scope, *(a for a in members_outside if current_thread(a, continuity, previous) in grown)]
-    update = thread_update(
-        tonight.run_id, continuity, previous, facts, labelled, thread_settings.label_terms, store.thread_labels()
-    )
-    store.save_threads(tonight.run_id, update)
-    return update
+    return thread_update(run_id, continuity, previous, facts, labelled, settings.label_terms, store.thread_labels())
 
 
 def _attached(
@@ -206,7 +264,11 @@ def _attached(
 
 
 def _save_story_vectors(
-    store: Store, prepared: Sequence[PreparedArticle], settings: ThreadSettings, model: Encoder | None = None
+    store: Store,
+    window: Window,
+    prepared: Sequence[PreparedArticle],
+    settings: ThreadSettings,
+    model: Encoder | None = None,
 ) -> dict[str, np.ndarray]:
     """Compute, store and return the story vectors of `prepared` (with the `model`'s lead vectors, if given).
 
@@ -216,7 +278,6 @@ def _save_story_vectors(
     of their night; with thousands of articles counted, a night moves it little. The model's
     per-language means (`LanguageMeans`) are kept and counted the same way.
     """
-    vectoriser = settings.vectoriser()
     name = story_name(settings, model)
     ids = [a.article.id for a in prepared]
     texts: list[np.ndarray] = []
@@ -232,22 +293,37 @@ def _save_story_vectors(
     if new:
         statistics.add(new)
         store.save_term_statistics(name, statistics.documents, statistics.to_bytes())
-    titles = [title_term_ids(a) for a in prepared]
-    matrix = vectoriser.vectors(texts, titles, statistics)
+    matrix = settings.vectoriser().vectors(texts, [title_term_ids(a) for a in prepared], statistics)
     if model is not None:
-        leads, _ = lead_vectors(store, prepared, model)
-        languages = article_languages(store, prepared)
-        means_name = f"{name}:languages"
-        saved_means = store.term_statistics(means_name)
-        means = LanguageMeans.from_bytes(saved_means[1]) if saved_means else LanguageMeans(model.dim)
-        uncounted = [i for i, article in enumerate(ids) if article not in counted]
-        if uncounted:
-            means.add(leads[uncounted], [languages[i] for i in uncounted])
-            store.save_term_statistics(means_name, sum(means.counts.values()), means.to_bytes())
-        matrix = with_model(matrix, means.centred(leads, languages), settings.model.weight)
+        matrix = _with_leads(store, window, prepared, matrix, counted, name, settings, model)
     vectors = dict(zip(ids, matrix.astype(np.float16), strict=True))
     store.save_article_vectors(name, vectors)
     return vectors
+
+
+def _with_leads(
+    store: Store,
+    window: Window,
+    prepared: Sequence[PreparedArticle],
+    matrix: np.ndarray,
+    counted: set[str] | dict,
+    name: str,
+    settings: ThreadSettings,
+    model: Encoder,
+) -> np.ndarray:
+    """Story vectors with the model's lead vectors beside them, centred on their language's mean."""
+    ids = [a.article.id for a in prepared]
+    found = window.leads(ids)
+    leads = np.stack([found[a] for a in ids]).astype(np.float32) if ids else np.zeros((0, model.dim), np.float32)
+    languages = window.detected_languages(prepared)
+    means_name = f"{name}:languages"
+    saved_means = store.term_statistics(means_name)
+    means = LanguageMeans.from_bytes(saved_means[1]) if saved_means else LanguageMeans(model.dim)
+    uncounted = [i for i, article in enumerate(ids) if article not in counted]
+    if uncounted:
+        means.add(leads[uncounted], [languages[i] for i in uncounted])
+        store.save_term_statistics(means_name, sum(means.counts.values()), means.to_bytes())
+    return with_model(matrix, means.centred(leads, languages), settings.model.weight)
 
 
 STORY_BATCH = 5_000

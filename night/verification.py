@@ -14,11 +14,12 @@ from clustering.semantic import CALIBRATED, candidate_articles, reporting_passag
 from corpus.article import Passage, PreparedArticle
 from embeddings.encoders import Encoder
 from executor import Executor
-from night.embedding import article_leads, lead_name, passage_vectors
+from night.embedding import passage_vectors
 from night.faults import checkpoint
-from night.intake import Tonight, prepare_stored
+from night.intake import Tonight
 from night.search import Candidates
 from night.settings import NightSettings
+from night.window import Window
 from store import Store, content_hash
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 def verify_fresh(
     store: Store,
     tonight: Tonight,
+    window: Window,
     candidates: Candidates,
     encoder: Encoder,
     settings: NightSettings,
@@ -52,7 +54,7 @@ def verify_fresh(
     texts = {a.article.id: a.article.text for a in everything}
     if model is not None:
         fresh_prepared = [a for a in everything if a.article.id in fresh]
-        found = semantic_pairs(store, tonight, fresh_prepared, pairs, model, settings)
+        found = semantic_pairs(store, tonight, window, fresh_prepared, pairs, model, settings)
         pairs += found
         texts.update(_texts_of(store, found, texts))
     store.replace_pairs(
@@ -84,6 +86,7 @@ def _texts_of(store: Store, pairs: Sequence[DuplicatePair], known: dict[str, str
 def semantic_pairs(
     store: Store,
     tonight: Tonight,
+    window: Window,
     fresh: Sequence[PreparedArticle],
     lexical: Sequence[DuplicatePair],
     model: Encoder,
@@ -91,50 +94,23 @@ def semantic_pairs(
 ) -> list[DuplicatePair]:
     """`reworded` and `translated` pairs of the fresh articles with the window (see `clustering.semantic`).
 
-    The leads' vectors and languages are kept per article, so later nights find candidates among
-    them without reading the articles again; window articles analysed before without the model get
-    theirs now. Paragraph vectors are cached like every other text's.
+    The leads' vectors and languages are kept per article (`Window.leads`), so later nights find candidates
+    among them without reading the articles again. Paragraph vectors are cached like every other text's.
     """
     thresholds = CALIBRATED.get(model.name)
     if thresholds is None:
         log.info("the model %s has no calibrated thresholds: it verifies no pairs", model.name)
         return []
-    by_id = {a.article.id: a for a in fresh}
-    fresh_ids = list(by_id)
-    leads = article_leads(store, fresh, model)
-    others = [a for a in tonight.window if a not in by_id]
-    leads.update(store.article_vectors(lead_name(model), others))
-    unread = [a for a in others if a not in leads]
-    if unread:
-        log.info("%d window articles have no lead vector yet: the model reads them", len(unread))
-        again = prepare_stored(store, unread, settings, save=False)
-        by_id.update({a.article.id: a for a in again})
-        leads.update(article_leads(store, again, model))
-    ids = [*fresh_ids, *(a for a in others if a in leads)]
-    languages = {a: f.get("language") for a, f in store.article_facts(ids, label_terms=False).items()}
-    row = {a: i for i, a in enumerate(ids)}
-    excluded = {
-        (min(row[p.article_a], row[p.article_b]), max(row[p.article_a], row[p.article_b]))
-        for p in lexical
-        if p.article_a in row and p.article_b in row
-    }
-    rows = candidate_articles(
-        range(len(fresh_ids)),
-        np.stack([leads[a] for a in ids]).astype(np.float32),
-        [languages.get(a) for a in ids],
-        excluded,
-        settings.semantic,
-    )
+    fresh_ids = [a.article.id for a in fresh]
+    ids, rows = _candidate_rows(tonight, window, fresh_ids, lexical, settings)
     if not rows:
         return []
-    wanted = sorted({ids[k] for i, j, _ in rows for k in (i, j)} - set(by_id))
-    by_id.update({a.article.id: a for a in prepare_stored(store, wanted, settings, save=False)})
-    involved = sorted({ids[k] for i, j, _ in rows for k in (i, j)})
-    passages = {a: reporting_passages(by_id[a], settings.semantic.max_passages) for a in involved}
-    chosen = within_budget(
-        store, model, [(ids[i], ids[j]) for i, j, _ in rows], passages, settings.semantic.budget(len(fresh))
-    )
+    by_id = {a.article.id: a for a in window.prepared(sorted({ids[k] for i, j, _ in rows for k in (i, j)}))}
+    passages = {a: reporting_passages(found, settings.semantic.max_passages) for a, found in by_id.items()}
+    budget = settings.semantic.budget(len(fresh))
+    chosen = within_budget(store, model, [(ids[i], ids[j]) for i, j, _ in rows], passages, budget)
     vectors = passage_vectors(store, {a: passages[a] for pair in chosen for a in pair}, model)
+    languages = window.languages(sorted(by_id))
     found = []
     for a, b in chosen:
         pair = semantic_pair(
@@ -155,6 +131,39 @@ def semantic_pairs(
         len(found),
     )
     return found
+
+
+def _candidate_rows(
+    tonight: Tonight,
+    window: Window,
+    fresh_ids: list[str],
+    lexical: Sequence[DuplicatePair],
+    settings: NightSettings,
+) -> tuple[list[str], list[tuple[int, int, float]]]:
+    """The articles whose leads are compared (tonight's first) and the pairs of their rows worth reading passage by
+    passage (`clustering.semantic.candidate_articles`), those the words paired already left out."""
+    fresh = set(fresh_ids)
+    others = [a for a in tonight.window if a not in fresh]
+    leads = window.leads([*fresh_ids, *others])
+    unread = len(others) - sum(a in leads for a in others)
+    if unread:
+        log.info("%d window articles have no lead the model could read", unread)
+    ids = [*fresh_ids, *(a for a in others if a in leads)]
+    languages = window.languages(ids)
+    row = {a: i for i, a in enumerate(ids)}
+    excluded = {
+        (min(row[p.article_a], row[p.article_b]), max(row[p.article_a], row[p.article_b]))
+        for p in lexical
+        if p.article_a in row and p.article_b in row
+    }
+    rows = candidate_articles(
+        range(len(fresh_ids)),
+        np.stack([leads[a] for a in ids]).astype(np.float32),
+        [languages.get(a) for a in ids],
+        excluded,
+        settings.semantic,
+    )
+    return ids, rows
 
 
 def within_budget(

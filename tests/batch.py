@@ -31,7 +31,9 @@ def analyse(
 def analyse_paths(paths: Sequence[str | Path]) -> Night:
     """The night that read `paths` (files or folders, bad inputs skipped) and ran every stage, lexical encoder."""
     with tempfile.TemporaryDirectory(prefix="storythreads-test-") as home, Store.open(home) as store:
-        night = Night(store=store, paths=[str(p) for p in paths], run_id="batch", started=NOW, encoder_spec="lexical")
+        night = Night.asked(
+            store=store, paths=[str(p) for p in paths], run_id="batch", started=NOW, encoder_spec="lexical"
+        )
         with store.run_lock():
             return _held(run_stages(night))
 

@@ -19,8 +19,6 @@ import pytest
 from bench.corpus import generate
 from clustering import duplicates
 from clustering.duplicates import find_candidates, find_duplicates
-from clustering.story import term_hashes
-from clustering.threads import all_label_terms_hashed, label_terms
 from clustering.verify import PassageTerms
 from corpus.prepare import CHUNK, prepare_articles
 from embeddings.encoders import LexicalEncoder
@@ -103,12 +101,7 @@ def test_verifying_on_the_cluster_gives_the_same_pairs(many_articles, on_cluster
     assert alone and shared == alone
 
 
-def test_label_terms_and_vectors_from_the_cluster_are_the_same(many_articles, seed_prepared, on_cluster) -> None:
-    prepared = prepare_articles(many_articles)
-    expected = [label_terms(article) for article in prepared]
-    terms, hashes = all_label_terms_hashed(prepared, on_cluster)
-    assert terms == expected and any(expected)
-    assert all(np.array_equal(found, term_hashes(words)) for found, words in zip(hashes, expected, strict=True))
+def test_lexical_vectors_from_the_cluster_are_the_same(seed_prepared, on_cluster) -> None:
     texts = [p.text for a in seed_prepared for p in a.passages] * 40
     encoder = LexicalEncoder(batch_size=64)
     np.testing.assert_array_equal(encoder.encode_on(on_cluster, texts), encoder.encode(texts))

@@ -74,8 +74,9 @@ def _write_night(folder: Path, articles: list[Article]) -> Path:
 
 
 def _run(store: Store, folder: Path, run_id: str, now: datetime, outputs: list[str] | None = None) -> dict:
-    night = Night(store=store, paths=[str(folder)], run_id=run_id, started=now, encoder_spec="lexical")
-    night.outputs = outputs or []
+    night = Night.asked(
+        store=store, paths=[str(folder)], run_id=run_id, started=now, encoder_spec="lexical", outputs=outputs or []
+    )
     with store.run_lock():
         run_stages(night)
     assert night.report is not None

@@ -68,3 +68,27 @@ def test_the_stage_order_is_written_once() -> None:
             if sum(f'"{name}"' in text for name in STAGE_NAMES) >= 3:
                 writers.append(str(path.relative_to(ROOT)))
     assert writers == ["night/stages.py"], f"stage names listed outside night/stages.py: {writers}"
+
+
+STAGE_ROOMS = ["night/search.py", "night/verification.py", "night/threads.py"]
+EARLIER_STEPS = {"prepare_stored", "prepare_and_keep", "lead_vectors", "embed_stored"}
+
+
+@pytest.mark.parametrize("room", STAGE_ROOMS)
+def test_a_later_stage_reaches_stored_articles_through_the_window_not_an_earlier_stages_steps(room: str) -> None:
+    """Prepared articles, lead vectors and languages of the window come from `night.window.Window`, found once;
+    a stage does not prepare or embed the window's articles again itself (the search stage may encode an involved
+    article whose vectors the store lost: `embed_stored`, without recording)."""
+    allowed = {"embed_stored"} if room == "night/search.py" else set()
+    for node in ast.walk(ast.parse((ROOT / room).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("night"):
+            imported = {alias.name for alias in node.names}
+            assert not (imported & EARLIER_STEPS) - allowed, f"{room} imports {sorted(imported & EARLIER_STEPS)}"
+
+
+def test_the_nights_rooms_are_small_functions() -> None:
+    """No function of night/ is over 60 lines: a stage's steps read as a handful of named parts."""
+    for path in (ROOT / "night").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef):
+                assert node.end_lineno - node.lineno + 1 <= 60, f"{path.name}: {node.name} has over 60 lines"

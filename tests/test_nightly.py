@@ -177,7 +177,7 @@ def test_a_small_night_reclusters_only_around_its_articles(store: Store, caplog:
     assert {before[f"s0-{i}"] for i in range(5)} == {story_thread}
 
     late = [article(f"s0-{i}", stories[0], night(start, 1), next(seed)) for i in range(5, 7)]
-    with caplog.at_level(logging.INFO, logger="night.steps"):
+    with caplog.at_level(logging.INFO, logger="night.threads"):
         result = run_night(store, late, LexicalEncoder(), "run-1", night(start, 1) + timedelta(hours=6), settings)
     # two more articles of one story join its thread as it is: nothing is re-clustered
     assert "2 of tonight's articles joined a stored thread as it is" in caplog.text
@@ -196,7 +196,7 @@ def test_a_small_night_reclusters_only_around_its_articles(store: Store, caplog:
     fresh_story = vocabulary(30, size=40)
     news = [article(f"n-{i}", fresh_story, night(start, 2), next(seed)) for i in range(3)]
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="night.steps"):
+    with caplog.at_level(logging.INFO, logger="night.threads"):
         result = run_night(store, news, LexicalEncoder(), "run-2", night(start, 2) + timedelta(hours=6), settings)
     assert "0 of tonight's articles joined a stored thread as it is" in caplog.text
     scoped = int(re.search(r"re-clustering (\d+) of the window's 45 articles", caplog.text).group(1))

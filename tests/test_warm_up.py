@@ -1,4 +1,4 @@
-"""The work a run does while Prefect's temporary server boots: it fills caches and stops when told."""
+"""The work a run does while Prefect's temporary server boots: the compiled kernels loaded and the inputs read."""
 
 from __future__ import annotations
 
@@ -8,26 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from corpus.text import TOKEN_TERMS
+from corpus.readers import read_articles
 from night.run import warm_up
 from night.settings import ExecutorSettings
 
 
-def test_warm_up_learns_the_inputs_words_quietly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_warm_up_reads_what_the_read_stage_would_read(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     article = tmp_path / "one.txt"
     article.write_text("Title\n\nThe zqxwarmword appeared in the report.\n", encoding="utf-8")
     described = {"title": "Video", "text": None, "description": "The zqxnoteword was only in the description."}
     (tmp_path / "two.json").write_text(json.dumps(described), encoding="utf-8")
-    assert "zqxwarmword" not in TOKEN_TERMS
-    with caplog.at_level(logging.INFO):
-        warm_up([article, tmp_path / "two.json", tmp_path / "missing.txt"], None, ExecutorSettings(), lambda: False)
-    assert TOKEN_TERMS["zqxwarmword"] == ("zqxwarmword",) and "zqxnoteword" in TOKEN_TERMS
-    # inputs that cannot be read, and notes on what was read, are the real read's to say, once
-    assert not [r for r in caplog.records if r.name.startswith("corpus")], caplog.records
+    inputs = [article, tmp_path / "two.json", tmp_path / "missing.txt"]
+    with caplog.at_level(logging.WARNING):
+        read = warm_up(inputs, None, ExecutorSettings())
+    assert read is not None
+    expected = read_articles(inputs)
+    assert read.articles == expected.articles and read.skipped == expected.skipped
+    assert [a.id for a in read.articles] == ["one", "two"] and read.skipped[0].input.endswith("missing.txt")
 
 
-def test_warm_up_stops_as_soon_as_the_caller_is_ready(tmp_path: Path) -> None:
-    article = tmp_path / "two.txt"
-    article.write_text("Title\n\nThe zqxunreadword appeared in the report.\n", encoding="utf-8")
-    warm_up([article], None, ExecutorSettings(), until=lambda: True)
-    assert "zqxunreadword" not in TOKEN_TERMS
+def test_warm_up_leaves_feeds_and_pages_to_the_read_stage(tmp_path: Path) -> None:
+    article = tmp_path / "one.txt"
+    article.write_text("Title\n\nThe report.\n", encoding="utf-8")
+    assert warm_up([article, "http://127.0.0.1:9/feed.xml"], None, ExecutorSettings()) is None

@@ -587,7 +587,7 @@ def verify_chunk(
     settings, lefts, rights, similarities = chunk
     arrays = terms.arrays()
     kinds, figures, ends = verify_candidates(
-        *arrays, lefts.astype(np.int64), rights.astype(np.int64), terms.reach, _kernel_settings(settings)
+        *arrays, lefts.astype(np.int64), rights.astype(np.int64), terms.reach, kernel_settings(settings)
     )
     found: list[RawMatch] = []
     for k in np.flatnonzero(kinds).tolist():
@@ -601,7 +601,7 @@ def verify_chunk(
     return found
 
 
-def _kernel_settings(settings: DuplicateSettings) -> np.ndarray:
+def kernel_settings(settings: DuplicateSettings) -> np.ndarray:
     """The settings `verify_candidates` reads, in its order."""
     return np.array(
         [

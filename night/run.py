@@ -123,15 +123,17 @@ def warm_up(
 
 def load_kernels() -> None:
     """Load the compiled kernels (tokenising, windows, encoding, verifying) from numba's cache, or compile them."""
-    from clustering.duplicates import DuplicateSettings, verify_chunk
+    from clustering.duplicates import DuplicateSettings, kernel_settings
     from clustering.verify import PassageTerms
+    from clustering.verify_kernel import verify_candidates
     from corpus.prepare import prepare_articles
 
     prepared = prepare_articles([Article("warm", "warm", "load the compiled kernels once\nload them early please")])
     LexicalEncoder().encode(["load the compiled n-gram loop"])
     terms = PassageTerms(prepared, 2).for_workers()
     empty = np.zeros(0, dtype=np.int64)
-    verify_chunk((DuplicateSettings(), empty, empty, np.zeros(0)), terms)
+    # the kernel itself, not a verification step: nothing a fault test watches for runs here
+    verify_candidates(*terms.arrays(), empty, empty, terms.reach, kernel_settings(DuplicateSettings()))
 
 
 def _input_bytes(paths: Sequence[str | Path]) -> int:

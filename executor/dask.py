@@ -116,6 +116,12 @@ def local_cluster(workers: int) -> Client:
     return client
 
 
+def _preload(client: Client, modules: Sequence[str]) -> None:
+    """Have every worker import `modules`; a courtesy: a cluster closed meanwhile (a short run) loses nothing."""
+    with contextlib.suppress(Exception):
+        client.run(_import, modules)
+
+
 class DaskExecutor:
     """Chunks as Dask tasks, on the cluster at `address` or, without one, on a local cluster of `workers`.
 
@@ -144,7 +150,7 @@ class DaskExecutor:
                 link = self._client.dashboard_link if "dashboard" in services else "none (bokeh is not installed)"
                 log.info("Dask: %s; dashboard: %s", where, link)
                 if self.preload:  # in the background: the run goes on while the workers import
-                    threading.Thread(target=self._client.run, args=(_import, self.preload), daemon=True).start()
+                    threading.Thread(target=_preload, args=(self._client, self.preload), daemon=True).start()
             return self._client
 
     def start(self) -> None:

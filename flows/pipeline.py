@@ -23,14 +23,13 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.utilities.annotations import quote
 
-from corpus.article import ReadResult
 from executor import Executor
 from executor.dask import DaskExecutor
 from flows.server import TemporaryServer
 from night.failures import LOG_ATTRIBUTE, run_log
 from night.run import STAGE_ATTRIBUTE, executor_for, opened, run_stage, warm_up
 from night.settings import ExecutorSettings, NightSettings, StorythreadsSettings
-from night.stages import STAGE_NAMES, STAGES, Night, Stage, report_folders
+from night.stages import STAGE_NAMES, STAGES, Night, PrefetchedRead, Stage, report_folders
 from reports.render import new_duplicates_table, summary_lines, threads_table, to_markdown
 
 ProgressListener = Callable[[str, float], None]
@@ -38,7 +37,7 @@ _listeners: list[ProgressListener] = []
 _handback: list[dict[str, Any]] | None = None
 """While `run_flow` runs the flow, where the flow leaves its whole report (a served flow keeps nothing)."""
 _handover: list[Executor | None] = []
-_prefetched: list[ReadResult | None] = []
+_prefetched: list[PrefetchedRead | None] = []
 """While `run_flow` runs the flow, what it read while the server booted (None: nothing), for the read stage."""
 """While `run_flow` runs the flow, the executor it started early (a served flow starts its own)."""
 ARTIFACT_ROWS = 50

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.article import Article, ReadResult
+from corpus.article import Article
 from corpus.readers import DEFAULT_MAX_ARTICLE_BYTES, is_url, read_articles
 from embeddings.choose import EncoderChoice
 from embeddings.encoders import Encoder, LexicalEncoder
@@ -24,7 +24,7 @@ from executor import Executor, collect_garbage_rarely, pause_point
 from night import memory
 from night.faults import checkpoint
 from night.settings import ExecutorSettings, NightSettings
-from night.stages import STAGES, Night, Stage
+from night.stages import STAGES, Night, PrefetchedRead, Stage
 from store import Store
 
 log = logging.getLogger(__name__)
@@ -100,11 +100,11 @@ def warm_up(
     executor: Executor | None,
     settings: ExecutorSettings,
     max_article_bytes: int = DEFAULT_MAX_ARTICLE_BYTES,
-) -> ReadResult | None:
+) -> PrefetchedRead | None:
     """Do now what the stages would otherwise wait for: start the executor's workers when the inputs are large
     enough for them, load the compiled kernels and the clustering library, and read the inputs: the read stage
-    takes what this read (`Night.prefetched`). Inputs with a URL are left to the read stage (its fetcher keeps
-    feeds and pages politely), and None is returned.
+    takes what this read and its seconds (`Night.prefetched`). Inputs with a URL are left to the read stage (its
+    fetcher keeps feeds and pages politely), and None is returned.
 
     For a caller with time to spare before the first stage: the command line, while Prefect's temporary server
     boots on the other core. It changes no result.
@@ -118,7 +118,9 @@ def warm_up(
     load_kernels()
     if any(is_url(path) for path in paths):
         return None
-    return read_articles(paths, max_article_bytes)
+    started = time.perf_counter()
+    result = read_articles(paths, max_article_bytes)
+    return PrefetchedRead(result, time.perf_counter() - started)
 
 
 def load_kernels() -> None:

@@ -64,6 +64,14 @@ class RunRequest:
     run_name: str | None = None
 
 
+@dataclass(frozen=True)
+class PrefetchedRead:
+    """Inputs read before the run began (`night.run.warm_up`, while Prefect's server boots), and how long that took."""
+
+    result: ReadResult
+    seconds: float
+
+
 @dataclass
 class Night:
     """One run: its request, the store and executor it works with, and what each stage left (its state)."""
@@ -74,7 +82,7 @@ class Night:
     """Where the parallel steps of a large night run (see `night.run.executor_for`); None: this process."""
     articles: list[Article] | None = None
     """Articles handed over in memory instead of read from the request's paths (tests, `compare`)."""
-    prefetched: ReadResult | None = None
+    prefetched: PrefetchedRead | None = None
     """What was read from the request's paths before the run began (`night.run.warm_up`), for the read stage."""
 
     read: ReadResult | None = None
@@ -105,7 +113,7 @@ class Night:
         executor: Executor | None = None,
         articles: list[Article] | None = None,
         choice: EncoderChoice | None = None,
-        prefetched: ReadResult | None = None,
+        prefetched: PrefetchedRead | None = None,
         **request: Any,
     ) -> Night:
         """A night for the run `request` describes (`RunRequest`'s fields) on `store`."""
@@ -148,7 +156,10 @@ def read(night: Night) -> None:
         night.read = ReadResult(list(night.articles), [])
         night.articles = None
     elif night.prefetched is not None:
-        night.read, night.prefetched = night.prefetched, None
+        night.read = night.prefetched.result
+        # the stage's seconds are what reading took, though it was done before the stage began
+        night.stage_started -= night.prefetched.seconds
+        night.prefetched = None
     else:
         fetcher = Fetcher(Path(night.request.fetch_cache) if night.request.fetch_cache else None, night.request.fetch)
         try:

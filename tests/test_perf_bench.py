@@ -103,6 +103,8 @@ def test_quality_bench_scores_exactly_the_pairs_a_plain_storythreads_run_reports
     assert plain_pairs, "the small corpus must have a pair for this to mean anything"
     assert set(bench_run.pairs) == plain_pairs
     assert list(bench_run.stages) == list(plain["run"]["stages"])
+    # read while Prefect's server booted, yet counted as the read stage's, not hidden outside the stages
+    assert plain["run"]["stages"]["read articles"] > 0
 
 
 def test_the_profile_puts_each_sample_under_its_stage_the_server_or_the_workers() -> None:

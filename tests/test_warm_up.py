@@ -21,10 +21,11 @@ def test_warm_up_reads_what_the_read_stage_would_read(tmp_path: Path, caplog: py
     inputs = [article, tmp_path / "two.json", tmp_path / "missing.txt"]
     with caplog.at_level(logging.WARNING):
         read = warm_up(inputs, None, ExecutorSettings())
-    assert read is not None
+    assert read is not None and read.seconds > 0
     expected = read_articles(inputs)
-    assert read.articles == expected.articles and read.skipped == expected.skipped
-    assert [a.id for a in read.articles] == ["one", "two"] and read.skipped[0].input.endswith("missing.txt")
+    assert read.result.articles == expected.articles and read.result.skipped == expected.skipped
+    assert [a.id for a in read.result.articles] == ["one", "two"]
+    assert read.result.skipped[0].input.endswith("missing.txt")
 
 
 def test_warm_up_leaves_feeds_and_pages_to_the_read_stage(tmp_path: Path) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TypeVar
+
+import numpy as np
 
 _DELETE = (
     [chr(c) for c in range(0x0610, 0x061B)]  # Quranic annotation signs
@@ -140,7 +142,7 @@ def content_terms(folded: str) -> list[str]:
 MAX_WORD_CHARS = 64
 """A run of more characters than this without a space is not a word: a binary or encoded blob, a URL's query, a
 line of one letter held down. It is not indexed, compared, counted or shown in a label."""
-_LONG_TOKEN = re.compile(r"\S{24,}")
+_LONG_TOKEN = re.compile(r"(?<!\S)\S{24,}")  # the lookbehind starts a match only where a token starts
 _ENCODED_CHARS = re.compile(r"[A-Za-z0-9+/_=-]+")
 
 
@@ -212,7 +214,20 @@ def term_positions(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
 
 def arabic_share(text: str) -> float:
     """Share of letters in `text` that are in the Arabic script (0.0 when there are none)."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    basic = points < len(_basic_letters())
+    letters = np.zeros(len(points), dtype=bool)
+    letters[basic] = _basic_letters()[points[basic]]
+    if not basic.all():
+        letters[~basic] = [chr(point).isalpha() for point in points[~basic].tolist()]
+    count = int(np.count_nonzero(letters))
+    if not count:
         return 0.0
-    return sum(1 for c in letters if "\u0600" <= c <= "\u06ff" or "\u0750" <= c <= "\u077f") / len(letters)
+    arabic = ((points >= 0x0600) & (points <= 0x06FF)) | ((points >= 0x0750) & (points <= 0x077F))
+    return int(np.count_nonzero(letters & arabic)) / count
+
+
+@cache
+def _basic_letters() -> np.ndarray:
+    """Which code points of the Basic Multilingual Plane are letters (`str.isalpha`), as a lookup table."""
+    return np.array([chr(point).isalpha() for point in range(0x10000)], dtype=bool)

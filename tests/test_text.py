@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from corpus.segment import WindowSettings, paragraph_spans, window_spans
-from corpus.text import content_terms, fold
+from corpus.text import arabic_share, content_terms, fold
 
 
 @pytest.mark.parametrize(
@@ -85,3 +85,18 @@ def test_windows_of_a_paragraph_deep_inside_the_text_cover_that_paragraph() -> N
 def test_window_settings_reject_impossible_values() -> None:
     with pytest.raises(ValueError, match="stride_words=50"):
         WindowSettings(window_words=40, stride_words=50)
+
+
+@pytest.mark.parametrize(
+    ("text", "share"),
+    [
+        ("", 0.0),
+        ("2020 ، ؟ 123 -- ٣", 0.0),  # digits and punctuation (Arabic ones too) are no letters
+        ("قال الوزير", 1.0),
+        ("قال Reuters", 3 / 10),
+        ("𝐀𝐁 مر", 0.5),  # letters outside the Basic Multilingual Plane count as letters
+    ],
+)
+def test_arabic_share_counts_letters_only(text: str, share: float) -> None:
+    """The reader marks an article Arabic by this share when its input names no language."""
+    assert arabic_share(text) == pytest.approx(share)

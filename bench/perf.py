@@ -29,6 +29,7 @@ import os
 import platform
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -77,9 +78,13 @@ def night(
     }
 
 
-def peer(night_file: Path, threshold: float, work: Path) -> dict[str, Any]:
-    """datasketch MinHashLSH over the same windows (`bench.minhash_peer`), as a new process."""
-    target = work / "peer-pairs.json"
+PEERS = ("datasketch", "rensa")
+"""The MinHash LSH peers (`bench.minhash_peer`): datasketch (Python) and rensa (Rust), the same windows and shingles."""
+
+
+def peer(night_file: Path, threshold: float, work: Path, library: str = "datasketch") -> dict[str, Any]:
+    """A MinHash LSH peer over the same windows (`bench.minhash_peer`), as a new process."""
+    target = work / f"peer-pairs-{library}.json"
     done = timed_process(
         [
             sys.executable,
@@ -90,15 +95,31 @@ def peer(night_file: Path, threshold: float, work: Path) -> dict[str, Any]:
             str(threshold),
             "--pairs",
             str(target),
+            "--library",
+            library,
         ]
     )
     if done.returncode != 0:
-        raise RuntimeError(f"the datasketch peer exited {done.returncode}:\n{done.output[-4000:]}")
+        raise RuntimeError(f"the {library} peer exited {done.returncode}:\n{done.output[-4000:]}")
     return {
         "total_seconds": done.seconds,
         "peak_with_workers_mib": done.peak_mib,
         "pairs": json.loads(target.read_text(encoding="utf-8")),
     }
+
+
+def median_turn(turns: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The turn with the median wall time (the lower middle one of an even count), with every turn's time."""
+    ordered = sorted(turns, key=lambda turn: turn["total_seconds"])
+    return {**ordered[(len(ordered) - 1) // 2], "turn_seconds": [turn["total_seconds"] for turn in turns]}
+
+
+def speed_ratios(ours: Sequence[float], theirs: Sequence[float]) -> dict[str, Any]:
+    """Their wall time over ours, turn by turn (each pair ran back to back), and the median of those."""
+    if len(ours) != len(theirs) or not ours:
+        raise ValueError(f"expected one timing of each per turn, got {len(ours)} of ours and {len(theirs)} of theirs")
+    ratios = [t / o for o, t in zip(ours, theirs, strict=True)]
+    return {"per_turn": ratios, "median": statistics.median(ratios)}
 
 
 @dataclass
@@ -182,17 +203,18 @@ def print_table(result: dict[str, Any]) -> None:
                 ]
             )
         )
-    found = result.get("peer")
-    if found:
+    for library, found in result.get("peers", {}).items():
         q = found["quality"]
-        cells = [f"datasketch MinHashLSH t={found['threshold']}", f"{first['fresh']:,}", *["" for _ in stages], ""]
+        name = f"{library} MinHashLSH t={found['threshold']}"
+        cells = [name, f"{first['fresh']:,}", *["" for _ in stages], ""]
         cells += [f"{found['total_seconds']:.1f}", f"{first['fresh'] / found['total_seconds']:.0f}"]
         cells += [f"{found['peak_with_workers_mib']:.0f}", q["precision"], q["recall"], q["f1"]]
         print(_row(cells))
+    for library, speed in result.get("speed", {}).items():
+        turns = ", ".join(f"{ratio:.2f}" for ratio in speed["per_turn"])
         print(
-            "\nours against datasketch (both as new processes): "
-            f"{found['total_seconds'] / first['total_seconds']:.2f}x as fast; "
-            f"F1 {first['quality']['f1']:.3f} vs {q['f1']:.3f}"
+            f"ours against {library} (both as new processes, taking turns): median {speed['median']:.2f}x as fast "
+            f"(turns: {turns}); F1 {first['quality']['f1']:.3f} vs {result['peers'][library]['quality']['f1']:.3f}"
         )
     if "1" in result.get("workers", {}) and "2" in result.get("workers", {}):
         one, two = result["workers"]["1"]["total_seconds"], result["workers"]["2"]["total_seconds"]
@@ -234,14 +256,29 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "command": f"storythreads run FILE --home HOME --output OUT --encoder {args.encoder} (a new process per "
         "night, both nights into one OUT as a nightly job writes)",
     }
-    first = night(work / "night1" / "articles.jsonl", work / "home", work / "report", encoder=args.encoder)
-    first["quality"] = Truth.from_corpus(truth, first_ids).score(first.pop("pairs"))
-    result["night_1"] = first
-    if not args.no_peer:
-        found = peer(work / "night1" / "articles.jsonl", args.peer_threshold, work)
-        found["quality"] = Truth.from_corpus(truth, first_ids).score(found.pop("pairs"))
-        found["threshold"] = args.peer_threshold
-        result["peer"] = found
+    scoring = Truth.from_corpus(truth, first_ids)
+    ours_turns: list[dict[str, Any]] = []
+    peer_turns: dict[str, list[dict[str, Any]]] = {library: [] for library in ([] if args.no_peer else PEERS)}
+    for _ in range(args.repeats):
+        # taking turns, each on a new store: a slow spell of the machine falls on ours and the peers alike
+        for stale in ("home", "report"):
+            shutil.rmtree(work / stale, ignore_errors=True)
+        first = night(work / "night1" / "articles.jsonl", work / "home", work / "report", encoder=args.encoder)
+        first["quality"] = scoring.score(first.pop("pairs"))
+        ours_turns.append(first)
+        for library, turns in peer_turns.items():
+            found = peer(work / "night1" / "articles.jsonl", args.peer_threshold, work, library)
+            found["quality"] = scoring.score(found.pop("pairs"))
+            found["threshold"] = args.peer_threshold
+            turns.append(found)
+    result["night_1"] = median_turn(ours_turns)
+    result["peers"] = {library: median_turn(turns) for library, turns in peer_turns.items()}
+    result["speed"] = {
+        library: speed_ratios([t["total_seconds"] for t in ours_turns], [t["total_seconds"] for t in turns])
+        for library, turns in peer_turns.items()
+    }
+    if "datasketch" in result["peers"]:
+        result["peer"] = result["peers"]["datasketch"]
     if not args.no_second_night:
         second = night(work / "night2" / "articles.jsonl", work / "home", work / "report", encoder=args.encoder)
         second["quality"] = Truth.from_corpus(truth, set(ids)).score(second.pop("pairs"))
@@ -362,7 +399,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--documents", type=Path, default=DEFAULT_DOCUMENTS, help="real text for the generator")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--peer-threshold", type=float, default=0.3, help="MinHashLSH Jaccard threshold")
-    parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--no-peer", action="store_true", help="run neither peer (datasketch, rensa)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="first nights of ours and of each peer, taking turns (median reported)"
+    )
     parser.add_argument("--no-second-night", action="store_true")
     parser.add_argument(
         "--workers",

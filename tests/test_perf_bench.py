@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.perf import Truth, benchmark
+import pytest
+
+from bench.perf import Truth, benchmark, median_turn, speed_ratios
 from night.stages import STAGE_NAMES
 from tests.conftest import SEEDS
 
@@ -27,6 +29,15 @@ def test_truth_scoring_counts_planted_pairs_and_ignores_sibling_copies() -> None
     }
 
 
+def test_turns_are_summed_up_by_their_median() -> None:
+    turns = [{"total_seconds": 30.0, "turn": 1}, {"total_seconds": 10.0, "turn": 2}, {"total_seconds": 20.0, "turn": 3}]
+    assert median_turn(turns) == {"total_seconds": 20.0, "turn": 3, "turn_seconds": [30.0, 10.0, 20.0]}
+    # a ratio per turn (ours and theirs ran back to back), then the median of the ratios
+    assert speed_ratios([10.0, 20.0, 40.0], [20.0, 20.0, 20.0]) == {"per_turn": [2.0, 1.0, 0.5], "median": 1.0}
+    with pytest.raises(ValueError, match="one timing of each per turn"):
+        speed_ratios([10.0], [])
+
+
 def test_perf_benchmark_runs_both_nights_and_finds_the_planted_copies(tmp_path: Path) -> None:
     args = argparse.Namespace(
         articles=120,
@@ -34,7 +45,8 @@ def test_perf_benchmark_runs_both_nights_and_finds_the_planted_copies(tmp_path: 
         documents=SEEDS,
         seed=2,
         peer_threshold=0.3,
-        no_peer=True,
+        no_peer=False,
+        repeats=1,
         no_second_night=False,
         work=tmp_path / "work",
         keep=False,
@@ -52,6 +64,11 @@ def test_perf_benchmark_runs_both_nights_and_finds_the_planted_copies(tmp_path: 
     assert second["fresh"] >= 5
     assert second["texts_embedded"] < first["texts_embedded"]
     assert first["quality"]["recall"] >= 0.9 and first["quality"]["precision"] >= 0.9
+    # both MinHash peers ran on the same night, as new processes, and found the verbatim copies too
+    assert set(result["peers"]) == {"datasketch", "rensa"} and result["peer"] == result["peers"]["datasketch"]
+    for library, found in result["peers"].items():
+        assert found["quality"]["recall"] >= 0.5, library
+        assert result["speed"][library]["median"] == found["total_seconds"] / first["total_seconds"]
     assert not (tmp_path / "work").exists()
 
 

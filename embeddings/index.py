@@ -49,8 +49,14 @@ def _trained_ivf(vectors: np.ndarray, probes: int = PROBES, lists: int | None = 
     )
     ivf.cp.niter = 6  # coarse centroids only route queries: 6 iterations find the same pairs as 10 (benchmarks)
     ivf.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: 40 * lists]])
-    ivf.nprobe = min(lists, max(probes, int(np.ceil(MIN_SCANNED * lists / max(len(vectors), 1)))))
+    ivf.nprobe = probes_for(lists, len(vectors), probes)
     return ivf
+
+
+def probes_for(lists: int, count: int, probes: int = PROBES) -> int:
+    """Inverted lists a query searches in an index of `count` vectors over `lists` lists: at least `probes`,
+    and enough to scan `MIN_SCANNED` vectors."""
+    return min(lists, max(probes, int(np.ceil(MIN_SCANNED * lists / max(count, 1)))))
 
 
 class PassageIndex:
@@ -249,6 +255,11 @@ class StoredIndex:
         """Every (query row, stored vector id, similarity) with similarity >= `threshold` (one for all queries, or
         one per query), as flat arrays."""
         thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float32), (len(queries),))
+        if not self.exact:
+            # probes for the vectors held now (the index was trained on the first of them, and grows night by night)
+            probes = probes_for(faiss.extract_index_ivf(self._index).nlist, len(self))
+            for index in self._parts():
+                faiss.extract_index_ivf(index).nprobe = probes
         rows, ids, sims = [], [], []
         for value in np.unique(thresholds).tolist():
             chosen = np.flatnonzero(thresholds == value)

@@ -98,3 +98,33 @@ def test_later_nights_write_only_a_tail_to_an_ivf_index_file_and_find_what_one_i
             if name == "ivf":
                 assert not tails and main_file.stat().st_mtime_ns != before, "a tail grown past its share is folded in"
     assert found["ivf"] == found["exact"]
+
+
+def test_an_ivf_index_searches_as_many_lists_as_its_vectors_need_however_they_arrived(tmp_path) -> None:
+    """Built from the store in batches (trained on the first), or grown night by night through a tail, an index
+    probes the lists its whole size calls for (`probes_for`): not the more lists a sample of it would."""
+    import faiss
+    import numpy as np
+
+    from embeddings.index import StoredIndex, probes_for
+
+    vectors = np.random.default_rng(5).standard_normal((36_000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1, len(vectors) + 1)
+
+    def batches_after(skip: int, upto: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [
+            (ids[start : min(start + 2_000, upto)], vectors[start : min(start + 2_000, upto)])
+            for start in range(skip, upto, 2_000)
+        ]
+
+    path = tmp_path / "passage.faiss"
+    first = StoredIndex.sync(path, 16, 30_000, lambda skip: iter(batches_after(skip, 30_000)), exact_limit=1_000)
+    first.save()
+    lists = faiss.extract_index_ivf(first._index).nlist
+    grown = StoredIndex.sync(path, 16, 36_000, lambda skip: iter(batches_after(skip, 36_000)), exact_limit=1_000)
+    for index, count in ((first, 30_000), (grown, 36_000)):
+        hits = index.hits(vectors[:50], 0.999)
+        assert set(zip(hits.rows.tolist(), hits.ids.tolist(), strict=True)) >= {(row, row + 1) for row in range(50)}
+        probes = {faiss.extract_index_ivf(part).nprobe for part in index._parts()}
+        assert probes == {probes_for(lists, count)} and probes_for(lists, count) < probes_for(lists, 2_000)

@@ -7,7 +7,7 @@ Generates `--articles` Arabic articles with planted copies (`bench.corpus`), the
 process, as a user runs it; py-spy must be installed: `pip install py-spy`). Each sample's stack is
 put under the stage whose function (`night/stages.py`) it holds, "outside the stages" otherwise
 (start-up, imports, Prefect, and threads a stage starts, such as the report's page writers), or
-under Prefect's temporary server or the worker processes; for the four parts with most samples the
+under Prefect's temporary server or the worker processes; for each part of 2 s or more the
 frames below the stage that hold most samples (inclusive) and that were running (innermost) are listed. Writes
 `bench/results/profile-N.txt` (the tables, with the command, date and commit) and prints it.
 
@@ -92,7 +92,7 @@ def render(stages: dict[str, dict[str, Counter[str]]], header: Sequence[str]) ->
     lines = [f"# {line}" for line in header] + ["", "| stage | seconds sampled |", "| --- | --- |"]
     lines += [f"| {name} | {stages[name]['total']['samples'] / RATE:.1f} |" for name in order if name in stages]
     slowest = sorted((name for name in order if name in stages), key=lambda n: -stages[n]["total"]["samples"])
-    for name in slowest[:4]:
+    for name in [n for n in slowest if stages[n]["total"]["samples"] >= 2 * RATE]:
         for kind in ("inclusive", "self"):
             lines += ["", f"--- {name}: top {kind} (seconds)"]
             lines += [f"{count / RATE:8.1f}  {frame}" for frame, count in stages[name][kind].most_common(TOP)]

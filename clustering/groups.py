@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from corpus.article import PreparedArticle
-from corpus.text import fold, words
+from corpus.tokens import folded_words
 
 MIN_WORDS = 20
 """Shorter bodies get no reporting key, and shorter passage sets no passage key (rules 1 and 2)."""
@@ -45,8 +45,8 @@ def _digest(text: str) -> str:
 
 def reporting_key(text: str) -> str | None:
     """The hash of `text`'s folded words (rule 1), or None when it has fewer than `MIN_WORDS`."""
-    found = words(fold(text))
-    return _digest(" ".join(found)) if len(found) >= MIN_WORDS else None
+    joined, count = folded_words(text)
+    return _digest(joined) if count >= MIN_WORDS else None
 
 
 def passage_key(article: PreparedArticle) -> str | None:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from corpus.text import _TABLE, MAX_WORD_CHARS, STOPWORDS, fold
+from corpus.text import _TABLE, MAX_WORD_CHARS, STOPWORDS, fold, words
 
 _FOLDED_BY_TABLE = frozenset(_TABLE)
 LONGEST_STOPWORD = max(map(len, STOPWORDS))
@@ -289,6 +289,65 @@ def tokenise(texts: Sequence[str]) -> Tokenised:
         MAX_WORD_CHARS,
     )
     return Tokenised(ids, starts, ends, stem_lengths, firsts, stems)
+
+
+def folded_words(text: str) -> tuple[str, int]:
+    """`" ".join(words(fold(text)))` and how many words that is (`corpus.text`), by the compiled tables; a text with
+    a character that folds by its context (a presentation form, folded with the whole text; a capital sigma,
+    lowered by its place in the word) goes the Python way."""
+    tables = character_tables()
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    joined, count, by_context = _folded_words(
+        codes, tables.classes, tables.folded, tables.multiple_keys, tables.multiple_starts, tables.multiple_chars
+    )
+    if by_context:
+        found = words(fold(text))
+        return " ".join(found), len(found)
+    return joined.tobytes().decode("utf-32-le"), count
+
+
+@njit(cache=True, nogil=True)
+def _folded_words(
+    codes: np.ndarray,
+    classes: np.ndarray,
+    folded: np.ndarray,
+    multiple_keys: np.ndarray,
+    multiple_starts: np.ndarray,
+    multiple_chars: np.ndarray,
+) -> tuple[np.ndarray, int, bool]:  # pragma: no cover - compiled
+    """The folded `\\w` words of `codes`, one space between them; their count; whether a character folds by its
+    context (see `folded_words`), when the rest is not worked out."""
+    longest = 1
+    for length in np.diff(multiple_starts):
+        longest = max(longest, length)
+    out = np.empty(len(codes) * (longest + 1) + 1, dtype=np.uint32)
+    size = 0
+    count = 0
+    inside = False
+    for code in codes:
+        if code == 0x03A3 or 0xFB50 <= code <= 0xFDFF or 0xFE70 <= code <= 0xFEFF:
+            return out[:0], 0, True
+        mapped = folded[code]
+        if mapped == DELETED:
+            continue
+        first, last = 0, 1
+        if mapped == MULTIPLE:
+            at = np.searchsorted(multiple_keys, code)
+            first, last = multiple_starts[at], multiple_starts[at + 1]
+        for m in range(first, last):
+            char = multiple_chars[m] if mapped == MULTIPLE else mapped
+            if classes[char] & WORD:
+                if not inside:
+                    if count:
+                        out[size] = 32
+                        size += 1
+                    count += 1
+                    inside = True
+                out[size] = char
+                size += 1
+            else:
+                inside = False
+    return out[:size], count, False
 
 
 def term_ids(text: str) -> np.ndarray:

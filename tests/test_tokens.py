@@ -40,6 +40,19 @@ def test_the_compiled_terms_are_the_python_definitions_term_for_term() -> None:
     assert len(found.ids) > 10_000
 
 
+def test_the_compiled_folded_words_are_the_python_definitions_word_for_word() -> None:
+    """What a group's reporting key hashes: the same string as `words(fold(text))`, on the texts above, on
+    characters that fold by their context (handed to Python) and on random strings of every kind of character."""
+    from corpus.text import fold, words
+
+    pool = [chr(c) for c in range(0x20, 0x3000)] + list("أإآىةـًٌٍَُِّْ \t\n_-'İΣσςﬁ²ﷲﻻ") + ["\U0001d400", "\U00010400"]
+    rng = random.Random(11)
+    strings = ["".join(rng.choice(pool) for _ in range(rng.randint(0, 40))) for _ in range(3_000)]
+    for text in _texts() + strings:
+        expected = words(fold(text))
+        assert tokens.folded_words(text) == (" ".join(expected), len(expected)), text[:80]
+
+
 def test_a_term_id_is_the_hash_of_its_stem_and_the_same_however_the_word_is_written() -> None:
     found = tokens.tokenise(["الولايات", "والولايات", "بالولايات", "للولايات"])
     assert len(set(found.ids.tolist())) == 1  # the article, the conjunction, the preposition and the suffix go

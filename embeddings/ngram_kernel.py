@@ -114,7 +114,12 @@ def term_ngram_sums(
     positions: np.ndarray, bounds: np.ndarray, hashes: np.ndarray, starts: np.ndarray, dim: int
 ) -> np.ndarray:  # pragma: no cover - compiled
     """Row i: `hashed_ngram_sums` of the text whose terms are `positions[bounds[i]:bounds[i + 1]]` (rows of the
-    per-term n-gram hashes `hashes`, `starts`, see `term_ngram_hashes`), counted and signed the same way."""
+    per-term n-gram hashes `hashes`, `starts`, see `term_ngram_hashes`), counted and signed the same way.
+
+    Each distinct n-gram is counted in an open-addressing table (not by sorting the row's n-grams): the order
+    in which they are then added does not change a bit of the result, since every addend is a float32 of
+    magnitude below 16 and their float64 sums, far under 2**26 of them, are exact.
+    """
     rows = len(bounds) - 1
     out = np.zeros((rows, dim), dtype=np.float64)
     longest = 0
@@ -124,23 +129,39 @@ def term_ngram_sums(
             term = positions[p]
             size += starts[term + 1] - starts[term]
         longest = max(longest, size)
-    gathered = np.empty(longest, dtype=np.uint64)
+    capacity = 16
+    while capacity < 2 * longest:
+        capacity *= 2
+    keys = np.zeros(capacity, dtype=np.uint64)
+    counts = np.zeros(capacity, dtype=np.int64)
+    used = np.empty(capacity, dtype=np.int64)
     for row in range(rows):
-        found = 0
+        size = 0
+        for p in range(bounds[row], bounds[row + 1]):
+            term = positions[p]
+            size += starts[term + 1] - starts[term]
+        mask = 16
+        while mask < 2 * size:
+            mask *= 2
+        mask -= 1
+        distinct = 0
         for p in range(bounds[row], bounds[row + 1]):
             term = positions[p]
             for k in range(starts[term], starts[term + 1]):
-                gathered[found] = hashes[k]
-                found += 1
-        ordered = np.sort(gathered[:found])
-        i = 0
-        while i < found:
-            j = i + 1
-            while j < found and ordered[j] == ordered[i]:
-                j += 1
-            value = ordered[i]
-            weight = np.float32(1.0 + np.log(np.float64(j - i)))
+                value = hashes[k]
+                slot = np.int64((value ^ (value >> np.uint64(17))) & np.uint64(mask))
+                while counts[slot] and keys[slot] != value:
+                    slot = (slot + 1) & mask
+                if counts[slot] == 0:
+                    keys[slot] = value
+                    used[distinct] = slot
+                    distinct += 1
+                counts[slot] += 1
+        for d in range(distinct):
+            slot = used[d]
+            value = keys[slot]
+            weight = np.float32(1.0 + np.log(np.float64(counts[slot])))
             sign = np.float32(1.0) if (value >> np.uint64(40)) & np.uint64(1) else np.float32(-1.0)
             out[row, np.int64(value % np.uint64(dim))] += np.float64(weight * sign)
-            i = j
+            counts[slot] = 0
     return out

@@ -128,3 +128,29 @@ def test_an_ivf_index_searches_as_many_lists_as_its_vectors_need_however_they_ar
         assert set(zip(hits.rows.tolist(), hits.ids.tolist(), strict=True)) >= {(row, row + 1) for row in range(50)}
         probes = {faiss.extract_index_ivf(part).nprobe for part in index._parts()}
         assert probes == {probes_for(lists, count)} and probes_for(lists, count) < probes_for(lists, 2_000)
+
+
+def test_the_list_by_list_search_finds_what_faiss_range_search_finds() -> None:
+    """Same lists, same probes, same hits (and similarities) as FAISS's own range search, query by query; each
+    query with its own threshold; on residual-coded lists."""
+    import numpy as np
+
+    from embeddings.index import _range_search_by_list, _trained_ivf
+
+    rng = np.random.default_rng(8)
+    centres = rng.standard_normal((40, 32)).astype(np.float32)
+    vectors = centres[rng.integers(0, 40, 6_000)] + 0.6 * rng.standard_normal((6_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = _trained_ivf(vectors, lists=64)
+    index.add_with_ids(vectors, np.arange(6_000, dtype=np.int64) * 3 + 7)
+    assert index.by_residual
+    queries = vectors[:500]
+    thresholds = np.where(np.arange(500) % 3 == 0, 0.5, 0.8).astype(np.float32)
+    found = _range_search_by_list(index, queries, thresholds)
+    expected = {}
+    for row in range(500):
+        lims, sims, ids = index.range_search(queries[row : row + 1], float(thresholds[row]))
+        expected.update({(row, int(i)): float(s) for i, s in zip(ids, sims, strict=True)})
+    got = {(int(r), int(i)): float(s) for r, i, s in zip(found.rows, found.ids, found.similarity, strict=True)}
+    assert len(expected) > 5_000 and got.keys() == expected.keys()
+    assert max(abs(got[key] - expected[key]) for key in got) < 1e-5

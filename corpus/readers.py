@@ -22,8 +22,9 @@ from typing import IO, Any
 from corpus.article import Article, ReadResult, SkippedInput, in_utc
 from corpus.html import html_to_text, is_whole_page, looks_like_html, page_text
 from corpus.pan import is_pan_corpus, pan_document_folders
-from corpus.text import MAX_WORD_CHARS, arabic_share, content_terms, fold, junk_chars
+from corpus.text import MAX_WORD_CHARS, arabic_share, content_terms, fold
 from corpus.titles import clean_titles
+from corpus.tokens import junk_characters
 
 log = logging.getLogger(__name__)
 
@@ -471,7 +472,7 @@ def make_article(
 def _check_words(text: str, origin: str) -> None:
     """Raise `InputError` for a text with no word besides junk (`corpus.text.is_junk`: a binary or encoded blob, a
     run without spaces); warn, naming `origin`, when junk is most of a text that has words too."""
-    junk = junk_chars(text)
+    junk = junk_characters(text)
     if not junk:
         return
     if not content_terms(fold(text)):

@@ -291,6 +291,27 @@ def tokenise(texts: Sequence[str]) -> Tokenised:
     return Tokenised(ids, starts, ends, stem_lengths, firsts, stems)
 
 
+def junk_characters(text: str) -> int:
+    """`corpus.text.junk_chars` of `text` (the characters of its tokens that are no words), compiled."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return int(_junk_characters(codes, character_tables().classes, MAX_WORD_CHARS))
+
+
+@njit(cache=True, nogil=True)
+def _junk_characters(codes: np.ndarray, classes: np.ndarray, longest: int) -> int:  # pragma: no cover - compiled
+    junk = 0
+    i = 0
+    while i < len(codes):
+        while i < len(codes) and classes[codes[i]] & SPACE:
+            i += 1
+        start = i
+        while i < len(codes) and not classes[codes[i]] & SPACE:
+            i += 1
+        if i > start and _is_junk(codes, classes, start, i, longest):
+            junk += i - start
+    return junk
+
+
 def folded_words(text: str) -> tuple[str, int]:
     """`" ".join(words(fold(text)))` and how many words that is (`corpus.text`), by the compiled tables; a text with
     a character that folds by its context (a presentation form, folded with the whole text; a capital sigma,

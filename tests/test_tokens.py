@@ -53,6 +53,20 @@ def test_the_compiled_folded_words_are_the_python_definitions_word_for_word() ->
         assert tokens.folded_words(text) == (" ".join(expected), len(expected)), text[:80]
 
 
+def test_the_compiled_junk_count_is_the_python_definitions() -> None:
+    """What the reader warns about: the characters of runs without spaces and encoded blobs, as `junk_chars`."""
+    from corpus.text import junk_chars
+
+    rng = random.Random(4)
+    pieces = ["كلمة", "x" * 70, "abc123def456ghi789jkl012", "ab12" * 7, "\u00a0", " ", "\n", "٣٤٥" * 10, "—" * 30]
+    built = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(2_000)]
+    blobs = [base64.b64encode(rng.randbytes(rng.randint(10, 80))).decode() + " نص" for _ in range(200)]
+    texts = _texts() + built + blobs
+    assert sum(junk_chars(text) > 0 for text in texts) > 500
+    for text in texts:
+        assert tokens.junk_characters(text) == junk_chars(text), text[:80]
+
+
 def test_a_term_id_is_the_hash_of_its_stem_and_the_same_however_the_word_is_written() -> None:
     found = tokens.tokenise(["الولايات", "والولايات", "بالولايات", "للولايات"])
     assert len(set(found.ids.tolist())) == 1  # the article, the conjunction, the preposition and the suffix go

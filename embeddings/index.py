@@ -263,10 +263,10 @@ class StoredIndex:
                 faiss.extract_index_ivf(index).nprobe = probes
         rows, ids, sims = [], [], []
         for index in self._parts():
-            if _list_major(index):
+            if searched_by_list(index):
                 for start in range(0, len(queries), LIST_MAJOR_BATCH):
                     batch = _as_matrix(queries[start : start + LIST_MAJOR_BATCH], self.dim)
-                    found = _range_search_by_list(index, batch, thresholds[start : start + LIST_MAJOR_BATCH])
+                    found = range_search_by_list(index, batch, thresholds[start : start + LIST_MAJOR_BATCH])
                     rows.append(found.rows + start)
                     ids.append(found.ids)
                     sims.append(found.similarity)
@@ -295,12 +295,12 @@ LIST_MAJOR_BATCH = 200_000
 """Queries searched list by list at once: their probe lists and one list's similarities stay in memory."""
 
 
-def _list_major(index: faiss.Index) -> bool:
-    """Whether `index` is an inverted-file index of float16 vectors, which `_range_search_by_list` reads."""
+def searched_by_list(index: faiss.Index) -> bool:
+    """Whether `index` is an inverted-file index of float16 vectors, which `range_search_by_list` reads."""
     return isinstance(index, faiss.IndexIVFScalarQuantizer) and index.sq.qtype == faiss.ScalarQuantizer.QT_fp16
 
 
-def _range_search_by_list(index: faiss.IndexIVFScalarQuantizer, queries: np.ndarray, thresholds: np.ndarray) -> Hits:
+def range_search_by_list(index: faiss.IndexIVFScalarQuantizer, queries: np.ndarray, thresholds: np.ndarray) -> Hits:
     """What `index.range_search` finds (similarity above each query's threshold in the lists it probes), list by
     list: one matrix product of each list's vectors with all the queries that probe it.
 

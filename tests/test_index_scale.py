@@ -135,7 +135,7 @@ def test_the_list_by_list_search_finds_what_faiss_range_search_finds() -> None:
     query with its own threshold; on residual-coded lists."""
     import numpy as np
 
-    from embeddings.index import _range_search_by_list, _trained_ivf
+    from embeddings.index import _trained_ivf, range_search_by_list
 
     rng = np.random.default_rng(8)
     centres = rng.standard_normal((40, 32)).astype(np.float32)
@@ -146,7 +146,7 @@ def test_the_list_by_list_search_finds_what_faiss_range_search_finds() -> None:
     assert index.by_residual
     queries = vectors[:500]
     thresholds = np.where(np.arange(500) % 3 == 0, 0.5, 0.8).astype(np.float32)
-    found = _range_search_by_list(index, queries, thresholds)
+    found = range_search_by_list(index, queries, thresholds)
     expected = {}
     for row in range(500):
         lims, sims, ids = index.range_search(queries[row : row + 1], float(thresholds[row]))

@@ -239,6 +239,15 @@ class Tokens:
         """The terms whose token lies inside `start`..`end` of the text."""
         return self[np.searchsorted(self.starts, start) : np.searchsorted(self.ends, end, side="right")]
 
+    def ids_within(self, spans: Sequence[tuple[int, int]]) -> list[np.ndarray]:
+        """The ids of `within(start, end)` for each span, worked out for all the spans at once."""
+        if not spans:
+            return []
+        bounds = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+        lows = np.searchsorted(self.starts, bounds[:, 0]).tolist()
+        highs = np.searchsorted(self.ends, bounds[:, 1], side="right").tolist()
+        return [self.ids[low:high] for low, high in zip(lows, highs, strict=True)]
+
     def __getitem__(self, part: slice | np.ndarray) -> Tokens:
         return Tokens(self.ids[part], self.starts[part], self.ends[part], self.stem_lengths[part])
 

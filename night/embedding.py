@@ -188,7 +188,7 @@ class _KindVectors:
 def _terms(article: PreparedArticle, kind: str) -> list[np.ndarray | None]:
     """The term ids of the article's texts of `kind` (see `_texts`), where its preparation found them."""
     if kind == "passage" and article.tokens is not None:
-        return [article.tokens.within(p.start, p.end).ids for p in article.passages]
+        return article.tokens.ids_within([(p.start, p.end) for p in article.passages])
     if kind == "title" and article.title_tokens is not None:
         return [article.title_tokens.ids]
     return [None] * len(texts_of_kind(article, kind))

@@ -85,6 +85,10 @@ def test_a_tokens_slice_keeps_the_terms_inside_a_span() -> None:
     inside = terms.within(text.index("الوزارة"), text.index(" افتتاح"))
     assert [text[s:e] for s, e in zip(inside.starts.tolist(), inside.ends.tolist(), strict=True)] == ["الوزارة"]
     assert np.array_equal(inside.ids, tokens.term_ids("الوزارة"))
+    spans = [(0, len(text)), (text.index("الوزارة"), text.index(" افتتاح")), (3, 3), (len(text), len(text))]
+    many = terms.ids_within(spans)
+    assert [found.tolist() for found in many] == [terms.within(*span).ids.tolist() for span in spans]
+    assert len(many[0]) == len(terms) == 4 and len(many[2]) == 0 and terms.ids_within([]) == []
 
 
 def test_the_compiled_windows_and_junk_counts_are_corpus_segments_and_corpus_texts() -> None:

@@ -78,6 +78,8 @@ def night(
     }
 
 
+RESULTS = Path(__file__).parent / "results"
+
 PEERS = ("datasketch", "rensa")
 """The MinHash LSH peers (`bench.minhash_peer`): datasketch (Python) and rensa (Rust), the same windows and shingles."""
 
@@ -229,6 +231,33 @@ def print_table(result: dict[str, Any]) -> None:
         )
         changes = second.get("thread_changes", {})
         print("second night's threads: " + ", ".join(f"{count:,} {change}" for change, count in changes.items()))
+
+
+def stage_growth(result: dict[str, Any], smaller: dict[str, Any]) -> dict[str, float]:
+    """Each stage's first-night seconds (and the whole run's) over a smaller run's: how it grows with the night."""
+    mine, theirs = result["night_1"], smaller["night_1"]
+    growth = {
+        stage: mine["seconds"][stage] / theirs["seconds"][stage]
+        for stage in mine["seconds"]
+        if theirs["seconds"].get(stage, 0.0) >= 0.05
+    }
+    growth["whole run"] = mine["total_seconds"] / theirs["total_seconds"]
+    return growth
+
+
+def print_growth(result: dict[str, Any], against: Path | None) -> None:
+    """The growth of each stage from the smaller run saved at `against` (when it is one) to `result`."""
+    if against is None or not against.is_file():
+        return
+    smaller = json.loads(against.read_text(encoding="utf-8"))
+    if smaller.get("articles", 0) >= result["articles"]:
+        return
+    print(
+        f"\ngrowth from {smaller['articles']:,} articles ({smaller['date']}) to {result['articles']:,} "
+        f"({result['articles'] / smaller['articles']:.0f}x the articles), first night:"
+    )
+    for stage, factor in stage_growth(result, smaller).items():
+        print(f"  {stage}: {factor:.1f}x")
 
 
 def benchmark(args: argparse.Namespace) -> dict[str, Any]:
@@ -419,7 +448,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--storm", action="store_true", help="a syndication storm against --articles distinct")
     parser.add_argument("--storm-copies", type=int, default=STORM_COPIES, help="copies of the seeds in the storm")
     parser.add_argument("--storm-distinct", type=int, default=STORM_DISTINCT, help="distinct articles in the storm")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        default=RESULTS / "perf-10000.json",
+        help="a smaller run's result: each stage's growth to this run is printed (default: the 10k result)",
+    )
+    parser.add_argument("--show", type=Path, help="print a saved result (and its growth) instead of running")
     args = parser.parse_args(argv)
+    if args.show:
+        shown = json.loads(args.show.read_text(encoding="utf-8"))
+        print_table(shown)
+        print_growth(shown, args.against)
+        return 0
     if args.storm:
         result = storm(args)
         print_storm(result)
@@ -434,6 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     result = benchmark(args)
     print_table(result)
+    print_growth(result, args.against)
     suffix = "" if args.encoder == "lexical" else f"-{args.encoder}"
     target = args.json or Path(__file__).parent / "results" / f"perf-{args.articles}{suffix}.json"
     target.parent.mkdir(parents=True, exist_ok=True)

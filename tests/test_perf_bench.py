@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.perf import Truth, benchmark, median_turn, speed_ratios
+from bench.perf import Truth, benchmark, median_turn, speed_ratios, stage_growth
 from night.stages import STAGE_NAMES
 from tests.conftest import SEEDS
 
@@ -36,6 +36,13 @@ def test_turns_are_summed_up_by_their_median() -> None:
     assert speed_ratios([10.0, 20.0, 40.0], [20.0, 20.0, 20.0]) == {"per_turn": [2.0, 1.0, 0.5], "median": 1.0}
     with pytest.raises(ValueError, match="one timing of each per turn"):
         speed_ratios([10.0], [])
+
+
+def test_each_stage_s_growth_is_its_time_over_the_smaller_run_s() -> None:
+    smaller = {"night_1": {"seconds": {"prepare": 2.0, "search": 1.0, "tiny": 0.01}, "total_seconds": 10.0}}
+    larger = {"night_1": {"seconds": {"prepare": 20.0, "search": 25.0, "tiny": 1.0}, "total_seconds": 150.0}}
+    # a stage too short to time at the smaller size has no growth to show
+    assert stage_growth(larger, smaller) == {"prepare": 10.0, "search": 25.0, "whole run": 15.0}
 
 
 def test_perf_benchmark_runs_both_nights_and_finds_the_planted_copies(tmp_path: Path) -> None:

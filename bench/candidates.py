@@ -43,7 +43,8 @@ from corpus.pan import read_pan_annotations
 from corpus.prepare import prepare_articles
 from corpus.readers import read_articles
 from embeddings.encoders import LexicalEncoder, short_candidate_threshold
-from embeddings.index import EXACT_LIMIT, MIN_SCANNED, PROBES, PassageIndex, range_search_by_list, searched_by_list
+from embeddings.index import EXACT_LIMIT, PassageIndex, lists_for, probes_for, range_search_by_list, searched_by_list
+from embeddings.ngram_kernel import mix
 
 RESULTS = Path(__file__).parent / "results"
 RESCORE_MARGIN = 0.05
@@ -143,8 +144,8 @@ def dense_query_by_query(vectors: np.ndarray, passages: Passages) -> Found:
 
 def _lists_and_probes(count: int) -> tuple[int, int]:
     """The inverted lists and probes `embeddings.index` gives an index of `count` vectors."""
-    lists = int(4 * np.sqrt(count))
-    return lists, min(lists, max(PROBES, int(np.ceil(MIN_SCANNED * lists / max(count, 1)))))
+    lists = lists_for(count)
+    return lists, probes_for(lists, count)
 
 
 def dense_fast_scan(vectors: np.ndarray, passages: Passages) -> Found:
@@ -165,15 +166,6 @@ def dense_fast_scan(vectors: np.ndarray, passages: Passages) -> Found:
 
 
 @njit(cache=True, nogil=True)
-def _mix(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
-@njit(cache=True, nogil=True)
 def band_codes(term_ids: np.ndarray, bounds: np.ndarray, bands: int, rows: int) -> np.ndarray:  # pragma: no cover
     """Each passage's MinHash band keys (`bands` × `rows` hash functions over its set of term ids), 32 bits each."""
     count = len(bounds) - 1
@@ -183,13 +175,13 @@ def band_codes(term_ids: np.ndarray, bounds: np.ndarray, bands: int, rows: int) 
         mins[:] = np.uint64(0xFFFFFFFFFFFFFFFF)
         for position in range(bounds[passage], bounds[passage + 1]):
             for k in range(bands * rows):
-                h = _mix(term_ids[position] ^ np.uint64((k + 1) * 0x9E3779B97F4A7C15))
+                h = mix(term_ids[position] ^ np.uint64((k + 1) * 0x9E3779B97F4A7C15))
                 if h < mins[k]:
                     mins[k] = h
         for band in range(bands):
             key = np.uint64(band)
             for row in range(rows):
-                key = _mix(key ^ mins[band * rows + row])
+                key = mix(key ^ mins[band * rows + row])
             out[passage, band] = np.uint32(key & np.uint64(0xFFFFFFFF))
     return out
 

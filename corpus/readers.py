@@ -22,9 +22,9 @@ from typing import IO, Any
 from corpus.article import Article, ReadResult, SkippedInput, in_utc
 from corpus.html import html_to_text, is_whole_page, looks_like_html, page_text
 from corpus.pan import is_pan_corpus, pan_document_folders
-from corpus.text import MAX_WORD_CHARS, arabic_share, content_terms, fold
+from corpus.text import MAX_WORD_CHARS, content_terms, fold
 from corpus.titles import clean_titles
-from corpus.tokens import junk_characters
+from corpus.tokens import arabic_share, junk_characters
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import TypeVar
-
-import numpy as np
 
 _DELETE = (
     [chr(c) for c in range(0x0610, 0x061B)]  # Quranic annotation signs
@@ -210,24 +208,3 @@ def term_positions(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
         for match in _TOKEN.finditer(text)
         for term in token_terms(match.group())
     ]
-
-
-def arabic_share(text: str) -> float:
-    """Share of letters in `text` that are in the Arabic script (0.0 when there are none)."""
-    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    basic = points < len(_basic_letters())
-    letters = np.zeros(len(points), dtype=bool)
-    letters[basic] = _basic_letters()[points[basic]]
-    if not basic.all():
-        letters[~basic] = [chr(point).isalpha() for point in points[~basic].tolist()]
-    count = int(np.count_nonzero(letters))
-    if not count:
-        return 0.0
-    arabic = ((points >= 0x0600) & (points <= 0x06FF)) | ((points >= 0x0750) & (points <= 0x077F))
-    return int(np.count_nonzero(letters & arabic)) / count
-
-
-@cache
-def _basic_letters() -> np.ndarray:
-    """Which code points of the Basic Multilingual Plane are letters (`str.isalpha`), as a lookup table."""
-    return np.array([chr(point).isalpha() for point in range(0x10000)], dtype=bool)

@@ -300,6 +300,17 @@ def tokenise(texts: Sequence[str]) -> Tokenised:
     return Tokenised(ids, starts, ends, stem_lengths, firsts, stems)
 
 
+def arabic_share(text: str) -> float:
+    """Share of letters (`str.isalpha`) in `text` that are in the Arabic script (0.0 when there are none)."""
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    letters = (character_tables().classes[points] & ALPHA) != 0
+    count = int(np.count_nonzero(letters))
+    if not count:
+        return 0.0
+    arabic = ((points >= 0x0600) & (points <= 0x06FF)) | ((points >= 0x0750) & (points <= 0x077F))
+    return int(np.count_nonzero(letters & arabic)) / count
+
+
 def junk_characters(text: str) -> int:
     """`corpus.text.junk_chars` of `text` (the characters of its tokens that are no words), compiled."""
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)

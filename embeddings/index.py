@@ -44,7 +44,7 @@ def _trained_ivf(vectors: np.ndarray, probes: int = PROBES, lists: int | None = 
     `lists` defaults to about 4·√n for the n vectors given.
     """
     dim = vectors.shape[1]
-    lists = lists or int(4 * np.sqrt(len(vectors)))
+    lists = lists or lists_for(len(vectors))
     ivf = faiss.IndexIVFScalarQuantizer(
         faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
     )
@@ -52,6 +52,11 @@ def _trained_ivf(vectors: np.ndarray, probes: int = PROBES, lists: int | None = 
     ivf.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: 40 * lists]])
     ivf.nprobe = probes_for(lists, len(vectors), probes)
     return ivf
+
+
+def lists_for(count: int) -> int:
+    """Inverted lists of an index built over `count` vectors: about 4·√n."""
+    return int(4 * np.sqrt(count))
 
 
 def probes_for(lists: int, count: int, probes: int = PROBES) -> int:
@@ -474,7 +479,7 @@ def _build(dim: int, count: int, batches: Iterator[tuple[np.ndarray, np.ndarray]
             index.add_with_ids(_as_matrix(vectors, dim), ids.astype(np.int64))
         return index
     # train on the first vectors that arrive, then stream the rest in: never all of them in float32 at once
-    lists = int(4 * np.sqrt(count))
+    lists = lists_for(count)
     pending_ids: list[np.ndarray] = []
     pending: list[np.ndarray] = []
     ivf: faiss.Index | None = None

@@ -20,7 +20,7 @@ _SPACE = np.uint64(32)
 
 
 @njit(cache=True, nogil=True)
-def _mix(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+def mix(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     """splitmix64 finaliser: spreads the n-gram hash over all bits before bucketing."""
     h = h ^ (h >> np.uint64(30))
     h = h * np.uint64(0xBF58476D1CE4E5B9)
@@ -59,7 +59,7 @@ def hashed_ngram_sums(
                 h = np.uint64(n)
                 for k in range(n):
                     h = (h * _MULTIPLIER) ^ codes[i + k]
-                hashes[found] = _mix(h) & _MASK
+                hashes[found] = mix(h) & _MASK
                 found += 1
         ordered = np.sort(hashes[:found])
         i = 0
@@ -103,7 +103,7 @@ def term_ngram_hashes(
                 h = np.uint64(n)
                 for k in range(n):
                     h = (h * _MULTIPLIER) ^ np.uint64(padded[i + k])
-                hashes[found] = _mix(h) & _MASK
+                hashes[found] = mix(h) & _MASK
                 found += 1
         starts[term + 1] = found
     return hashes[:found], starts

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from corpus.segment import WindowSettings, paragraph_spans, window_spans
-from corpus.text import arabic_share, content_terms, fold
+from corpus.text import content_terms, fold
+from corpus.tokens import arabic_share
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
 """Fetching feeds and pages over HTTP, politely and within bounds, with a cache across nights.
 
-Only http(s) URLs are fetched; redirects and page sizes are bounded; a host is asked at most once
-per `per_host_delay_s`; timeouts, connection errors, 429 and 5xx answers are retried. A page is kept
-in the cache folder with its validators (ETag, Last-Modified) and freshness (Cache-Control max-age,
-Expires): while fresh it is not requested at all, afterwards it is asked for conditionally, and a
-304 answer ("not modified") reuses the kept copy.
+Only http(s) URLs are fetched; redirects and page sizes are bounded; a host is asked one request at a
+time, each at least `per_host_delay_s` after its previous answer ended; timeouts, connection errors,
+429 and 5xx answers are retried. A page is kept in the cache folder with its validators (ETag,
+Last-Modified) and freshness (Cache-Control max-age, Expires): while fresh it is not requested at
+all, afterwards it is asked for conditionally, and a 304 answer ("not modified") reuses the kept copy.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -85,7 +87,8 @@ class Fetcher:
         self.settings = settings or FetchSettings()
         self.cache = cache
         self._client: httpx.Client | None = None
-        self._last_request: dict[str, float] = {}
+        self._host_locks: dict[str, threading.Lock] = {}
+        self._last_answer: dict[str, float] = {}
         self._unreachable: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -125,7 +128,10 @@ class Fetcher:
 
     def _request(self, url: str, headers: dict[str, str], kept: dict[str, Any] | None) -> Page:
         client = self._http()
-        self._wait_for_host(urlsplit(url).netloc.lower())
+        with self._turn_of(urlsplit(url).netloc.lower()):
+            return self._answer(client, url, headers, kept)
+
+    def _answer(self, client: httpx.Client, url: str, headers: dict[str, str], kept: dict[str, Any] | None) -> Page:
         limit = self.settings.max_page_bytes
         try:
             with client.stream("GET", url, headers=headers) as answer:
@@ -173,16 +179,24 @@ class Fetcher:
             )
         return self._client
 
-    def _wait_for_host(self, host: str) -> None:
-        """Wait for this host's next turn: turns are handed out under a lock, waited for outside it, so
-        that requests to other hosts go ahead meanwhile."""
+    @contextmanager
+    def _turn_of(self, host: str) -> Iterator[None]:
+        """Hold `host`'s turn: one request at a time per host, starting at least `per_host_delay_s` after
+        the previous answer ended, so the host sees the delay however long connecting took. Other hosts
+        go ahead meanwhile."""
+        if self.settings.per_host_delay_s <= 0:
+            yield
+            return
         with self._lock:
-            now = time.monotonic()
-            last = self._last_request.get(host)
-            turn = now if last is None else max(now, last + self.settings.per_host_delay_s)
-            self._last_request[host] = turn
-        if turn > now:
-            time.sleep(turn - now)
+            host_lock = self._host_locks.setdefault(host, threading.Lock())
+        with host_lock:
+            last = self._last_answer.get(host)
+            if last is not None:
+                time.sleep(max(0.0, last + self.settings.per_host_delay_s - time.monotonic()))
+            try:
+                yield
+            finally:
+                self._last_answer[host] = time.monotonic()
 
     def _key(self, url: str) -> str:
         return hashlib.sha256(url.encode("utf-8")).hexdigest()[:40]

@@ -108,7 +108,7 @@ class StorythreadsSettings(BaseSettings):
     )
     fetch_retries: int = Field(FetchSettings.retries, ge=0, description="further tries of a feed or page fetch")
     fetch_host_delay: float = Field(
-        FetchSettings.per_host_delay_s, ge=0, description="least seconds between two requests to one host"
+        FetchSettings.per_host_delay_s, ge=0, description="least seconds from a host's answer to the next request to it"
     )
     cluster: str | None = Field(
         None, description="Dask scheduler to run the parallel steps on, e.g. tcp://HOST:8786 (default: this machine)"

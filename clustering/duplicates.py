@@ -733,7 +733,14 @@ def _shared_quotes(
             raise ValueError(f"got {len(quote_vectors)} quote vectors for {len(quotes)} quotes")
         owners = np.array([i for i, article in enumerate(prepared) for _ in article.quotes], dtype=np.int64)
         candidates = candidate_pairs(quote_vectors, owners, threshold)
-    terms = [set(content_terms(q.folded)) for q in quotes]
+    terms: dict[int, set[str]] = {}  # only the quotes in a candidate pair: most quotes are in none
+
+    def terms_of(quote: int) -> set[str]:
+        kept = terms.get(quote)
+        if kept is None:
+            kept = terms[quote] = set(content_terms(quotes[quote].folded))
+        return kept
+
     found: dict[tuple[str, str], list[SharedQuote]] = defaultdict(list)
     ranked = sorted(
         zip(candidates.left, candidates.right, candidates.similarity, strict=True), key=lambda c: -float(c[2])
@@ -742,7 +749,7 @@ def _shared_quotes(
     for left, right, _ in ranked:
         if left in used or right in used:
             continue
-        overlap, shared = term_overlap(terms[left], terms[right])
+        overlap, shared = term_overlap(terms_of(left), terms_of(right))
         if overlap < settings.quote_min_overlap or shared < settings.quote_min_shared_terms:
             continue
         a, b = quotes[left], quotes[right]

@@ -94,10 +94,9 @@ def find_groups(store: Store, articles: Sequence[str], encoder: Encoder) -> list
 def group_prepared(
     store: Store, tonight: Tonight, prepared: Sequence[PreparedArticle], encoder: Encoder
 ) -> tuple[Tonight, list[PreparedArticle]]:
-    """Tonight's place and prepared articles once the prepared articles' passage keys are known: one whose
-    passages are another window article's is a member of its group (near-identical), and is analysed no
-    further."""
-    store.save_passage_keys({a.article.id: passage_key(a) for a in prepared})
+    """Tonight's place and prepared articles once the prepared articles' passage keys are stored (by
+    `prepare_and_keep`): one whose passages are another window article's is a member of its group
+    (near-identical), and is analysed no further."""
     groups = find_groups(store, tonight.everything, encoder)
     represented = represented_by(groups)
     if represented.keys() == tonight.represented.keys():
@@ -148,6 +147,7 @@ def prepare_and_keep(
         {p.article.id: f"{p.label_terms.title} {p.label_terms.body}".strip() for p, _ in described if p.label_terms},
         {p.article.id: packed_preparation(p, settings.prepare) for p, _ in described},
         {p.article.id: kept_tokens(p) for p, _ in described},
+        {p.article.id: passage_key(p) for p, _ in described},
     )
     return [p for p, _ in described], terms
 

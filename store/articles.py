@@ -176,11 +176,6 @@ class ArticlesMixin:
                 if row.id in wanted
             ]
 
-    def save_passage_keys(self, keys: dict[str, str | None]) -> None:
-        """Record each prepared article's passage key (`clustering.groups.passage_key`)."""
-        with self.engine.begin() as connection:
-            set_per_article(connection, "passage_key", keys)
-
     def leave_to_representatives(self, members: Iterable[str]) -> None:
         """Members of duplicate groups that were analysed on their own (before their group formed) are no
         longer: their pairs go, and the representative's stand for them."""
@@ -216,9 +211,11 @@ class ArticlesMixin:
         label_terms: dict[str, str],
         prepared: dict[str, str] | None = None,
         tokens: dict[str, bytes] | None = None,
+        passage_keys: dict[str, str | None] | None = None,
     ) -> None:
         """Replace the stored paragraphs (and thread-label terms, space-separated, the kept preparation and terms, see
-        `corpus.prepare.packed_preparation` and `kept_tokens`) of these articles."""
+        `corpus.prepare.packed_preparation` and `kept_tokens`, and passage keys, `clustering.groups.passage_key`) of
+        these articles."""
         with self.engine.begin() as connection:
             ids = list(paragraphs)
             sources = {
@@ -245,9 +242,10 @@ class ArticlesMixin:
                 for p in rows
             ]
             insert_rows(connection, paragraphs_table, rows)
-            set_per_article(connection, "label_terms", label_terms)
-            set_per_article(connection, "prepared", prepared or {})
-            set_per_article(connection, "tokens", tokens or {})
+            set_columns_per_article(
+                connection,
+                {"label_terms": label_terms, "prepared": prepared, "tokens": tokens, "passage_key": passage_keys},
+            )
 
     def preparations(self, ids: Iterable[str]) -> dict[str, tuple[str, bytes | None]]:
         """The kept preparation and terms of each of these articles that has a preparation (see `save_paragraphs`)."""
@@ -333,12 +331,24 @@ _ARTICLE_COLUMNS = (
 
 def set_per_article(connection: Connection, column: str, values: dict[str, Any]) -> None:
     """Set one column of the `articles` rows with these ids, each to its own value, in one statement."""
-    if values:
+    set_columns_per_article(connection, {column: values})
+
+
+def set_columns_per_article(connection: Connection, columns: dict[str, dict[str, Any] | None]) -> None:
+    """Set some columns of the `articles` rows, each article to its own values (an article missing from a
+    column's values keeps that column). An article's row is written once for all the columns it gets: the
+    row holds the article's text, which SQLite writes again on every update of the row."""
+    given_columns = {column: values for column, values in columns.items() if values}
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for article in {article for values in given_columns.values() for article in values}:
+        row = {f"new_{column}": values[article] for column, values in given_columns.items() if article in values}
+        by_columns[tuple(row)].append({"article": article, **row})
+    for given, rows in by_columns.items():
         connection.execute(
             update(articles_table)
             .where(articles_table.c.id == bindparam("article"))
-            .values({column: bindparam("value")}),
-            [{"article": article, "value": value} for article, value in values.items()],
+            .values({name.removeprefix("new_"): bindparam(name) for name in given}),
+            rows,
         )
 
 

@@ -391,6 +391,98 @@ def _folded_words(
     return out[:size], count, False
 
 
+def folded_word_hashes(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The starts, ends and hashes (`hash_codes`) of `fold(word)` of each `\\w` run of `text` (`re.finditer(r"\\w+")`),
+    by the compiled tables; None for a text with a character that folds by its context (see `folded_words`)."""
+    tables = character_tables()
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    starts, ends, hashes, by_context = _folded_word_hashes(
+        codes, tables.classes, tables.folded, tables.multiple_keys, tables.multiple_starts, tables.multiple_chars
+    )
+    return None if by_context else (starts, ends, hashes)
+
+
+@njit(cache=True, nogil=True)
+def _folded_word_hashes(
+    codes: np.ndarray,
+    classes: np.ndarray,
+    folded: np.ndarray,
+    multiple_keys: np.ndarray,
+    multiple_starts: np.ndarray,
+    multiple_chars: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:  # pragma: no cover - compiled
+    starts = np.empty(len(codes), dtype=np.int64)
+    ends = np.empty(len(codes), dtype=np.int64)
+    hashes = np.empty(len(codes), dtype=np.uint64)
+    longest = 1
+    for length in np.diff(multiple_starts):
+        longest = max(longest, length)
+    buffer = np.empty(len(codes) * longest + 1, dtype=np.uint32)
+    count = 0
+    i = 0
+    while i < len(codes):
+        if not classes[codes[i]] & WORD:
+            i += 1
+            continue
+        start = i
+        size = 0
+        while i < len(codes) and classes[codes[i]] & WORD:
+            code = codes[i]
+            if code == 0x03A3 or 0xFB50 <= code <= 0xFDFF or 0xFE70 <= code <= 0xFEFF:
+                return starts[:0], ends[:0], hashes[:0], True
+            mapped = folded[code]
+            if mapped == MULTIPLE:
+                at = np.searchsorted(multiple_keys, code)
+                for m in range(multiple_starts[at], multiple_starts[at + 1]):
+                    buffer[size] = multiple_chars[m]
+                    size += 1
+            elif mapped != DELETED:
+                buffer[size] = mapped
+                size += 1
+            i += 1
+        starts[count], ends[count] = start, i
+        hashes[count] = hash_codes(buffer, 0, size)
+        count += 1
+    return starts[:count], ends[:count], hashes[:count], False
+
+
+def shared_word_runs(text: str, other: str) -> tuple[list[int], list[int]] | None:
+    """The starts and ends of the runs of words of `text` whose folded form `other` has too (`folded_word_hashes`),
+    words apart only by white space in one run; None where a text folds by its context."""
+    words, others = folded_word_hashes(text), folded_word_hashes(other)
+    if words is None or others is None:
+        return None
+    starts, ends, hashes = words
+    known = np.sort(others[2])
+    at = np.minimum(np.searchsorted(known, hashes), max(len(known) - 1, 0))
+    shared = known[at] == hashes if len(known) else np.zeros(len(hashes), dtype=np.bool_)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    run_starts, run_ends = _runs(codes, character_tables().classes, starts, ends, shared)
+    return run_starts.tolist(), run_ends.tolist()
+
+
+@njit(cache=True, nogil=True)
+def _runs(
+    codes: np.ndarray, classes: np.ndarray, starts: np.ndarray, ends: np.ndarray, shared: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    run_starts = np.empty(len(starts), dtype=np.int64)
+    run_ends = np.empty(len(starts), dtype=np.int64)
+    count = 0
+    for word in range(len(starts)):
+        if not shared[word]:
+            continue
+        if count:
+            between = run_ends[count - 1]
+            while between < starts[word] and classes[codes[between]] & SPACE:
+                between += 1
+            if between == starts[word]:
+                run_ends[count - 1] = ends[word]
+                continue
+        run_starts[count], run_ends[count] = starts[word], ends[word]
+        count += 1
+    return run_starts[:count], run_ends[:count]
+
+
 def term_ids(text: str) -> np.ndarray:
     """The ids of the content terms of one text, in order."""
     return tokenise([text]).ids

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from clustering.verify import CompactTerms, PassageTerms, Region, dense_region, ordered_region
-from clustering.verify_kernel import DENSE, verify_candidates
+from clustering.verify_kernel import DENSE, shared_runs, verify_candidates
 from corpus.arrays import distinct
 from corpus.article import Passage, PreparedArticle, Quote
 from corpus.quotes import speaker_names
@@ -287,8 +287,8 @@ def covered_spans(
             continue
         ids_a, starts_a, ends_a = terms.tokens_within(article_a, match.start_a, match.end_a)
         ids_b, starts_b, ends_b = terms.tokens_within(article_b, match.start_b, match.end_b)
-        spans_a += _runs(np.isin(ids_a, ids_b), starts_a, ends_a, match.start_a, match.end_a)
-        spans_b += _runs(np.isin(ids_b, ids_a), starts_b, ends_b, match.start_b, match.end_b)
+        spans_a += _spans(*shared_runs(ids_a, ids_b, starts_a, ends_a, match.start_a, match.end_a))
+        spans_b += _spans(*shared_runs(ids_b, ids_a, starts_b, ends_b, match.start_b, match.end_b))
     return spans_a, spans_b
 
 
@@ -302,22 +302,8 @@ def shared_word_shares(terms: PassageTerms, article_a: int, article_b: int) -> t
     return (shared / len(every_a) if len(every_a) else 0.0, shared / len(every_b) if len(every_b) else 0.0)
 
 
-def _runs(shared: np.ndarray, starts: np.ndarray, ends: np.ndarray, start: int, end: int) -> list[tuple[int, int]]:
-    """(start of the first, end of the last) word of each run of consecutive `shared` words of the text
-    `start`..`end`; a run that begins (ends) with its first (last) word takes the text before (after) it too
-    (a passage whose words are all shared is covered whole)."""
-    at = np.flatnonzero(shared)
-    if not len(at):
-        return []
-    breaks = np.flatnonzero(np.diff(at) > 1)
-    firsts = at[np.concatenate(([0], breaks + 1))]
-    lasts = at[np.concatenate((breaks, [len(at) - 1]))]
-    run_starts, run_ends = starts[firsts].tolist(), ends[lasts].tolist()
-    if firsts[0] == 0:
-        run_starts[0] = start
-    if lasts[-1] == len(shared) - 1:
-        run_ends[-1] = end
-    return list(zip(run_starts, run_ends, strict=True))
+def _spans(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
 def _merge_overlapping(matches: list[PassageMatch]) -> list[PassageMatch]:

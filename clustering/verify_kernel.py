@@ -269,3 +269,32 @@ def verify_candidates(
             kinds[k] = WHOLE
             figures[k, 0], figures[k, 1] = overlap, common_weight
     return kinds, figures, ends
+
+
+@njit(cache=True, nogil=True)
+def shared_runs(
+    ids: np.ndarray, other_ids: np.ndarray, starts: np.ndarray, ends: np.ndarray, start: int, end: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The start of the first and the end of the last word of each run of consecutive words (`ids`, with their
+    `starts` and `ends`) of the text `start`..`end` that `other_ids` has too; a run that begins (ends) with the
+    text's first (last) word takes the text before (after) it too (a passage whose words are all shared is covered
+    whole)."""
+    known = np.sort(other_ids)
+    run_starts = np.empty(len(ids), dtype=np.int64)
+    run_ends = np.empty(len(ids), dtype=np.int64)
+    count = 0
+    previous = -2
+    for word in range(len(ids)):
+        at = np.searchsorted(known, ids[word])
+        if at == len(known) or known[at] != ids[word]:
+            continue
+        if word == previous + 1 and count:
+            run_ends[count - 1] = ends[word]
+        else:
+            run_starts[count] = starts[word] if word else start
+            run_ends[count] = ends[word]
+            count += 1
+        previous = word
+    if count and previous == len(ids) - 1:
+        run_ends[count - 1] = end
+    return run_starts[:count], run_ends[:count]

@@ -11,10 +11,7 @@ import numpy as np
 
 from clustering.continuity import Continuity
 from clustering.findings import ThreadEvent, ThreadUpdate
-from clustering.threads import (
-    TermRarity,
-    thread_label,
-)
+from clustering.labels import TermRarity, ThreadMembers, thread_labels
 from embeddings.index import EXACT_LIMIT, PassageIndex
 
 log = logging.getLogger(__name__)
@@ -83,6 +80,10 @@ def reclustering_scope(
     return [a for a in window if a in chosen]
 
 
+RARITY_BATCH = 5_000
+"""Window articles whose label terms are split and numbered at a time."""
+
+
 def thread_update(
     run_id: str,
     continuity: Continuity,
@@ -98,25 +99,36 @@ def thread_update(
         members.setdefault(thread, []).append(article)
     touched = set(continuity.memberships.values()) | set(continuity.created)
 
-    def terms_of(article: str) -> list[str]:
-        return (facts.get(article, {}).get("label_terms") or "").split()
+    window_articles = list(dict.fromkeys(window))
+    labelled = {a for thread in touched for a in members.get(thread, [])}
 
-    # terms are split article by article and thread by thread: all of them at once, for a
-    # window of 100,000 articles, would be tens of millions of small strings
+    def terms_of(articles: Sequence[str]) -> list[list[str]]:
+        return [(facts.get(a, {}).get("label_terms") or "").split() for a in articles]
+
     rarity = TermRarity()
-    for article in set(window):
-        rarity.add(terms_of(article), fact_language(facts.get(article, {})))
-    labels = {
-        thread: thread_label(
-            [facts.get(a, {}).get("title") or "" for a in members.get(thread, [])],
-            [terms_of(a) for a in members.get(thread, [])],
-            rarity,
-            label_count,
-            (previous_labels or {}).get(thread),
-            [fact_language(facts.get(a, {})) for a in members.get(thread, [])],
-        )
-        for thread in touched
-    }
+    numbered: dict[str, np.ndarray] = {}
+    # a few thousand articles' terms as strings at a time: all of a 100,000-article window's at once would be
+    # tens of millions of small strings
+    for start in range(0, len(window_articles), RARITY_BATCH):
+        batch = window_articles[start : start + RARITY_BATCH]
+        terms = rarity.numbered(terms_of(batch))
+        rarity.add_numbered(terms, [fact_language(facts.get(a, {})) for a in batch])
+        numbered.update((a, found) for a, found in zip(batch, terms, strict=True) if a in labelled)
+    outside = [a for a in labelled if a not in numbered]  # members outside the window: no article there carries them
+    numbered.update(zip(outside, rarity.numbered(terms_of(outside)), strict=True))
+    labels = thread_labels(
+        {
+            thread: ThreadMembers(
+                [facts.get(a, {}).get("title") or "" for a in members.get(thread, [])],
+                [numbered[a] for a in members.get(thread, [])],
+                [fact_language(facts.get(a, {})) for a in members.get(thread, [])],
+            )
+            for thread in sorted(touched)
+        },
+        rarity,
+        label_count,
+        previous_labels,
+    )
     events: list[ThreadEvent] = []
     for thread, parent in sorted(continuity.created.items()):
         if parent is not None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import heapq
 import itertools
-import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -17,7 +15,7 @@ from scipy.sparse import csgraph
 
 from clustering.story import StoryVectoriser, TermStatistics, term_hashes
 from corpus.article import PreparedArticle
-from corpus.text import STOPWORDS, Memo, fold, stem, token_terms, words
+from corpus.text import Memo, token_terms
 from embeddings.index import PassageIndex
 
 
@@ -556,132 +554,3 @@ def _long_terms_of_token(token: str) -> tuple[str, ...]:
 
 _LABEL_TERMS_OF_TOKEN: Memo[tuple[str, ...]] = Memo(_long_terms_of_token)
 _label_terms_of_token = _LABEL_TERMS_OF_TOKEN.__getitem__
-
-
-@dataclass
-class TermRarity:
-    """How many articles of each language carry each label term, over a window.
-
-    A term's rarity is measured among the articles of its own language: a language's function
-    words are in nearly every article of that language however few of the window's articles
-    are in it, so in a thread of several languages they do not outweigh the story's names. An
-    article of unknown language is measured against the whole window.
-    """
-
-    articles: Counter[str | None] = field(default_factory=Counter)
-    """Articles counted, by language (None: not known)."""
-    carrying: dict[str | None, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    """By language, how many of its articles carry each term."""
-    _whole: Counter[str] | None = field(default=None, init=False, repr=False)
-
-    def add(self, terms: Iterable[str], language: str | None = None) -> None:
-        """Count one article with these label terms."""
-        self.articles[language] += 1
-        self.carrying[language].update(set(terms))
-        self._whole = None
-
-    def idf(self, term: str, language: str | None = None) -> float:
-        """log(1 + articles of `language` / those of them carrying `term`); over the whole window for an
-        unknown language."""
-        if language is None or language not in self.articles:
-            return math.log(1 + self.articles.total() / max(self._whole_window()[term], 1))
-        return math.log(1 + self.articles[language] / max(self.carrying[language][term], 1))
-
-    def largest_idf(self) -> float:
-        return math.log(1 + self.articles.total())
-
-    def _whole_window(self) -> Counter[str]:
-        if self._whole is None:
-            if len(self.carrying) == 1:
-                self._whole = next(iter(self.carrying.values()))
-            else:
-                self._whole = Counter()
-                for counted in self.carrying.values():
-                    self._whole.update(counted)
-        return self._whole
-
-
-def _label_candidates(
-    frequency: dict[str | None, Counter[str]], total: Counter[str], rarity: TermRarity, count: int
-) -> list[tuple[float, str]]:
-    """(-score, term) for the terms that may be among the `count` best by frequency x IDF.
-
-    `frequency` counts each term in the members of each language, `total` in all of them; a term
-    scores the sum over languages of its frequency there times its IDF in that language. Terms come
-    by falling total frequency; once `count` have been scored, a term whose total times the largest possible IDF is
-    below the `count`-th best score cannot be among them, nor can any after it: most of a long
-    thread's terms are never scored.
-    """
-    if count < 1:
-        return []
-    largest_idf = rarity.largest_idf()
-    best: list[float] = []  # the `count` best scores so far (a min-heap)
-    found = []
-    for term, times in total.most_common():
-        if len(best) == count and times * largest_idf < best[0]:
-            break
-        score = sum(counted[term] * rarity.idf(term, language) for language, counted in frequency.items())
-        found.append((-score, term))
-        if len(best) < count:
-            heapq.heappush(best, score)
-        elif score > best[0]:
-            heapq.heapreplace(best, score)
-    return found
-
-
-def thread_label(
-    titles: Sequence[str],
-    terms: Sequence[Sequence[str]],
-    rarity: TermRarity,
-    count: int = 4,
-    previous: str | None = None,
-    languages: Sequence[str | None] | None = None,
-) -> str:
-    """Top terms of a thread by frequency times inverse document frequency, shown in a title's wording.
-
-    `terms` are the members' `label_terms`, `languages` theirs (None: unknown); `rarity` counts
-    the window's articles carrying each term, language by language. A word is shown as the titles
-    write it, without a clitic its titles also show it without («للأجور» as «الأجور»). The
-    `previous` label is kept while each of its words is still among the thread's best `2 × count`
-    terms: a night that adds an article of the same story does not reword it.
-    """
-    languages = languages if languages is not None else [None] * len(terms)
-    if len(languages) != len(terms):
-        raise ValueError(f"got {len(languages)} languages for {len(terms)} members")
-    frequency: dict[str | None, Counter[str]] = defaultdict(Counter)
-    surface: dict[str, Counter[str]] = defaultdict(Counter)
-    for title, article_terms, language in zip(titles, terms, languages, strict=True):
-        frequency[language].update(article_terms)
-        for word in words(title):
-            folded = fold(word)
-            if folded not in STOPWORDS:
-                surface[stem(folded)][word] += 1
-    # one language (the common case): its counts are the thread's
-    total = next(iter(frequency.values())) if len(frequency) == 1 else sum(frequency.values(), Counter())
-    if previous and count > 0:
-        best = _label_candidates(frequency, total, rarity, 2 * count)
-        kept = {term for _, term in heapq.nsmallest(2 * count, best)}
-        # a shown word is a title's wording of a term, or the term itself when no title has it
-        if all(fold(word) in kept or stem(fold(word)) in kept for word in previous.split(" · ")):
-            return previous
-    candidates = _label_candidates(frequency, total, rarity, count)
-    scored = [term for _, term in heapq.nsmallest(count, candidates)]
-    return " · ".join(_shown(surface[term]) if surface[term] else term for term in scored[:count])
-
-
-_PROCLITICS = ("و", "ف", "ب", "ك", "ل")
-
-
-def _shown(forms: Counter[str]) -> str:
-    """The form of a word to show: the most common one that is not another form with a clitic before it."""
-    folded = {fold(form) for form in forms}
-
-    def has_clitic(form: str) -> bool:
-        word = fold(form)
-        return word.startswith("لل") or (word[:1] in _PROCLITICS and word[1:] in folded)
-
-    bare = [form for form in forms if not has_clitic(form)] or list(forms)
-    best = max(bare, key=lambda form: (forms[form], -len(form)))
-    if fold(best).startswith("لل") and len(best) > 4:  # "لل" is "ل" + "ال": the word with its article
-        return "ا" + best[1:]
-    return best

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from clustering.threads import TermRarity, thread_label
+from clustering.labels import TermRarity, thread_label
 from corpus.text import fold, stem
 from embeddings.encoders import LexicalEncoder
 from night.run import run_night

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clustering.duplicates import PassageMatch, _merge_overlapping
+from clustering.labels import thread_label
 from clustering.story import term_hashes
-from clustering.threads import label_terms, thread_label, title_terms
+from clustering.threads import label_terms, title_terms
 from clustering.verify import dense_region, ordered_region
 from corpus.article import Article, Passage
 from corpus.prepare import prepare_article

@@ -211,11 +211,17 @@ def _kept_bounds(found: Tokenised, keep: np.ndarray) -> list[int]:
 
 
 def _joined_per_text(found: Tokenised, keep: np.ndarray) -> list[str]:
-    """For each text of `found`, the stems of its terms that `keep` marks, space-separated."""
+    """For each text of `found`, the stems of its terms that `keep` marks, space-separated: slices of one string of
+    all of them (no string a term)."""
     chosen = np.flatnonzero(keep)
-    joined = joined_stems(found, chosen).split(" ") if len(chosen) else []
-    bounds = _kept_bounds(found, keep)
-    return [" ".join(joined[bounds[i] : bounds[i + 1]]) for i in range(len(found))]
+    if not len(chosen):
+        return [""] * len(found)
+    joined = joined_stems(found, chosen)
+    bounds = np.asarray(_kept_bounds(found, keep), dtype=np.int64)
+    # where each kept term's stem begins in `joined`: one space after each stem
+    begins = np.concatenate(([0], np.cumsum(found.stem_lengths[chosen].astype(np.int64) + 1)))
+    starts, stops = begins[bounds[:-1]].tolist(), (begins[bounds[1:]] - 1).tolist()
+    return [joined[start:stop] for start, stop in zip(starts, stops, strict=True)]
 
 
 Packed = tuple[

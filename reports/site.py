@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from corpus.text import fold
-from corpus.tokens import shared_word_runs
 from reports.wording import counted, shortened
 
 INDEX = "report.html"
@@ -149,20 +148,6 @@ def _pair_line(pair: dict[str, Any]) -> dict[str, Any]:
 def marked(text: str, other: str) -> str:
     """`text` escaped, its words that `other` also has (in matching form) in <mark>, a run of such words
     (apart only by spaces) in one."""
-    runs = shared_word_runs(text, other)
-    if runs is None:  # a character that folds by its context: word by word
-        return _marked_word_by_word(text, other)
-    parts: list[str] = []
-    done = 0
-    for start, end in zip(*runs, strict=True):
-        parts += (_h(text[done:start]), "<mark>", _h(text[start:end]), "</mark>")
-        done = end
-    parts.append(_h(text[done:]))
-    return "".join(parts)
-
-
-def _marked_word_by_word(text: str, other: str) -> str:
-    """`marked`, by the regular expressions and `fold` (for texts the compiled tables do not fold alone)."""
     shared = {_folded(word) for word in set(_WORD.findall(other))}
 
     def mark(token: re.Match[str]) -> str:

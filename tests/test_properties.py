@@ -27,7 +27,7 @@ from corpus.segment import WindowSettings, paragraph_spans, window_spans
 from corpus.text import fold, term_positions
 from corpus.tokens import tokenise
 from reports.render import to_json, to_markdown
-from reports.site import _marked_word_by_word, marked, site_pages
+from reports.site import site_pages
 from tests.batch import analyse
 from tests.test_labels import rarity
 
@@ -62,15 +62,6 @@ def test_every_offset_maps_back_to_the_original_text(paragraphs: list[str]) -> N
 
 
 SPACES = st.sampled_from([" ", "\n", "\t", "\xa0", "\u2003", "\u3000", "\u200b", "\x1c"])
-MARKUP = st.sampled_from(["&", "<", ">", '"', "'", "&amp;", "AT&T", "\u0640", "\u064e", "_", "ﻻ", "Σ"])
-SAID = st.sampled_from(["قال", "قَال", "الوزير", "ﺍﻟﻮﺯﻳﺮ", "وزير", "Minister", "MINISTER", "the", "2026", "x27", "amp"])
-
-
-@FEW
-@given(st.lists(st.one_of(TEXT, SPACES, MARKUP, SAID), max_size=40), st.lists(st.one_of(SPACES, SAID), max_size=20))
-def test_the_compiled_marking_of_shared_words_is_the_word_by_word_one(pieces: list[str], others: list[str]) -> None:
-    text, other = "".join(pieces), "".join(others) + " " + "".join(pieces[::3])
-    assert marked(text, other) == _marked_word_by_word(text, other)
 
 
 @FEW

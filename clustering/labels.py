@@ -42,8 +42,8 @@ class TermRarity:
         self._language_numbers: dict[str | None, int] = {}
         self._articles: list[int] = []
         """Articles counted, by language number."""
-        self._carried: list[np.ndarray] = []
-        self._carrier_languages: list[np.ndarray] = []
+        self._carrying: list[np.ndarray] = []
+        """By language number, how many of its articles carry each term (by number; terms numbered later: none)."""
         self._table: np.ndarray | None = None
 
     def add(self, terms: Iterable[str], language: str | None = None) -> None:
@@ -69,28 +69,28 @@ class TermRarity:
         numbers = [self._language_number(language) for language in languages]
         for number in numbers:
             self._articles[number] += 1
+        self._table = None
         sizes = np.fromiter(map(len, articles), dtype=np.int64, count=len(articles))
         owners = np.repeat(np.arange(len(articles), dtype=np.int64), sizes)
         # an article counts once for each term it carries
-        span = len(self.vocabulary) + 1
+        span = len(self.vocabulary)
+        if not span:
+            return
         carried = distinct(owners * span + np.concatenate(articles).astype(np.int64))
-        self._carried.append(carried % span)
-        self._carrier_languages.append(np.asarray(numbers, dtype=np.int64)[carried // span])
-        self._table = None
+        language_of_pair, term_of_pair = np.asarray(numbers, dtype=np.int64)[carried // span], carried % span
+        for number in set(numbers):
+            counts = np.bincount(term_of_pair[language_of_pair == number], minlength=span)
+            self._carrying[number] = _padded(self._carrying[number], span) + counts
 
     def idf_table(self) -> tuple[np.ndarray, dict[str | None, int]]:
         """IDF by language row and term column, and each counted language's row; the last row is the whole window's
         (for an unknown language)."""
         if self._table is None or self._table.shape[1] != len(self.vocabulary):
             size = len(self.vocabulary)
-            languages = len(self._articles)
-            carrying = np.zeros((languages + 1, size), dtype=np.float64)
-            if self._carried:
-                terms, owners = np.concatenate(self._carried), np.concatenate(self._carrier_languages)
-                carrying[:languages] = np.bincount(owners * size + terms, minlength=languages * size).reshape(
-                    languages, size
-                )
-            carrying[languages] = carrying[:languages].sum(axis=0)
+            carrying = np.zeros((len(self._carrying) + 1, size), dtype=np.float64)
+            for number, counts in enumerate(self._carrying):
+                carrying[number, : len(counts)] = counts
+            carrying[-1] = carrying[:-1].sum(axis=0)
             articles = np.array([*self._articles, sum(self._articles)], dtype=np.float64)
             self._table = np.log(1 + articles[:, None] / np.maximum(carrying, 1))
         counted = self._language_numbers.items()
@@ -101,7 +101,13 @@ class TermRarity:
         if number is None:
             number = self._language_numbers[language] = len(self._articles)
             self._articles.append(0)
+            self._carrying.append(np.zeros(0, dtype=np.int64))
         return number
+
+
+def _padded(counts: np.ndarray, size: int) -> np.ndarray:
+    """`counts` with zeros after it up to `size` entries."""
+    return counts if len(counts) == size else np.concatenate([counts, np.zeros(size - len(counts), dtype=counts.dtype)])
 
 
 @dataclass(frozen=True)

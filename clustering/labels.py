@@ -137,10 +137,10 @@ def thread_labels(
     if count < 1 or not names:
         return dict.fromkeys(names, "")
     previous = previous or {}
+    vocabulary = list(rarity.vocabulary)  # every term of every thread is numbered already
     best: list[list[int]] = []
     for batch in _batches(threads, names):
-        best += _best_terms(threads, batch, rarity, 2 * count)
-    vocabulary = list(rarity.vocabulary)
+        best += _best_terms(threads, batch, rarity, vocabulary, 2 * count)
     labels = {}
     for name, terms in zip(names, best, strict=True):
         ranked = [vocabulary[term] for term in terms]
@@ -186,7 +186,7 @@ def _batches(threads: Mapping[str, ThreadMembers], names: list[str]) -> Iterable
 
 
 def _best_terms(
-    threads: Mapping[str, ThreadMembers], names: list[str], rarity: TermRarity, count: int
+    threads: Mapping[str, ThreadMembers], names: list[str], rarity: TermRarity, vocabulary: list[str], count: int
 ) -> list[list[int]]:
     """For each thread of `names`, the numbers of its `count` best terms, best first (ties by the term)."""
     members = [terms for name in names for terms in threads[name].terms]
@@ -213,7 +213,6 @@ def _best_terms(
     order = np.lexsort((-score, thread))
     thread, term, score = thread[order], term[order], score[order]
     starts = np.searchsorted(thread, np.arange(len(names) + 1))
-    vocabulary = list(rarity.vocabulary)
     best = []
     for index in range(len(names)):
         first, last = int(starts[index]), int(starts[index + 1])

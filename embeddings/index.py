@@ -49,9 +49,15 @@ def _trained_ivf(vectors: np.ndarray, probes: int = PROBES, lists: int | None = 
         faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
     )
     ivf.cp.niter = 6  # coarse centroids only route queries: 6 iterations find the same pairs as 10 (benchmarks)
-    ivf.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: 40 * lists]])
+    ivf.cp.min_points_per_centroid = TRAINING_PER_LIST
+    ivf.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: TRAINING_PER_LIST * lists]])
     ivf.nprobe = probes_for(lists, len(vectors), probes)
     return ivf
+
+
+TRAINING_PER_LIST = 40
+"""Vectors sampled per list to train the coarse centroids (FAISS's usual 39 and more). Half as many trains in half
+the time but lost a reused pair of reuse-dev's 285."""
 
 
 def lists_for(count: int) -> int:
@@ -182,13 +188,16 @@ class StoredIndex:
     both finds what one index holding all the vectors would.
     """
 
-    def __init__(self, path: Path, dim: int, index: faiss.Index, tail: faiss.Index | None = None) -> None:
+    def __init__(
+        self, path: Path, dim: int, index: faiss.Index, tail: faiss.Index | None = None, routes: Routes | None = None
+    ) -> None:
         self.path = Path(path)
         self.dim = dim
         self._index = index
         self._tail = tail
         self._main_changed = True
         self._tail_changed = tail is not None
+        self._routes = routes if routes is not None else Routes()
 
     @classmethod
     def sync(
@@ -217,24 +226,26 @@ class StoredIndex:
             log.info("index %s outgrew exact search (%d vectors): rebuilding as IVF", path, stored_count)
             index = None
         if index is None:
-            return cls(path, dim, _build(dim, stored_count, batches_after(0), exact_limit))
+            routes = Routes()
+            return cls(path, dim, _build(dim, stored_count, batches_after(0), exact_limit, routes), routes=routes)
         stored = cls(path, dim, index, tail)
         stored._main_changed = False
         for ids, vectors in batches_after(held):
-            stored._add(_as_matrix(vectors, dim), ids.astype(np.int64))
+            stored._add(_as_matrix(vectors, dim), ids.astype(np.int64), stored_count)
         if stored._tail is not None and stored._tail.ntotal > TAIL_SHARE * stored._index.ntotal:
             stored._index.merge_from(stored._tail, 0)
             stored._tail, stored._main_changed, stored._tail_changed = None, True, False
         return stored
 
-    def _add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+    def _add(self, vectors: np.ndarray, ids: np.ndarray, total: int) -> None:
+        """Add to the flat index, or to an IVF index's tail (routed for the probes `total` vectors call for)."""
         if _is_flat(self._index):
             self._index.add_with_ids(vectors, ids)
             self._main_changed = True
             return
         if self._tail is None:
             self._tail = _empty_like(self._index, vectors[:1000])
-        self._tail.add_with_ids(vectors, ids)
+        self._routes.add(self._tail, vectors, ids, probes_for(faiss.extract_index_ivf(self._index).nlist, total))
         self._tail_changed = True
 
     def __len__(self) -> int:
@@ -257,9 +268,16 @@ class StoredIndex:
                 stale.unlink(missing_ok=True)
         self._main_changed = self._tail_changed = False
 
-    def hits(self, queries: np.ndarray, threshold: float | np.ndarray, batch_size: int = 4096) -> Hits:
+    def hits(
+        self,
+        queries: np.ndarray,
+        threshold: float | np.ndarray,
+        batch_size: int = 4096,
+        query_ids: np.ndarray | None = None,
+    ) -> Hits:
         """Every (query row, stored vector id, similarity) with similarity above `threshold` (one for all queries,
-        or one per query), as flat arrays ordered by query row and stored id."""
+        or one per query), as flat arrays ordered by query row and stored id. A query whose stored vector id
+        (`query_ids`) this index added is routed as it was when added, without a second search of the centroids."""
         thresholds = np.broadcast_to(np.asarray(threshold, dtype=np.float32), (len(queries),))
         if not self.exact:
             # probes for the vectors held now (the index was trained on the first of them, and grows night by night)
@@ -267,11 +285,17 @@ class StoredIndex:
             for index in self._parts():
                 faiss.extract_index_ivf(index).nprobe = probes
         rows, ids, sims = [], [], []
+        probed: list[np.ndarray | None] = []
         for index in self._parts():
             if searched_by_list(index):
-                for start in range(0, len(queries), LIST_MAJOR_BATCH):
+                for number, start in enumerate(range(0, len(queries), LIST_MAJOR_BATCH)):
                     batch = _as_matrix(queries[start : start + LIST_MAJOR_BATCH], self.dim)
-                    found = range_search_by_list(index, batch, thresholds[start : start + LIST_MAJOR_BATCH])
+                    if len(probed) <= number:  # the main index and its tail share their centroids: route once
+                        batch_ids = query_ids[start : start + LIST_MAJOR_BATCH] if query_ids is not None else None
+                        probed.append(self._routes.probed(index, batch, batch_ids))
+                    found = range_search_by_list(
+                        index, batch, thresholds[start : start + LIST_MAJOR_BATCH], probed[number]
+                    )
                     rows.append(found.rows + start)
                     ids.append(found.ids)
                     sims.append(found.similarity)
@@ -305,15 +329,19 @@ def searched_by_list(index: faiss.Index) -> bool:
     return isinstance(index, faiss.IndexIVFScalarQuantizer) and index.sq.qtype == faiss.ScalarQuantizer.QT_fp16
 
 
-def range_search_by_list(index: faiss.IndexIVFScalarQuantizer, queries: np.ndarray, thresholds: np.ndarray) -> Hits:
+def range_search_by_list(
+    index: faiss.IndexIVFScalarQuantizer, queries: np.ndarray, thresholds: np.ndarray, probed: np.ndarray | None = None
+) -> Hits:
     """What `index.range_search` finds (similarity above each query's threshold in the lists it probes), list by
     list: one matrix product of each list's vectors with all the queries that probe it.
 
     FAISS's range search takes query by query, scanning each probed list anew (float16 codes decoded one
     similarity at a time); here each list is decoded once and meets its queries in one BLAS call, several times
-    faster on the same lists and probes, with the same hits.
+    faster on the same lists and probes, with the same hits. `probed`: each query's `index.nprobe` nearest lists,
+    where they are known already.
     """
-    _, probed = index.quantizer.search(queries, index.nprobe)
+    if probed is None:
+        _, probed = index.quantizer.search(queries, index.nprobe)
     starts, asking = _queries_by_list(probed, index.nlist)
     centroids = index.quantizer.reconstruct_n(0, index.nlist) if index.by_residual else None
     inverted = index.invlists
@@ -376,6 +404,50 @@ def _above(similarity: np.ndarray, limits: np.ndarray) -> tuple[np.ndarray, np.n
                 rows[found], columns[found], values[found] = row, column, similarity[row, column]
                 found += 1
     return rows, columns, values
+
+
+class Routes:
+    """The lists each vector added in this process probes when it searches (its nearest first: the list it was
+    added to), by vector id: on the night that adds a text and searches with it, its vector meets the coarse
+    centroids once, not twice."""
+
+    def __init__(self) -> None:
+        self._ids: list[np.ndarray] = []
+        self._probed: list[np.ndarray] = []
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+
+    def add(self, index: faiss.Index, vectors: np.ndarray, ids: np.ndarray, probes: int) -> None:
+        """Add `vectors` under `ids` to the IVF `index`, each to its nearest list, remembering its `probes` nearest."""
+        ivf = faiss.extract_index_ivf(index)
+        _, probed = ivf.quantizer.search(vectors, min(probes, ivf.nlist))
+        nearest = np.ascontiguousarray(probed[:, 0], dtype=np.int64)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        ivf.add_core(len(vectors), faiss.swig_ptr(vectors), faiss.swig_ptr(ids), faiss.swig_ptr(nearest))
+        self._ids.append(ids)
+        self._probed.append(probed.astype(np.int32))
+        self._sorted = None
+
+    def probed(self, index: faiss.Index, queries: np.ndarray, query_ids: np.ndarray | None) -> np.ndarray:
+        """Each query's `index.nprobe` nearest lists: as remembered for a query whose id was added, else searched."""
+        ivf = faiss.extract_index_ivf(index)
+        found = np.full((len(queries), ivf.nprobe), -1, dtype=np.int64)
+        known = np.zeros(len(queries), dtype=bool)
+        if query_ids is not None and self._ids and self._probed[0].shape[1] == ivf.nprobe:
+            ids, probed = self._by_id()
+            position = np.minimum(np.searchsorted(ids, query_ids), len(ids) - 1)
+            known = ids[position] == query_ids
+            found[known] = probed[position[known]]
+        if not known.all():
+            found[~known] = ivf.quantizer.search(np.ascontiguousarray(queries[~known]), ivf.nprobe)[1]
+        return found
+
+    def _by_id(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._sorted is None:
+            ids, probed = np.concatenate(self._ids), np.concatenate(self._probed)
+            order = np.argsort(ids, kind="stable")
+            self._sorted = ids[order], probed[order]
+            self._ids, self._probed = [self._sorted[0]], [self._sorted[1]]
+        return self._sorted
 
 
 def _tail_path(path: Path, main_size: int) -> Path:
@@ -472,7 +544,9 @@ def _read_index(path: Path, dim: int) -> faiss.Index | None:
     return index
 
 
-def _build(dim: int, count: int, batches: Iterator[tuple[np.ndarray, np.ndarray]], exact_limit: int) -> faiss.Index:
+def _build(
+    dim: int, count: int, batches: Iterator[tuple[np.ndarray, np.ndarray]], exact_limit: int, routes: Routes
+) -> faiss.Index:
     if count <= exact_limit:
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         for ids, vectors in batches:
@@ -480,23 +554,23 @@ def _build(dim: int, count: int, batches: Iterator[tuple[np.ndarray, np.ndarray]
         return index
     # train on the first vectors that arrive, then stream the rest in: never all of them in float32 at once
     lists = lists_for(count)
+    probes = probes_for(lists, count)
     pending_ids: list[np.ndarray] = []
     pending: list[np.ndarray] = []
     ivf: faiss.Index | None = None
     for ids, vectors in batches:
         if ivf is not None:
-            ivf.add_with_ids(_as_matrix(vectors, dim), ids.astype(np.int64))
+            routes.add(ivf, _as_matrix(vectors, dim), ids, probes)
             continue
         pending_ids.append(ids)
         pending.append(_as_matrix(vectors, dim))
-        if sum(len(p) for p in pending) >= 40 * lists:
+        if sum(len(p) for p in pending) >= TRAINING_PER_LIST * lists:
             ivf = _trained_ivf(np.concatenate(pending), lists=lists)
-            ivf.add_with_ids(np.concatenate(pending), np.concatenate(pending_ids).astype(np.int64))
+            routes.add(ivf, np.concatenate(pending), np.concatenate(pending_ids), probes)
             pending, pending_ids = [], []
     if ivf is None:
         vectors = np.concatenate(pending) if pending else np.zeros((0, dim), dtype=np.float32)
         ivf = _trained_ivf(vectors, lists=lists)
-        ivf.add_with_ids(
-            vectors, np.concatenate(pending_ids).astype(np.int64) if pending_ids else np.zeros(0, np.int64)
-        )
+        if len(vectors):
+            routes.add(ivf, vectors, np.concatenate(pending_ids), probes)
     return ivf

@@ -115,11 +115,11 @@ def search_window(
         [short_candidate_threshold(encoder) if len(a.passages) == 1 else encoder.candidate_threshold for a in prepared],
         [len(a.passages) for a in prepared],
     ).astype(np.float32)
-    for kind, queries, threshold in (
-        ("passage", vectors.passages, passage_thresholds),
-        ("quote", vectors.quotes, encoder.candidate_threshold),
+    for kind, queries, threshold, query_ids in (
+        ("passage", vectors.passages, passage_thresholds, vectors.passage_ids),
+        ("quote", vectors.quotes, encoder.candidate_threshold, vectors.quote_ids),
     ):
-        hits[kind] = indexes[kind].hits(queries, threshold)
+        hits[kind] = indexes[kind].hits(queries, threshold, query_ids=query_ids)
         if older and len(hits[kind]):
             # texts first seen tonight need no lookup: only the others can belong to stored articles (a
             # paragraph copied word for word from a stored article has that article's vector id)

@@ -154,3 +154,44 @@ def test_the_list_by_list_search_finds_what_faiss_range_search_finds() -> None:
     got = {(int(r), int(i)): float(s) for r, i, s in zip(found.rows, found.ids, found.similarity, strict=True)}
     assert len(expected) > 5_000 and got.keys() == expected.keys()
     assert max(abs(got[key] - expected[key]) for key in got) < 1e-5
+
+
+def test_vectors_added_tonight_search_through_the_lists_they_were_added_to_and_find_what_a_fresh_routing_finds(
+    tmp_path,
+) -> None:
+    """A night adds its vectors and searches with them: the lists each was routed to when added are reused for
+    its search (no second pass over the centroids), on the main index and on a later night's tail alike, and
+    the hits are those of routing every query afresh, and of FAISS's own add and range search."""
+    import faiss
+    import numpy as np
+
+    from embeddings.index import StoredIndex
+
+    rng = np.random.default_rng(11)
+    centres = rng.standard_normal((60, 16)).astype(np.float32)
+    vectors = centres[rng.integers(0, 60, 30_000)] + 0.5 * rng.standard_normal((30_000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1, len(vectors) + 1, dtype=np.int64) * 2
+
+    def batches_after(skip: int, upto: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(ids[s : min(s + 3_000, upto)], vectors[s : min(s + 3_000, upto)]) for s in range(skip, upto, 3_000)]
+
+    path = tmp_path / "passage.faiss"
+    first = StoredIndex.sync(path, 16, 28_000, lambda skip: iter(batches_after(skip, 28_000)), exact_limit=1_000)
+    first.save()
+    grown = StoredIndex.sync(path, 16, 30_000, lambda skip: iter(batches_after(skip, 30_000)), exact_limit=1_000)
+    assert grown._tail is not None and grown._tail.ntotal == 2_000
+    for index, queries in ((first, slice(0, 2_000)), (grown, slice(27_000, 30_000))):
+        routed = index.hits(vectors[queries], 0.9, query_ids=ids[queries])
+        fresh = index.hits(vectors[queries], 0.9)
+        assert len(routed) > 2_000
+        for field in ("rows", "ids", "similarity"):
+            assert np.array_equal(getattr(routed, field), getattr(fresh, field))
+    plain = faiss.clone_index(faiss.extract_index_ivf(first._index))
+    plain.reset()
+    plain.add_with_ids(vectors[:28_000], ids[:28_000])
+    plain.nprobe = faiss.extract_index_ivf(first._index).nprobe
+    lims, _, found = plain.range_search(vectors[:2_000], 0.9)
+    expected = set(zip(np.repeat(np.arange(2_000), np.diff(lims.astype(np.int64))).tolist(), found.tolist(), strict=True))
+    routed = first.hits(vectors[:2_000], 0.9, query_ids=ids[:2_000])
+    assert set(zip(routed.rows.tolist(), routed.ids.tolist(), strict=True)) == expected

@@ -192,6 +192,7 @@ def test_vectors_added_tonight_search_through_the_lists_they_were_added_to_and_f
     plain.add_with_ids(vectors[:28_000], ids[:28_000])
     plain.nprobe = faiss.extract_index_ivf(first._index).nprobe
     lims, _, found = plain.range_search(vectors[:2_000], 0.9)
-    expected = set(zip(np.repeat(np.arange(2_000), np.diff(lims.astype(np.int64))).tolist(), found.tolist(), strict=True))
+    rows = np.repeat(np.arange(2_000), np.diff(lims.astype(np.int64)))
+    expected = set(zip(rows.tolist(), found.tolist(), strict=True))
     routed = first.hits(vectors[:2_000], 0.9, query_ids=ids[:2_000])
     assert set(zip(routed.rows.tolist(), routed.ids.tolist(), strict=True)) == expected

@@ -6,6 +6,10 @@ the long lists a chunk at a time: this package never queries the database itself
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +102,50 @@ class Chunked(Sequence[T]):
 
     def __repr__(self) -> str:
         return f"Chunked({self._length} items)"
+
+
+class Spooled(Chunked[T]):
+    """A `Chunked` list of JSON-able records whose first whole pass is kept in a temporary file (a line of JSON a
+    record), which later passes read instead of asking the source again: the report's files and site go
+    through its articles and pairs several times, and the store's facts, paragraph counts, furniture and
+    evidence are read once. A pass that stops early keeps nothing; one that overlaps the first reads the source.
+    """
+
+    def __init__(self, length: int, chunks: Callable[[], Iterable[Iterable[T]]]) -> None:
+        super().__init__(length, chunks)
+        self._spool: str | None = None
+        self._spooling = False
+
+    def __iter__(self) -> Iterator[T]:
+        if self._spool is not None:
+            yield from self._read_spool(self._spool)
+            return
+        if self._spooling:
+            yield from super().__iter__()
+            return
+        self._spooling = True
+        handle, path = tempfile.mkstemp(prefix="storythreads-report-", suffix=".jsonl")
+        finished = False
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as spool:
+                for chunk in self._chunks():
+                    records = list(chunk)
+                    spool.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+                    yield from records
+            finished = True
+        finally:
+            self._spooling = False
+            if finished:
+                self._spool = path
+                weakref.finalize(self, os.unlink, path)
+            else:
+                os.unlink(path)
+
+    @staticmethod
+    def _read_spool(path: str) -> Iterator[Any]:
+        with open(path, encoding="utf-8") as spool:
+            for line in spool:
+                yield json.loads(line)
 
 
 def held_whole(report: dict[str, Any]) -> dict[str, Any]:
@@ -268,8 +316,8 @@ def build_report(
     return _assemble(
         run,
         counts,
-        Chunked(len(window), article_chunks),
-        Chunked(len(keys), pair_chunks),
+        Spooled(len(window), article_chunks),
+        Spooled(len(keys), pair_chunks),
         Counter(key.kind for key in records.pairs),
         threads,
         sorted(unthreaded),

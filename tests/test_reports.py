@@ -417,3 +417,23 @@ def test_tonights_strongest_pairs_are_listed_without_reading_the_rest_of_the_win
     report = {"duplicates": strongest_first(), "tonight": {"new_duplicates": [{}, {}, {}]}}
     rows, found_tonight = new_duplicates_table(report, 2)
     assert [row["article_a"] for row in rows] == ["new-1", "new-2"] and found_tonight == 3
+
+
+def test_the_reports_long_lists_are_read_from_the_store_once_however_often_the_files_go_through_them(tmp_path) -> None:
+    """The report's files and site go through its articles and pairs several times: the store is asked for each
+    chunk once, and every later pass (and an early stop) gives the same records."""
+    from reports.report import Spooled
+
+    asked = []
+
+    def chunks():
+        for start in range(0, 7, 3):
+            asked.append(start)
+            yield [{"id": f"a{n}", "score": n / 3, "first": None} for n in range(start, min(start + 3, 7))]
+
+    records = Spooled(7, chunks)
+    assert records[:2] == [{"id": "a0", "score": 0.0, "first": None}, {"id": "a1", "score": 1 / 3, "first": None}]
+    first = list(records)
+    second = list(records)
+    assert first == second == [{"id": f"a{n}", "score": n / 3, "first": None} for n in range(7)]
+    assert asked == [0, 0, 3, 6]  # the early stop read one chunk and kept nothing; then one whole pass

@@ -29,6 +29,9 @@ from store.schema import (
 
 log = logging.getLogger(__name__)
 
+VECTOR_BATCH = 10_000
+"""Vectors inserted by one statement: bounds the memory of their blobs."""
+
 
 class VectorsMixin:
     """Vectors: the embedding cache, which article has which vector, story vectors and term statistics."""
@@ -60,8 +63,8 @@ class VectorsMixin:
         ids: dict[str, int] = {}
         items = list(vectors.items())
         with self.engine.begin() as connection:
-            for start in range(0, len(items), 10_000):  # bounded memory for the blobs of one statement
-                batch = items[start : start + 10_000]
+            for start in range(0, len(items), VECTOR_BATCH):
+                batch = items[start : start + VECTOR_BATCH]
                 insert_rows(
                     connection,
                     vectors_table,
@@ -70,7 +73,14 @@ class VectorsMixin:
                         for digest, vector in batch
                     ],
                 )
-                ids.update(_ids_by_hash(connection, encoder, kind, [digest for digest, _ in batch]))
+                if connection.dialect.name == "sqlite":
+                    # SQLite gives each row the largest rowid plus one, and this transaction holds the only
+                    # write lock: the batch's ids are the last len(batch), in order, with no lookup by hash
+                    last = int(connection.execute(select(func.max(vectors_table.c.id))).scalar_one())
+                    digests = [digest for digest, _ in batch]
+                    ids.update(zip(digests, range(last - len(batch) + 1, last + 1), strict=True))
+                else:
+                    ids.update(_ids_by_hash(connection, encoder, kind, [digest for digest, _ in batch]))
         return ids
 
     def vector_count(self, encoder: str, kind: str) -> int:

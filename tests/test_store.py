@@ -74,6 +74,28 @@ def test_vector_cache_keeps_float16_and_reads_older_float32_blobs(store: Store) 
     assert np.array_equal(store.cached_vectors("enc", "passage", ["h1"])["h1"][1], vectors["h1"])
 
 
+def test_the_ids_add_vectors_gives_are_those_the_store_finds_by_hash_across_batches_and_after_deletions(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Vectors added in batches larger than one statement, after the newest rows of the cache were deleted and
+    another kind was added between: each text's id is the stored row's, found again by its hash."""
+    from sqlalchemy import delete
+
+    monkeypatch.setattr("store.vectors.VECTOR_BATCH", 1_000)
+    rng = np.random.default_rng(3)
+    first = store.add_vectors("enc", "passage", {f"p{i}": rng.standard_normal(4) for i in range(30)})
+    with store.engine.begin() as connection:
+        connection.execute(delete(vectors_table).where(vectors_table.c.id >= first["p25"]))
+    store.add_vectors("enc", "quote", {f"q{i}": rng.standard_normal(4) for i in range(7)})
+    later = {f"n{i}": rng.standard_normal(4).astype(np.float32) for i in range(2_345)}
+    ids = store.add_vectors("enc", "passage", later)
+    assert ids == store.vector_ids("enc", "passage", list(later))
+    assert len(set(ids.values())) == len(later) and not set(ids.values()) & set(first.values())
+    found = store.cached_vectors("enc", "passage", ["n0", "n2344"])
+    assert {h: i for h, (i, _) in found.items()} == {"n0": ids["n0"], "n2344": ids["n2344"]}
+    assert np.array_equal(found["n2344"][1], compact(later["n2344"]))
+
+
 def test_a_store_from_a_newer_schema_is_refused_with_the_fix(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store, store.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE storythreads_meta SET value = '99' WHERE key = 'schema'")

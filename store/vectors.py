@@ -43,6 +43,8 @@ class VectorsMixin:
         """Vectors already computed with `encoder` for texts with these hashes: hash -> (vector id, vector)."""
         found: dict[str, tuple[int, np.ndarray]] = {}
         with self.engine.connect() as connection:
+            if not _any_vectors(connection, encoder, kind):  # a first night: no text to look up one by one
+                return found
             for chunk in chunks(sorted(set(hashes))):
                 query = select(vectors_table.c.content_hash, vectors_table.c.id, vectors_table.c.vector).where(
                     vectors_table.c.encoder == encoder,
@@ -226,6 +228,12 @@ class VectorsMixin:
         with self.engine.begin() as connection:
             connection.execute(delete(term_statistics_table).where(term_statistics_table.c.name == name))
             connection.execute(insert(term_statistics_table).values(name=name, documents=documents, counts=counts))
+
+
+def _any_vectors(connection: Connection, encoder: str, kind: str) -> bool:
+    """Whether the cache holds any vector of `encoder` and `kind`."""
+    query = select(vectors_table.c.id).where(vectors_table.c.encoder == encoder, vectors_table.c.kind == kind)
+    return connection.execute(query.limit(1)).first() is not None
 
 
 def _ids_by_hash(connection: Connection, encoder: str, kind: str, hashes: list[str]) -> dict[str, int]:

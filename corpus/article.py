@@ -102,13 +102,19 @@ class Quote:
 
 @dataclass(frozen=True, slots=True)
 class Paragraph:
-    """One paragraph of an article with its offsets and, if it is site furniture, the reason."""
+    """One paragraph of an article with its offsets and, if it is site furniture, the reason. Like a passage it
+    keeps a reference to its article's text, not a copy of its own."""
 
     index: int
     start: int
     end: int
-    text: str
+    article_text: str = field(repr=False, compare=False)
     boilerplate: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The paragraph's original wording."""
+        return self.article_text[self.start : self.end]
 
 
 @dataclass(frozen=True)

@@ -247,10 +247,7 @@ def _unpack(article: Article, packed: Packed) -> PreparedArticle:
     text = article.text
     return PreparedArticle(
         article,
-        [
-            Paragraph(index, start, end, text[start:end], reason)
-            for index, (start, end, reason) in enumerate(paragraphs)
-        ],
+        [Paragraph(index, start, end, text, reason) for index, (start, end, reason) in enumerate(paragraphs)],
         [Passage(article.id, index, *passage, text) for index, passage in enumerate(passages)],
         [
             Quote(article.id, paragraph, start, end, text[start:end], folded, speaker)
@@ -355,7 +352,7 @@ def _prepare(
         reason = furniture_reason(line, junk[index])
         if reason is None and repeated[index]:
             reason = "repeated by its source across articles"
-        paragraphs.append(Paragraph(index, start, end, line, reason))
+        paragraphs.append(Paragraph(index, start, end, text, reason))
         if reason is not None:
             continue
         for window in range(firsts[index], firsts[index + 1]):

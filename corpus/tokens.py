@@ -297,7 +297,9 @@ def tokenise(texts: Sequence[str]) -> Tokenised:
         LONGEST_STOPWORD,
         MAX_WORD_CHARS,
     )
-    return Tokenised(ids, starts, ends, stem_lengths, firsts, stems)
+    # the compiled pass sized its arrays for a term every other character: an article's `Tokens` are views of
+    # these, and would keep that size alive (about three times the terms) for as long as the article is held
+    return Tokenised(ids.copy(), starts.copy(), ends.copy(), stem_lengths.copy(), firsts, stems.copy())
 
 
 def arabic_share(text: str) -> float:

@@ -60,17 +60,19 @@ def _vectors_after(
     vectors when it added every one of them, else read from the store."""
     held = _added_vectors(tonight, kind) if tonight is not None else None
     if held is not None:
+        added, rows_of_added, matrix = held
         ids = store.vector_ids_after(encoder.name, kind, skip)
-        rows = np.searchsorted(held[0], ids)
-        if len(ids) and rows.max(initial=0) < len(held[0]) and np.array_equal(held[0][rows], ids):
+        rows = np.searchsorted(added, ids)
+        if len(ids) and rows.max(initial=0) < len(added) and np.array_equal(added[rows], ids):
             for start in range(0, len(ids), INDEX_BATCH):
-                yield ids[start : start + INDEX_BATCH], held[1][rows[start : start + INDEX_BATCH]]
+                yield ids[start : start + INDEX_BATCH], matrix[rows_of_added[rows[start : start + INDEX_BATCH]]]
             return
     yield from store.vectors_after(encoder.name, kind, skip)
 
 
-def _added_vectors(tonight: Vectors, kind: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """The vectors of `kind` that `tonight` added to the store, as (sorted ids, rows); None if it added none."""
+def _added_vectors(tonight: Vectors, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The vectors of `kind` that `tonight` added to the store: (their sorted ids, the row of each in `matrix`,
+    `matrix`: tonight's vectors of `kind`, not copied); None if it added none."""
     if kind == "passage":
         ids, matrix = tonight.passage_ids, tonight.passages
     elif kind == "quote":
@@ -82,7 +84,7 @@ def _added_vectors(tonight: Vectors, kind: str) -> tuple[np.ndarray, np.ndarray]
         return None
     distinct_ids, first = np.unique(ids, return_index=True)
     keep = np.isin(distinct_ids, added)
-    return distinct_ids[keep], matrix[first[keep]]
+    return distinct_ids[keep], first[keep], matrix
 
 
 @dataclass

@@ -196,3 +196,34 @@ def test_vectors_added_tonight_search_through_the_lists_they_were_added_to_and_f
     expected = set(zip(rows.tolist(), found.tolist(), strict=True))
     routed = first.hits(vectors[:2_000], 0.9, query_ids=ids[:2_000])
     assert set(zip(routed.rows.tolist(), routed.ids.tolist(), strict=True)) == expected
+
+
+def test_the_index_takes_tonights_vectors_from_memory_exactly_as_the_store_holds_them(seed_prepared, tmp_path) -> None:
+    """A night builds its index from the vectors it has just embedded, not by reading them back: the same ids, in
+    the same order, with the same numbers as the store's, a cached text skipped as the store skips it."""
+    from datetime import datetime
+
+    import numpy as np
+
+    from embeddings.encoders import LexicalEncoder
+    from night.embedding import embed_stored
+    from night.search import _vectors_after
+    from store import Store
+
+    encoder = LexicalEncoder()
+    with Store.open(tmp_path) as store:
+        store.ingest([p.article for p in seed_prepared], "run-1", datetime(2026, 12, 8))
+        embed_stored(store, seed_prepared[:2], encoder)  # stored before tonight: not in tonight's additions
+        before = {kind: store.vector_count(encoder.name, kind) for kind in ("passage", "quote")}
+        tonight = embed_stored(store, seed_prepared, encoder)
+        reads = []
+        read_back = store.vectors_after
+        store.vectors_after = lambda *args: reads.append(args) or read_back(*args)  # type: ignore[method-assign]
+        held = {kind: list(_vectors_after(store, encoder, kind, skip, tonight)) for kind, skip in before.items()}
+        assert reads == []  # nothing read back
+        for kind, skip in before.items():
+            stored = list(read_back(encoder.name, kind, skip))
+            assert held[kind] and stored
+            for position in (0, 1):
+                mine = np.concatenate([batch[position] for batch in held[kind]]).astype(np.float64)
+                assert np.array_equal(mine, np.concatenate([batch[position] for batch in stored]))

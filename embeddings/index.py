@@ -49,15 +49,14 @@ def _trained_ivf(vectors: np.ndarray, probes: int = PROBES, lists: int | None = 
         faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
     )
     ivf.cp.niter = 6  # coarse centroids only route queries: 6 iterations find the same pairs as 10 (benchmarks)
-    ivf.cp.min_points_per_centroid = TRAINING_PER_LIST
     ivf.train(vectors[np.random.default_rng(0).permutation(len(vectors))[: TRAINING_PER_LIST * lists]])
     ivf.nprobe = probes_for(lists, len(vectors), probes)
     return ivf
 
 
 TRAINING_PER_LIST = 40
-"""Vectors sampled per list to train the coarse centroids (FAISS's usual 39 and more). Half as many trains in half
-the time but lost a reused pair of reuse-dev's 285."""
+"""Vectors sampled per list to train the coarse centroids. Half as many train in half the time but lost one of
+reuse-dev's 285 reused pairs."""
 
 
 def lists_for(count: int) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import islice
-from typing import Any, Protocol, TypeVar, overload
+from typing import IO, Any, Protocol, TypeVar, overload
 
 from clustering.duplicates import DuplicatePair, PairKind
 from clustering.findings import Intake, PairKey, StoredPair, StoredThread, ThreadUpdate
@@ -109,43 +109,45 @@ class Spooled(Chunked[T]):
     record), which later passes read instead of asking the source again: the report's files and site go
     through its articles and pairs several times, and the store's facts, paragraph counts, furniture and
     evidence are read once. A pass that stops early keeps nothing; one that overlaps the first reads the source.
+    The file has no name: it goes with the process, however that ends.
     """
 
     def __init__(self, length: int, chunks: Callable[[], Iterable[Iterable[T]]]) -> None:
         super().__init__(length, chunks)
-        self._spool: str | None = None
+        self._spool: IO[bytes] | None = None
         self._spooling = False
 
     def __iter__(self) -> Iterator[T]:
         if self._spool is not None:
-            yield from self._read_spool(self._spool)
+            yield from _spooled_records(self._spool.fileno())
             return
         if self._spooling:
             yield from super().__iter__()
             return
         self._spooling = True
-        handle, path = tempfile.mkstemp(prefix="storythreads-report-", suffix=".jsonl")
-        finished = False
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the later passes, closed with the list
         try:
-            with os.fdopen(handle, "w", encoding="utf-8") as spool:
-                for chunk in self._chunks():
-                    records = list(chunk)
-                    spool.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-                    yield from records
-            finished = True
+            for chunk in self._chunks():
+                records = list(chunk)
+                spool.writelines((json.dumps(record, ensure_ascii=False) + "\n").encode() for record in records)
+                yield from records
+            spool.flush()
+            self._spool = spool
+            weakref.finalize(self, spool.close)
         finally:
             self._spooling = False
-            if finished:
-                self._spool = path
-                weakref.finalize(self, os.unlink, path)
-            else:
-                os.unlink(path)
+            if self._spool is not spool:
+                spool.close()
 
-    @staticmethod
-    def _read_spool(path: str) -> Iterator[Any]:
-        with open(path, encoding="utf-8") as spool:
-            for line in spool:
-                yield json.loads(line)
+
+def _spooled_records(descriptor: int) -> Iterator[Any]:
+    """The records of a spool, a line of JSON each, read at positions of this pass's own (passes may overlap)."""
+    offset, rest = 0, b""
+    while block := os.pread(descriptor, 1 << 20, offset):
+        offset += len(block)
+        *lines, rest = (rest + block).split(b"\n")
+        for line in lines:
+            yield json.loads(line)
 
 
 def held_whole(report: dict[str, Any]) -> dict[str, Any]:

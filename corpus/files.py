@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -33,21 +32,6 @@ def write_atomic(
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_page(path: Path, text: str, mode: int) -> None:
-    """`write_atomic` for one of many small pages, not made durable, into a folder that exists: the temporary
-    file is named by process and thread (a writer of thousands of pages spent more on `mkstemp`'s random
-    names and the folder checks than on the pages)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    try:
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write(text)
-            os.fchmod(file.fileno(), mode)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
         raise
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import ijson
 
-from corpus.files import link_atomic, readable_mode, write_atomic, write_page
+from corpus.files import link_atomic, readable_mode, write_atomic
 from reports.report import Chunked
 from reports.site import INDEX, site_page_jobs
 from reports.wording import counted, plural, shortened
@@ -382,8 +382,6 @@ def write_site(report: dict[str, Any], folder: Path, previous: Path | None = Non
     keys: dict[str, str] = {}
     written = {INDEX}
     index = None
-    for pages in ("pairs", "threads"):
-        (folder / pages).mkdir(parents=True, exist_ok=True)
     # creating a file waits on the file system, not on Python: a few writers overlap those waits
     with ThreadPoolExecutor(max_workers=PAGE_WRITERS) as writers:
         pending: deque[Future[None]] = deque()
@@ -416,7 +414,7 @@ def write_site(report: dict[str, Any], folder: Path, previous: Path | None = Non
 
 
 def _render_and_write(render: Callable[[], str], path: Path, mode: int) -> None:
-    write_page(path, render(), mode)
+    write_atomic(path, render(), False, mode)
 
 
 def _page_keys(folder: Path) -> dict[str, str]:

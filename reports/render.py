@@ -21,7 +21,7 @@ from typing import Any
 import ijson
 
 from corpus.files import link_atomic, readable_mode, write_atomic
-from reports.report import Chunked
+from reports.report import Chunked, Spooled
 from reports.site import INDEX, site_page_jobs
 from reports.wording import counted, plural, shortened
 
@@ -51,6 +51,10 @@ _RTL_RUN = re.compile(f"[{_RTL_LETTERS}]+(?:[^\\w{_RTL_LETTERS}]+[{_RTL_LETTERS}
 """Hebrew, Arabic and Syriac words, with the spaces and punctuation between them."""
 
 
+def _json_lines(records: Iterable[Any]) -> Iterator[str]:
+    return (json.dumps(record, ensure_ascii=False) for record in records)
+
+
 def to_json(report: dict[str, Any]) -> str:
     """The report as JSON (see `json_chunks`), in one string."""
     return "".join(json_chunks(report))
@@ -69,8 +73,9 @@ def json_chunks(report: dict[str, Any]) -> Iterator[str]:
         yield ",\n" if number else ""
         if isinstance(value, list | Chunked) and len(value):
             yield f"  {json.dumps(key)}: [\n"
-            for index, record in enumerate(value):
-                yield (",\n" if index else "") + "    " + json.dumps(record, ensure_ascii=False)
+            lines = value.json_lines() if isinstance(value, Spooled) else _json_lines(value)
+            for index, line in enumerate(lines):
+                yield (",\n" if index else "") + "    " + line
             yield "\n  ]"
         else:
             value = [] if isinstance(value, Chunked) else value

@@ -119,7 +119,7 @@ class Spooled(Chunked[T]):
 
     def __iter__(self) -> Iterator[T]:
         if self._spool is not None:
-            yield from _spooled_records(self._spool.fileno())
+            yield from map(json.loads, _spooled_lines(self._spool.fileno()))
             return
         if self._spooling:
             yield from super().__iter__()
@@ -139,15 +139,22 @@ class Spooled(Chunked[T]):
             if self._spool is not spool:
                 spool.close()
 
+    def json_lines(self) -> Iterator[str]:
+        """Each record as `json.dumps(record, ensure_ascii=False)` gives it: from the spool as written once the first
+        pass is kept, so a file of the records needs no second encoding of each."""
+        if self._spool is not None:
+            yield from (line.decode() for line in _spooled_lines(self._spool.fileno()))
+            return
+        yield from (json.dumps(record, ensure_ascii=False) for record in self)
 
-def _spooled_records(descriptor: int) -> Iterator[Any]:
-    """The records of a spool, a line of JSON each, read at positions of this pass's own (passes may overlap)."""
+
+def _spooled_lines(descriptor: int) -> Iterator[bytes]:
+    """The lines of a spool, read at positions of this pass's own (passes may overlap)."""
     offset, rest = 0, b""
     while block := os.pread(descriptor, 1 << 20, offset):
         offset += len(block)
         *lines, rest = (rest + block).split(b"\n")
-        for line in lines:
-            yield json.loads(line)
+        yield from lines
 
 
 def held_whole(report: dict[str, Any]) -> dict[str, Any]:

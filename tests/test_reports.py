@@ -437,3 +437,8 @@ def test_the_reports_long_lists_are_read_from_the_store_once_however_often_the_f
     second = list(records)
     assert first == second == [{"id": f"a{n}", "score": n / 3, "first": None} for n in range(7)]
     assert asked == [0, 0, 3, 6]  # the early stop read one chunk and kept nothing; then one whole pass
+    # report.json's lines are the spool's as written: each record as json.dumps gives it, not encoded again
+    import json
+
+    assert list(records.json_lines()) == [json.dumps(record, ensure_ascii=False) for record in first]
+    assert asked == [0, 0, 3, 6]
